@@ -1,0 +1,133 @@
+"""Wiring: Slack clients, the Bolt app and its Socket Mode connection, built from settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from . import listeners
+from .answer import Answerer
+from .config import SLACK_APPS_URL, Settings
+from .conversation import BotIdentity
+from .model import ModelClient
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Slack refused to let the bot start; the message says what to do."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """The bot's Slack Web API client, retrying connection errors, 429s and 5xx."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_app(web_client: AsyncWebClient, answerer: Answerer, bot: BotIdentity) -> AsyncApp:
+    """The Bolt app with the bot's listeners; no network calls."""
+    app = AsyncApp(client=web_client, logger=logging.getLogger("slack_bolt"))
+    listeners.register(app, answerer, bot)
+    return app
+
+
+@dataclass
+class Connection:
+    """What checking the tokens with Slack gave: who the bot is, and a socket URL to use."""
+
+    bot: BotIdentity
+    socket_url: str
+
+
+async def connect_checks(web_client: AsyncWebClient, settings: Settings) -> Connection:
+    """Ask Slack who the bot token belongs to and open a socket ticket with the app token."""
+    try:
+        auth = await web_client.auth_test()
+    except SlackApiError as error:
+        raise StartupError(_token_advice("SLACK_BOT_TOKEN", error)) from None
+    except aiohttp.ClientError as error:
+        raise StartupError(
+            f"Could not reach Slack at {settings.slack_api_url} ({error}). Check the network "
+            "connection (and SLACK_API_URL if you set it).",
+            exit_code=1,
+        ) from None
+    try:
+        opened = await web_client.apps_connections_open(app_token=settings.slack_app_token)
+    except SlackApiError as error:
+        raise StartupError(_token_advice("SLACK_APP_TOKEN", error)) from None
+    bot = BotIdentity(user_id=auth["user_id"], bot_id=auth.get("bot_id"), name=auth.get("user"))
+    return Connection(bot=bot, socket_url=opened["url"])
+
+
+def _token_advice(variable: str, error: SlackApiError) -> str:
+    code = error.response.get("error") if error.response is not None else str(error)
+    where = {
+        "SLACK_BOT_TOKEN": "OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
+        "SLACK_APP_TOKEN": "Basic Information → App-Level Tokens (xapp-…, scope connections:write)",
+    }[variable]
+    reason = {
+        "invalid_auth": "the token is not valid (mistyped, or from another app)",
+        "not_authed": "no token was sent",
+        "token_revoked": "the token was revoked",
+        "account_inactive": "the app was uninstalled or its workspace deactivated",
+        "not_allowed_token_type": "it is the wrong kind of token",
+        "missing_scope": "the token lacks a needed scope",
+    }.get(code, "Slack refused it")
+    return (
+        f"Slack rejected {variable}: {code} ({reason}). Copy it again from {SLACK_APPS_URL} → "
+        f"your app → {where}; reinstall the app to the workspace if it was changed. "
+        "Socket Mode must be on (Settings → Socket Mode)."
+    )
+
+
+class Bot:
+    """The running bot: a Bolt app connected over Socket Mode."""
+
+    def __init__(self, settings: Settings, *, openai_client, web_client: AsyncWebClient):
+        self.settings = settings
+        self.web_client = web_client
+        self.answerer = Answerer(ModelClient(openai_client, settings), settings)
+        self.handler: AsyncSocketModeHandler | None = None
+        self.bot: BotIdentity | None = None
+
+    async def start(self) -> None:
+        """Check the tokens, then connect; returns once events are flowing."""
+        connection = await connect_checks(self.web_client, self.settings)
+        self.bot = connection.bot
+        app = build_app(self.web_client, self.answerer, connection.bot)
+        self.handler = AsyncSocketModeHandler(app, self.settings.slack_app_token)
+        self.handler.client.wss_uri = connection.socket_url
+        await self.handler.connect_async()
+        log.info(
+            "connected to Slack as @%s (%s); model %s",
+            connection.bot.name,
+            connection.bot.user_id,
+            self.settings.openai_model,
+        )
+
+    async def close(self) -> None:
+        """Disconnect from Slack."""
+        if self.handler is not None:
+            await self.handler.close_async()

@@ -1,0 +1,68 @@
+"""Command line: ``python app.py`` loads settings, connects to Slack and runs until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+from dotenv import find_dotenv, load_dotenv
+
+from .bot import Bot, StartupError, build_web_client
+from .config import ConfigError, Settings, load_settings
+from .model import build_openai_client
+
+log = logging.getLogger("slackgpt")
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the bot; returns the process exit status (2: configuration, 1: other failure)."""
+    if environ is None:
+        load_dotenv(find_dotenv(usecwd=True), override=False)
+        environ = os.environ
+    try:
+        settings = load_settings(environ)
+    except ConfigError as error:
+        print("slackgpt cannot start: its configuration needs attention.", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print(
+            "Set these in the environment or in a .env file (see .env.example and README.md).",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as error:
+        print(f"slackgpt cannot start: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    """Connect and answer until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    web_client = build_web_client(settings)
+    bot = Bot(settings, openai_client=build_openai_client(settings), web_client=web_client)
+    try:
+        await bot.start()
+        log.info("slackgpt is running; press Ctrl+C to stop")
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await bot.close()

@@ -1,0 +1,170 @@
+"""Settings: read once from the environment, validated, with a fix for every mistake."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+DEFAULT_MODEL = "gpt-5-mini"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant in a Slack workspace. Answer concisely and accurately. "
+    "Always answer in the language of the user's latest message. "
+    "Format for Slack: short paragraphs, bullet lists, `code` and fenced code blocks; "
+    "avoid tables and long headings. "
+    "Messages from people start with their Slack mention, like `<@U123>: `; "
+    "never start your own reply that way."
+)
+
+SLACK_APPS_URL = "https://api.slack.com/apps"
+OPENAI_KEYS_URL = "https://platform.openai.com/api-keys"
+
+
+class ConfigError(ValueError):
+    """One or more settings are missing or malformed; the message says how to fix each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot needs to run; built by :func:`load_settings`."""
+
+    slack_bot_token: str
+    slack_app_token: str
+    openai_api_key: str
+    openai_base_url: str | None = None
+    openai_model: str = DEFAULT_MODEL
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    openai_timeout: float = 60.0
+    openai_max_retries: int = 2
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    stream_interval: float = 1.0
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:  # never print secrets, even by accident
+        return (
+            f"Settings(model={self.openai_model!r}, base_url={self.openai_base_url!r}, "
+            f"slack_api_url={self.slack_api_url!r})"
+        )
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
+    problems: list[str] = []
+    get = _Reader(env, problems)
+
+    bot_token = get.token(
+        "SLACK_BOT_TOKEN",
+        "xoxb-",
+        f"the Bot User OAuth Token: {SLACK_APPS_URL} → your app → OAuth & Permissions",
+    )
+    app_token = get.token(
+        "SLACK_APP_TOKEN",
+        "xapp-",
+        f"an App-Level Token with the connections:write scope: {SLACK_APPS_URL} → your app → "
+        "Basic Information → App-Level Tokens",
+    )
+    base_url = get.url("OPENAI_BASE_URL")
+    api_key = get.text("OPENAI_API_KEY")
+    if not api_key:
+        if base_url:
+            api_key = "unused"  # local servers (Ollama, vLLM) accept any key
+        else:
+            problems.append(
+                f"OPENAI_API_KEY is not set. Create a key at {OPENAI_KEYS_URL} "
+                "(or set OPENAI_BASE_URL to use another OpenAI-compatible server)."
+            )
+
+    settings = Settings(
+        slack_bot_token=bot_token,
+        slack_app_token=app_token,
+        openai_api_key=api_key,
+        openai_base_url=base_url,
+        openai_model=get.text("OPENAI_MODEL") or DEFAULT_MODEL,
+        system_prompt=get.text("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+        max_completion_tokens=get.number("MAX_COMPLETION_TOKENS", int, 1, 1_000_000),
+        temperature=get.number("TEMPERATURE", float, 0.0, 2.0),
+        openai_timeout=get.number("OPENAI_TIMEOUT", float, 1.0, 3600.0) or 60.0,
+        openai_max_retries=_or(get.number("OPENAI_MAX_RETRIES", int, 0, 10), 2),
+        slack_api_url=_with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+        stream_interval=_or(get.number("STREAM_INTERVAL", float, 0.0, 10.0), 1.0),
+        log_level=get.choice(
+            "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"
+        ),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+class _Reader:
+    """Reads typed values from the environment, collecting every problem at once."""
+
+    def __init__(self, env: Mapping[str, str], problems: list[str]):
+        self.env = env
+        self.problems = problems
+
+    def text(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def token(self, name: str, prefix: str, where: str) -> str:
+        value = self.text(name)
+        if not value:
+            self.problems.append(f"{name} is not set. It is {where}.")
+        elif not value.startswith(prefix) or any(c.isspace() for c in value):
+            hint = ""
+            if value.startswith(("xoxb-", "xapp-")):
+                hint = f" (it looks like the other token: {value[:5]}…)"
+            self.problems.append(
+                f"{name} must start with {prefix!r}{hint}. It is {where}."
+            )
+        return value
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if not value:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            self.problems.append(
+                f"{name} must be an http(s) URL like https://host/path, not {value!r}."
+            )
+        return value
+
+    def number(self, name: str, kind: type, low: float, high: float):
+        raw = self.text(name)
+        if not raw:
+            return None
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            word = "a whole number" if kind is int else "a number"
+            self.problems.append(f"{name} must be {word} from {low:g} to {high:g}, not {raw!r}.")
+            return None
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
+        raw = self.text(name).upper()
+        if not raw:
+            return default
+        if raw not in options:
+            self.problems.append(f"{name} must be one of {', '.join(options)}, not {raw!r}.")
+            return default
+        return raw
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,106 @@
+import pytest
+
+from slackgpt.config import DEFAULT_MODEL, ConfigError, load_settings
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
+    "SLACK_APP_TOKEN": "xapp-1-A1-abc",
+    "OPENAI_API_KEY": "sk-test",
+}
+
+
+def problems(**env: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**GOOD, **env})
+    return caught.value.problems
+
+
+def test_defaults():
+    settings = load_settings(GOOD)
+    assert settings.openai_model == DEFAULT_MODEL
+    assert settings.openai_base_url is None
+    assert settings.max_completion_tokens is None
+    assert settings.temperature is None
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert "language" in settings.system_prompt
+
+
+def test_every_setting_is_read():
+    settings = load_settings(
+        {
+            **GOOD,
+            "OPENAI_BASE_URL": "http://localhost:11434/v1",
+            "OPENAI_MODEL": "llama3.2",
+            "SYSTEM_PROMPT": "Be brief.",
+            "MAX_COMPLETION_TOKENS": "800",
+            "TEMPERATURE": "0.3",
+            "OPENAI_TIMEOUT": "30",
+            "OPENAI_MAX_RETRIES": "0",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "STREAM_INTERVAL": "0.5",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.openai_base_url == "http://localhost:11434/v1"
+    assert settings.openai_model == "llama3.2"
+    assert settings.system_prompt == "Be brief."
+    assert settings.max_completion_tokens == 800
+    assert settings.temperature == 0.3
+    assert settings.openai_timeout == 30.0
+    assert settings.openai_max_retries == 0
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.stream_interval == 0.5
+    assert settings.log_level == "DEBUG"
+
+
+def test_missing_tokens_name_the_variable_and_where_to_get_it():
+    with pytest.raises(ConfigError) as caught:
+        load_settings({})
+    text = str(caught.value)
+    assert "SLACK_BOT_TOKEN is not set" in text and "OAuth & Permissions" in text
+    assert "SLACK_APP_TOKEN is not set" in text and "App-Level Tokens" in text
+    assert "OPENAI_API_KEY is not set" in text and "platform.openai.com" in text
+
+
+def test_swapped_tokens_are_recognised():
+    found = problems(SLACK_BOT_TOKEN="xapp-1", SLACK_APP_TOKEN="xoxb-2")
+    assert len(found) == 2
+    assert "SLACK_BOT_TOKEN must start with 'xoxb-'" in found[0] and "other token" in found[0]
+    assert "SLACK_APP_TOKEN must start with 'xapp-'" in found[1]
+
+
+def test_user_token_is_refused():
+    assert "must start with 'xoxb-'" in problems(SLACK_BOT_TOKEN="xoxp-123")[0]
+
+
+def test_api_key_optional_with_a_local_base_url():
+    settings = load_settings(
+        {**GOOD, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "http://localhost:11434/v1"}
+    )
+    assert settings.openai_api_key  # the client needs some key; local servers ignore it
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TEMPERATURE", "hot", "TEMPERATURE must be a number from 0 to 2"),
+        ("TEMPERATURE", "3", "TEMPERATURE must be a number from 0 to 2"),
+        ("TEMPERATURE", "nan", "TEMPERATURE must be a number"),
+        ("MAX_COMPLETION_TOKENS", "1.5", "MAX_COMPLETION_TOKENS must be a whole number"),
+        ("MAX_COMPLETION_TOKENS", "0", "MAX_COMPLETION_TOKENS must be a whole number"),
+        ("OPENAI_TIMEOUT", "-1", "OPENAI_TIMEOUT must be a number"),
+        ("OPENAI_BASE_URL", "localhost:11434", "OPENAI_BASE_URL must be an http(s) URL"),
+        ("SLACK_API_URL", "ftp://x", "SLACK_API_URL must be an http(s) URL"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of"),
+    ],
+)
+def test_malformed_values(name, value, expected):
+    found = problems(**{name: value})
+    assert len(found) == 1
+    assert found[0].startswith(expected)
+    assert repr(value.upper() if name == "LOG_LEVEL" else value) in found[0]
+
+
+def test_repr_hides_secrets():
+    text = repr(load_settings(GOOD)) + str(load_settings(GOOD))
+    assert "xoxb" not in text and "xapp" not in text and "sk-test" not in text

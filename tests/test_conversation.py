@@ -1,0 +1,49 @@
+from slackgpt.conversation import BotIdentity, to_model_messages
+
+BOT = BotIdentity(user_id="UBOT", bot_id="BBOT", name="gpt")
+
+
+def msg(ts, text, user="U1", **extra):
+    return {"type": "message", "ts": ts, "text": text, "user": user, **extra}
+
+
+def test_single_question():
+    messages = to_model_messages("SYS", [msg("1.0", "<@UBOT> hi")], BOT)
+    assert messages == [
+        {"role": "system", "content": "SYS"},
+        {"role": "user", "content": "<@U1>: hi"},
+    ]
+
+
+def test_thread_with_history_in_order():
+    thread = [
+        msg("3.0", "<@UBOT> and in Korean?", user="U2"),
+        msg("1.0", "<@UBOT> what is Slack?"),
+        msg("2.0", "A chat app.", user="UBOT", bot_id="BBOT"),
+    ]
+    assert to_model_messages("SYS", thread, BOT)[1:] == [
+        {"role": "user", "content": "<@U1>: what is Slack?"},
+        {"role": "assistant", "content": "A chat app."},
+        {"role": "user", "content": "<@U2>: and in Korean?"},
+    ]
+
+
+def test_other_bots_are_context_with_their_name():
+    thread = [
+        msg("1.0", "deploy done", user="U9", bot_id="B9", bot_profile={"name": "ci"}),
+        msg("2.0", "<@UBOT> did it pass?"),
+    ]
+    assert to_model_messages("SYS", thread, BOT)[1]["content"] == "ci (bot): deploy done"
+
+
+def test_stops_at_the_question_and_skips_noise():
+    thread = [
+        msg("1.0", "root"),
+        msg("1.5", "", subtype="channel_join"),
+        msg("1.6", "<@U3> has joined", subtype="channel_join"),
+        msg("1.7", "<@UBOT>"),
+        msg("2.0", "<@UBOT> question"),
+        msg("3.0", "a later reply"),
+    ]
+    contents = [m["content"] for m in to_model_messages("S", thread, BOT, until_ts="2.0")]
+    assert contents == ["S", "<@U1>: root", "<@U1>: question"]
