@@ -26,7 +26,10 @@ class TestSlackToText:
         assert slack_to_text(text, "UBOT") == "what did <@U2> and @kim decide?"
 
     def test_channels_links_and_specials(self):
-        text = "<!here> see <#C1|general>, <https://a.io|docs>, <https://b.io> and <mailto:x@y.z|x@y.z>"
+        text = (
+            "<!here> see <#C1|general>, <https://a.io|docs>, <https://b.io> "
+            "and <mailto:x@y.z|x@y.z>"
+        )
         assert slack_to_text(text) == (
             "@here see #general, docs (https://a.io), https://b.io and x@y.z"
         )

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fake Slack, a fake OpenAI, and the real bot wired to both."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+import pytest
+
+from slackgpt.bot import Bot, build_web_client
+from slackgpt.config import Settings, load_settings
+from slackgpt.model import build_openai_client
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+def env_for(slack: FakeSlack, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
+    """The environment that points the bot at the fakes."""
+    return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_URL": slack.api_url,
+        "OPENAI_API_KEY": llm.api_key,
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_MODEL": "gpt-test",
+        "OPENAI_TIMEOUT": "5",
+        "OPENAI_MAX_RETRIES": "0",
+        "STREAM_INTERVAL": "0.2",
+        **extra,
+    }
+
+
+@pytest.fixture
+def settings(slack: FakeSlack, llm: FakeOpenAI) -> Settings:
+    return load_settings(env_for(slack, llm))
+
+
+StartBot = Callable[..., "object"]
+
+
+@pytest.fixture
+async def start_bot(settings: Settings) -> AsyncIterator[Callable[..., object]]:
+    """Start the real bot (optionally with changed settings); every bot is closed afterwards."""
+    bots: list[Bot] = []
+
+    async def start(**changes: object) -> Bot:
+        configured = replace(settings, **changes)
+        bot = Bot(
+            configured,
+            openai_client=build_openai_client(configured),
+            web_client=build_web_client(configured),
+        )
+        bots.append(bot)
+        await bot.start()
+        return bot
+
+    yield start
+    for bot in bots:
+        await bot.close()
+
+
+@pytest.fixture
+async def bot(start_bot) -> Bot:
+    return await start_bot()

@@ -1,0 +1,340 @@
+"""FakeOpenAI: an in-process OpenAI-compatible Chat Completions server for tests.
+
+Serves ``POST /v1/chat/completions`` (JSON or SSE streaming) and ``GET /v1/models``
+on 127.0.0.1. Point ``AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key)`` at it
+and script answers, delays and failures with ``Reply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+Json = dict[str, Any]
+
+_ERROR_MESSAGES = {
+    "insufficient_quota": "You exceeded your current quota, please check your plan and "
+    "billing details.",
+    "rate_limit_exceeded": "Rate limit reached for requests. Please try again in 1s.",
+    "context_length_exceeded": "This model's maximum context length is 128000 tokens. "
+    "However, your messages resulted in 130000 tokens. Please reduce the length of the "
+    "messages.",
+}
+
+
+@dataclass
+class Reply:
+    """One scripted answer (or failure) to a chat completion request."""
+
+    text: str = "Hello!"
+    chunks: list[str] | None = None  # explicit deltas; default: word-ish pieces of text
+    first_token_delay: float = 0.0
+    token_delay: float = 0.0
+    status: int = 200
+    error_type: str | None = None
+    error_code: str | None = None
+    error_message: str = ""
+    headers: dict[str, str] | None = None
+    cut_after: int | None = None  # abort the connection after N content chunks
+    stall_after: int | None = None  # send nothing more after N content chunks
+    error_after: int | None = None  # send a `data: {"error": ...}` event after N chunks
+    finish_reason: str = "stop"
+
+    def deltas(self) -> list[str]:
+        """The content pieces streamed for this reply."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        return re.findall(r"\s*\S+|\s+", self.text)
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly 4 characters a token, like OpenAI's rule of thumb."""
+    return max(1, math.ceil(len(text) / 4)) if text else 0
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _echo(body: Json) -> Reply:
+    users = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
+    return Reply(f"You said: {_content_text(users[-1].get('content')) if users else ''}")
+
+
+def _error(
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+class FakeOpenAI:
+    """A scriptable OpenAI Chat Completions endpoint."""
+
+    api_key = "sk-fake"
+
+    def __init__(self, *, default: Callable[[Json], Reply] | None = None) -> None:
+        self.models = {"gpt-test", "gpt-test-mini", "gpt-4o-mini", "gpt-5-mini"}
+        self.default = default or _echo
+        self.requests: list[Json] = []  # chat completion bodies, in order
+        self.request_headers: list[dict[str, str]] = []  # headers of each request
+        self._script: list[Reply] = []
+        self._closing = asyncio.Event()  # set by stop(): ends stalled responses
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop listening (stalled responses are cut)."""
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What ``AsyncOpenAI(base_url=...)`` takes."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies for the next requests, in order; then the default answers."""
+        self._script.extend(replies)
+
+    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:
+        """Wait until ``n`` chat completion requests arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"got {len(self.requests)} requests, wanted {n}")
+            await asyncio.sleep(0.01)
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        return _error(
+            401,
+            "Incorrect API key provided. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        )
+
+    async def _models(self, request: web.Request) -> web.Response:
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        data = [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "system"}
+            for m in sorted(self.models)
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        self.requests.append(body if isinstance(body, dict) else {"_invalid": True})
+        self.request_headers.append(dict(request.headers))
+        denied = self._authorized(request)
+        if denied is not None:
+            return denied
+        invalid = self._validate(body)
+        if invalid is not None:
+            return invalid
+        reply = self._script.pop(0) if self._script else self.default(body)
+        if reply.status != 200:
+            return self._scripted_error(reply)
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return await self._stream(request, body, reply, include_usage)
+        return await self._complete(request, body, reply)
+
+    def _validate(self, body: Any) -> web.Response | None:
+        if not isinstance(body, dict):
+            return _error(
+                400,
+                "We could not parse the JSON body of your request.",
+                "invalid_request_error",
+                None,
+            )
+        if not body.get("model"):
+            return _error(400, "you must provide a model parameter", "invalid_request_error", None)
+        if body["model"] not in self.models:
+            return _error(
+                404,
+                f"The model `{body['model']}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(
+                400,
+                "Invalid 'messages': expected a non-empty array.",
+                "invalid_request_error",
+                "invalid_value",
+                "messages",
+            )
+        if body.get("stream_options") is not None and not body.get("stream"):
+            return _error(
+                400,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "invalid_request_error",
+                None,
+                "stream_options",
+            )
+        return None
+
+    def _scripted_error(self, reply: Reply) -> web.Response:
+        code, type_ = reply.error_code, reply.error_type
+        if type_ is None:  # what OpenAI sends: insufficient_quota has its own type
+            type_ = "requests" if reply.status == 429 else "invalid_request_error"
+            type_ = "server_error" if reply.status >= 500 else type_
+            type_ = code if code == "insufficient_quota" else type_
+        message = reply.error_message or _ERROR_MESSAGES.get(
+            code or "", "The server had an error while processing your request."
+        )
+        return _error(reply.status, message, type_, code, headers=reply.headers)
+
+    def _usage(self, body: Json, text: str) -> Json:
+        prompt = sum(
+            4 + estimate_tokens(_content_text(m.get("content")))
+            for m in body["messages"]
+            if isinstance(m, dict)
+        )
+        completion = estimate_tokens(text)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    async def _complete(self, request: web.Request, body: Json, reply: Reply) -> web.Response:
+        deltas = reply.deltas()
+        if reply.stall_after is not None:
+            await self._closing.wait()  # never answers: the client's timeout decides
+        if reply.cut_after is not None or reply.stall_after is not None:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response()
+        await asyncio.sleep(reply.first_token_delay + reply.token_delay * max(0, len(deltas) - 1))
+        text = "".join(deltas)
+        completion = {
+            "id": "chatcmpl-" + secrets.token_hex(12),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": self._usage(body, text),
+            "system_fingerprint": "fp_fake",
+        }
+        return web.json_response(completion, headers=self._headers(reply))
+
+    async def _stream(
+        self, request: web.Request, body: Json, reply: Reply, include_usage: bool
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                **self._headers(reply),
+            }
+        )
+        await response.prepare(request)
+        base = {
+            "id": "chatcmpl-" + secrets.token_hex(12),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+            "system_fingerprint": "fp_fake",
+        }
+        extra = {"usage": None} if include_usage else {}
+
+        async def send(data: Json | str) -> None:
+            text = data if isinstance(data, str) else json.dumps(data)
+            await response.write(f"data: {text}\n\n".encode())
+
+        def chunk(delta: Json, finish: str | None = None) -> Json:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return {**base, "choices": [choice], **extra}
+
+        await asyncio.sleep(reply.first_token_delay)
+        await send(chunk({"role": "assistant", "content": "", "refusal": None}))
+        deltas = reply.deltas()
+        for i in range(len(deltas) + 1):
+            if i == reply.stall_after:
+                await self._closing.wait()
+            if i in (reply.cut_after, reply.stall_after):
+                if request.transport is not None:  # FIN mid-body: incomplete chunked response
+                    request.transport.close()
+                return response
+            if i == reply.error_after:
+                await send(
+                    {
+                        "error": {
+                            "message": reply.error_message
+                            or "The server had an error while processing your request.",
+                            "type": reply.error_type or "server_error",
+                            "param": None,
+                            "code": reply.error_code,
+                        }
+                    }
+                )
+                await response.write_eof()
+                return response
+            if i < len(deltas):
+                if i and reply.token_delay:
+                    await asyncio.sleep(reply.token_delay)
+                await send(chunk({"content": deltas[i]}))
+        await send(chunk({}, reply.finish_reason))
+        if include_usage:
+            await send({**base, "choices": [], "usage": self._usage(body, "".join(deltas))})
+        await send("[DONE]")
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    def _headers(reply: Reply) -> dict[str, str]:
+        return {"x-request-id": "req_" + secrets.token_hex(16), **(reply.headers or {})}

@@ -1,0 +1,96 @@
+"""End to end: each model failure ends in a plain explanation in the thread; the bot goes on."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.fakes.openai import Reply
+
+CHANNEL = "C1"
+
+
+async def ask(slack, text="question"):
+    return await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> {text}")
+
+
+async def reply_text(slack, question, count=1, timeout=8.0) -> str:
+    def done():
+        replies = slack.bot_replies(CHANNEL, question["ts"])
+        return len(replies) >= count and not any(m["streaming"] for m in replies)
+
+    await slack.wait_for(done, timeout)
+    return "\n".join(m["text"] for m in slack.bot_replies(CHANNEL, question["ts"]))
+
+
+FAILURES = [
+    (Reply(status=401, error_type="invalid_request_error", error_code="invalid_api_key",
+           error_message="Incorrect API key provided"), "OPENAI_API_KEY"),
+    (Reply(status=429, error_type="insufficient_quota", error_code="insufficient_quota",
+           error_message="You exceeded your current quota"), "run out of quota"),
+    (Reply(status=429, error_type="requests", error_code="rate_limit_exceeded",
+           error_message="Rate limit reached", headers={"retry-after": "0"}), "rate limit"),
+    (Reply(status=404, error_type="invalid_request_error", error_code="model_not_found",
+           error_message="The model does not exist"), "OPENAI_MODEL"),
+    (Reply(status=400, error_type="invalid_request_error", error_code="context_length_exceeded",
+           error_message="This model's maximum context length is 128000 tokens"), "too long"),
+    (Reply(status=500, error_type="server_error", error_message="boom"), "internal error"),
+    (Reply(status=403, error_type="permission_error", error_message="no access"), "allowed"),
+]
+
+
+@pytest.mark.parametrize(("failure", "explanation"), FAILURES,
+                         ids=["auth", "quota", "rate", "model", "context", "server", "denied"])
+async def test_model_failure_is_explained_and_the_next_mention_works(
+    slack, llm, bot, failure, explanation
+):
+    llm.script(failure, Reply(text="Back to normal."))
+    first = await ask(slack)
+    text = await reply_text(slack, first)
+    assert explanation in text
+    assert ":warning:" in text
+    assert "Traceback" not in text and llm.api_key not in text
+
+    second = await ask(slack, "again")
+    assert await reply_text(slack, second) == "Back to normal."
+
+
+async def test_model_that_stops_answering_times_out(slack, llm, start_bot):
+    await start_bot(openai_timeout=1.0)
+    llm.script(Reply(text="never", first_token_delay=30))
+    question = await ask(slack)
+    assert "took too long" in await reply_text(slack, question, timeout=10)
+
+
+async def test_stream_cut_midway_keeps_the_text_and_says_so(slack, llm, bot):
+    llm.script(Reply(chunks=["The first ", "half is ", "here"], cut_after=2))
+    question = await ask(slack)
+    text = await reply_text(slack, question)
+    assert text.startswith("The first half is")
+    assert "interrupted" in text
+    assert len(slack.bot_replies(CHANNEL, question["ts"])) == 1
+
+
+async def test_model_endpoint_down(slack, llm, start_bot):
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await start_bot(openai_base_url=f"http://127.0.0.1:{port}/v1")
+    question = await ask(slack)
+    text = await reply_text(slack, question)
+    assert "couldn't reach the model service" in text
+    assert "OPENAI_BASE_URL" in text
+
+
+async def test_empty_answer_at_the_token_limit_is_explained(slack, llm, bot):
+    llm.script(Reply(text="", chunks=[], finish_reason="length"))
+    question = await ask(slack)
+    assert "MAX_COMPLETION_TOKENS" in await reply_text(slack, question)
+
+
+async def test_answer_cut_at_the_token_limit_says_so(slack, llm, bot):
+    llm.script(Reply(text="Partial answer", finish_reason="length"))
+    question = await ask(slack)
+    text = await reply_text(slack, question)
+    assert text.startswith("Partial answer") and "token limit" in text
