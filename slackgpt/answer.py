@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -24,6 +25,8 @@ HINT = (
     "`@{name} what does Socket Mode do?` In a DM, just write your question."
 )
 STATUS = "is thinking…"
+CLAIM_REACTION = "eyes"
+RESTARTING = "I'm restarting and couldn't finish. Please ask again in a moment."
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,17 @@ class Question:
 
 
 class Answerer:
-    """Answers questions, each at most once per process."""
+    """Answers questions, each exactly once, and can wait for the answers in flight."""
 
     def __init__(self, model: ModelClient, settings: Settings, *, remember: int = 10_000):
         self.model = model
         self.settings = settings
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._remember = remember
+        self._in_flight: set[asyncio.Task[object]] = set()
 
     def claim(self, question: Question) -> bool:
-        """True the first time a message is seen; redeliveries and duplicate events get False."""
+        """True the first time this process sees a message; False for a redelivery or a twin."""
         key = (question.channel, question.ts)
         if key in self._seen:
             return False
@@ -67,19 +71,63 @@ class Answerer:
             self._seen.popitem(last=False)
         return True
 
+    async def claim_in_slack(self, client: AsyncWebClient, question: Question) -> bool:
+        """Claim the message for this copy of the bot with its own reaction.
+
+        Slack answers ``already_reacted`` when this bot already reacted: another copy (or an
+        earlier delivery) has the message. Any other failure lets the answer go ahead.
+        """
+        try:
+            await client.reactions_add(
+                channel=question.channel, timestamp=question.ts, name=CLAIM_REACTION
+            )
+        except SlackApiError as error:
+            if error.response.get("error") == "already_reacted":
+                return False
+            log.warning("could not claim %s with a reaction: %s", question.ts, error)
+        return True
+
     async def answer(self, client: AsyncWebClient, question: Question, bot: BotIdentity) -> None:
         """Reply to ``question`` in its thread; every failure ends in a message there."""
         if not self.claim(question):
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self._answer(client, question, bot)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for answers in flight, then cancel the rest."""
+        pending = set(self._in_flight)
+        if not pending:
+            return
+        log.info("waiting up to %gs for %d answer(s) in flight", grace, len(pending))
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=5)
+
+    async def _answer(self, client: AsyncWebClient, question: Question, bot: BotIdentity) -> None:
         target = question.target
         if not slack_to_text(question.text, bot.user_id):
-            await post_notice(client, target, HINT.format(name=bot.name or "bot"))
+            if await self.claim_in_slack(client, question):
+                await post_notice(client, target, HINT.format(name=bot.name or "bot"))
             return
         started = time.monotonic()
-        _, thread = await asyncio.gather(
-            self._show_status(client, target), self._read_thread(client, question)
+        claimed, _, thread = await asyncio.gather(
+            self.claim_in_slack(client, question),
+            self._show_status(client, target),
+            self._read_thread(client, question),
         )
+        if not claimed:
+            log.info("another copy is answering %s/%s", question.channel, question.ts)
+            return
         messages = to_model_messages(
             self.settings.system_prompt, thread, bot, until_ts=question.ts
         )
@@ -89,23 +137,25 @@ class Answerer:
         outcome = "ok"
         try:
             try:
-                async for delta in self.model.stream(messages, completion):
-                    first_text = first_text or time.monotonic()
-                    reply.write(delta)
-                    if reply.stopped_by_user:
-                        outcome = "stopped"
-                        break
+                async with contextlib.aclosing(self.model.stream(messages, completion)) as deltas:
+                    async for delta in deltas:
+                        first_text = first_text or time.monotonic()
+                        reply.write(delta)
+                        if reply.stopped_by_user:
+                            outcome = "stopped"
+                            break
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                await self._say_interrupted(client, reply, RESTARTING)
+                raise
             except Exception as error:  # the model failed: say so in the thread
                 outcome = f"error:{type(error).__name__}"
                 log.warning("model call failed for %s: %r", question.event_id, error)
-                explanation = explain_failure(error, self.model.model)
-                if first_text is None:
-                    await reply.finish()
-                    await post_notice(client, target, f":warning: {explanation}")
-                    return
-                reply.write(f"\n\n_:warning: The answer was interrupted. {explanation}_")
-            else:
-                reply.write(_ending_note(completion.finish_reason, bool(first_text)))
+                await self._say_interrupted(
+                    client, reply, explain_failure(error, self.model.model)
+                )
+                return
+            reply.write(_ending_note(completion.finish_reason, bool(first_text)))
             await reply.finish()
             if not reply.started and not reply.stopped_by_user:
                 outcome = "empty"
@@ -125,6 +175,15 @@ class Answerer:
                 len(reply.shown),
                 completion.usage.total if completion.usage else "-",
             )
+
+    async def _say_interrupted(self, client: AsyncWebClient, reply: Reply, why: str) -> None:
+        """End a reply that could not be completed: keep what was shown, add why."""
+        if reply.started or reply.has_pending:
+            reply.write(f"\n\n_:warning: The answer was interrupted. {why}_")
+            await reply.finish()
+        else:
+            await reply.finish()
+            await post_notice(client, reply.target, f":warning: {why}")
 
     async def _show_status(self, client: AsyncWebClient, target: Target) -> None:
         try:

@@ -24,6 +24,10 @@ from .model import ModelClient
 
 log = logging.getLogger(__name__)
 
+# The Socket Mode client notices a socket that died without a close frame at its next
+# ping; a short interval brings the bot back within seconds (the default is 10 s).
+SOCKET_PING_INTERVAL = 3.0
+
 
 class StartupError(Exception):
     """Slack refused to let the bot start; the message says what to do."""
@@ -117,7 +121,9 @@ class Bot:
         connection = await connect_checks(self.web_client, self.settings)
         self.bot = connection.bot
         app = build_app(self.web_client, self.answerer, connection.bot)
-        self.handler = AsyncSocketModeHandler(app, self.settings.slack_app_token)
+        self.handler = AsyncSocketModeHandler(
+            app, self.settings.slack_app_token, ping_interval=SOCKET_PING_INTERVAL
+        )
         self.handler.client.wss_uri = connection.socket_url
         await self.handler.connect_async()
         log.info(
@@ -127,7 +133,14 @@ class Bot:
             self.settings.openai_model,
         )
 
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking events (Slack sends new ones to other connections), then let the
+        answers in flight finish for up to ``grace`` seconds."""
+        await self.close()
+        await self.answerer.drain(grace)
+
     async def close(self) -> None:
         """Disconnect from Slack."""
         if self.handler is not None:
-            await self.handler.close_async()
+            handler, self.handler = self.handler, None
+            await handler.close_async()

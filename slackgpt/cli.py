@@ -51,18 +51,30 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 async def serve(settings: Settings) -> None:
-    """Connect and answer until SIGINT or SIGTERM."""
+    """Connect and answer until SIGINT or SIGTERM, then finish the answers in flight.
+
+    A second signal exits at once.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting now without finishing answers")
+            os._exit(130)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     web_client = build_web_client(settings)
     bot = Bot(settings, openai_client=build_openai_client(settings), web_client=web_client)
     try:
         await bot.start()
         log.info("slackgpt is running; press Ctrl+C to stop")
         await stop.wait()
-        log.info("stopping")
+        log.info("stopping: no new questions; finishing answers in flight")
+        await bot.shutdown(settings.shutdown_grace)
     finally:
         await bot.close()
+    log.info("stopped")

@@ -43,9 +43,11 @@ class Settings:
     max_completion_tokens: int | None = None
     temperature: float | None = None
     openai_timeout: float = 60.0
+    first_token_timeout: float = 120.0
     openai_max_retries: int = 2
     slack_api_url: str = DEFAULT_SLACK_API_URL
     stream_interval: float = 1.0
+    shutdown_grace: float = 30.0
     log_level: str = "INFO"
 
     def __repr__(self) -> str:  # never print secrets, even by accident
@@ -91,10 +93,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         system_prompt=get.text("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         max_completion_tokens=get.number("MAX_COMPLETION_TOKENS", int, 1, 1_000_000),
         temperature=get.number("TEMPERATURE", float, 0.0, 2.0),
-        openai_timeout=get.number("OPENAI_TIMEOUT", float, 1.0, 3600.0) or 60.0,
+        openai_timeout=get.number("OPENAI_TIMEOUT", float, 0.1, 3600.0) or 60.0,
+        first_token_timeout=get.number("FIRST_TOKEN_TIMEOUT", float, 0.1, 3600.0) or 120.0,
         openai_max_retries=_or(get.number("OPENAI_MAX_RETRIES", int, 0, 10), 2),
         slack_api_url=_with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
         stream_interval=_or(get.number("STREAM_INTERVAL", float, 0.0, 10.0), 1.0),
+        shutdown_grace=_or(get.number("SHUTDOWN_GRACE", float, 0.0, 3600.0), 30.0),
         log_level=get.choice(
             "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"
         ),

@@ -74,6 +74,11 @@ class Reply:
         return "".join(m.text for m in self.messages)
 
     @property
+    def has_pending(self) -> bool:
+        """True while text is queued but not yet sent."""
+        return bool(self._pending)
+
+    @property
     def started(self) -> bool:
         """True once any text of the reply is visible."""
         return any(m.ts for m in self.messages)

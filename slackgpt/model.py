@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -36,12 +38,23 @@ class Completion:
     chunks: int = 0
 
 
+class ModelTimeout(Exception):
+    """The model sent nothing for too long: before its first words, or between two pieces."""
+
+    def __init__(self, seconds: float, *, started: bool):
+        self.seconds = seconds
+        self.started = started
+        where = "between two pieces of" if started else "before the first words of"
+        super().__init__(f"no data for {seconds:g}s {where} the answer")
+
+
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     """The OpenAI (or compatible) client for these settings."""
     return openai.AsyncOpenAI(
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout,
+        # The stream's own deadlines (see ModelClient.stream) are the tighter ones.
+        timeout=max(settings.openai_timeout, settings.first_token_timeout),
         max_retries=settings.openai_max_retries,
     )
 
@@ -52,6 +65,8 @@ class ModelClient:
     def __init__(self, client: openai.AsyncOpenAI, settings: Settings):
         self.client = client
         self.model = settings.openai_model
+        self.first_token_timeout = settings.first_token_timeout
+        self.idle_timeout = settings.openai_timeout
         self.params: dict[str, object] = {}
         if settings.max_completion_tokens is not None:
             self.params["max_completion_tokens"] = settings.max_completion_tokens
@@ -61,17 +76,41 @@ class ModelClient:
     async def stream(
         self, messages: list[Message], completion: Completion | None = None
     ) -> AsyncIterator[str]:
-        """Yield the answer's text as the model writes it; ``completion`` gets usage and finish."""
+        """Yield the answer's text as the model writes it; ``completion`` gets usage and finish.
+
+        Raises :class:`ModelTimeout` when the first words take longer than the first-token
+        timeout (retries included), or the stream then goes quiet for the idle timeout.
+        """
         completion = completion if completion is not None else Completion()
-        stream = await self.client.chat.completions.create(
-            model=self.model,
-            messages=messages,  # type: ignore[arg-type]
-            stream=True,
-            stream_options={"include_usage": True},
-            **self.params,  # type: ignore[arg-type]
-        )
+        deadline = time.monotonic() + self.first_token_timeout
+        started = False
+
+        def remaining() -> float:
+            return self.idle_timeout if started else max(0.0, deadline - time.monotonic())
+
         try:
-            async for chunk in stream:
+            stream = await asyncio.wait_for(
+                self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **self.params,  # type: ignore[arg-type]
+                ),
+                remaining(),
+            )
+        except asyncio.TimeoutError:
+            raise ModelTimeout(self.first_token_timeout, started=False) from None
+        chunks = aiter(stream)
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), remaining())
+                except StopAsyncIteration:
+                    return
+                except asyncio.TimeoutError:
+                    seconds = self.idle_timeout if started else self.first_token_timeout
+                    raise ModelTimeout(seconds, started=started) from None
                 completion.chunks += 1
                 if chunk.usage is not None:
                     completion.usage = Usage(
@@ -81,6 +120,7 @@ class ModelClient:
                     if choice.finish_reason:
                         completion.finish_reason = choice.finish_reason
                     if choice.delta and choice.delta.content:
+                        started = True
                         yield choice.delta.content
         finally:
             await stream.close()
@@ -88,6 +128,13 @@ class ModelClient:
 
 def explain_failure(error: BaseException, model: str) -> str:
     """One or two plain sentences for the thread: what went wrong and what helps."""
+    if isinstance(error, ModelTimeout):
+        if error.started:
+            return f"The model stopped sending for {error.seconds:g} seconds, so I stopped waiting."
+        return (
+            f"The model didn't start answering within {error.seconds:g} seconds, so I stopped "
+            "waiting. Please try again."
+        )
     if isinstance(error, openai.APITimeoutError):
         return "The model took too long to answer, so I stopped waiting. Please try again."
     if isinstance(error, openai.APIConnectionError):

@@ -56,11 +56,22 @@ async def test_model_failure_is_explained_and_the_next_mention_works(
     assert await reply_text(slack, second) == "Back to normal."
 
 
-async def test_model_that_stops_answering_times_out(slack, llm, start_bot):
-    await start_bot(openai_timeout=1.0)
+async def test_model_that_never_starts_answering_times_out(slack, llm, start_bot):
+    await start_bot(first_token_timeout=1.0)
     llm.script(Reply(text="never", first_token_delay=30))
     question = await ask(slack)
-    assert "took too long" in await reply_text(slack, question, timeout=10)
+    text = await reply_text(slack, question, timeout=10)
+    assert "didn't start answering within 1 seconds" in text
+
+
+async def test_model_that_goes_quiet_midway_times_out_and_keeps_the_text(slack, llm, start_bot):
+    await start_bot(openai_timeout=0.5)
+    llm.script(Reply(chunks=["Half an ", "answer", " and more"], stall_after=2))
+    question = await ask(slack)
+    text = await reply_text(slack, question, timeout=10)
+    assert text.startswith("Half an answer")
+    assert "interrupted" in text and "stopped sending for 0.5 seconds" in text
+    assert "and more" not in text
 
 
 async def test_stream_cut_midway_keeps_the_text_and_says_so(slack, llm, bot):

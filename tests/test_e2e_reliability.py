@@ -1,0 +1,213 @@
+"""End to end with injected faults: exactly once, Slack errors, reconnects, shutdown, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+from tests.conftest import env_for
+from tests.fakes.openai import Reply
+from tests.test_e2e_startup import finished, run_app
+
+CHANNEL = "C1"
+
+
+def visible(slack, channel, thread_ts) -> str:
+    return "\n".join(m["text"] for m in slack.bot_replies(channel, thread_ts))
+
+
+async def answered(slack, channel, thread_ts, count=1, timeout=8.0):
+    def done():
+        replies = slack.bot_replies(channel, thread_ts)
+        return len(replies) >= count and not any(m["streaming"] for m in replies)
+
+    await slack.wait_for(done, timeout)
+    return slack.bot_replies(channel, thread_ts)
+
+
+def mention_event(slack, message) -> dict:
+    return {"type": "app_mention", "user": "U1", "text": message["text"], "ts": message["ts"],
+            "channel": message["channel"], "event_ts": message["ts"], "team": slack.team_id}
+
+
+# Exactly once ---------------------------------------------------------------------------
+
+
+async def test_two_copies_of_the_bot_answer_a_redelivered_event_once(slack, llm, start_bot):
+    await start_bot()
+    await start_bot()  # a second replica: Slack alternates events between the two sockets
+    assert slack.sockets_open == 2
+    llm.script(Reply(text="exactly once", first_token_delay=0.2))
+    message = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> once?")
+    event = mention_event(slack, message)
+    await slack.send_event(event, event_id="Ev1")
+    await slack.send_event(event, event_id="Ev1", retry_attempt=1, retry_reason="timeout")
+    await answered(slack, CHANNEL, message["ts"])
+    await slack.wait_for(lambda: len(slack.acks) == 2)
+    await asyncio.sleep(0.5)  # give a wrong second answer time to appear
+    assert len(llm.requests) == 1
+    assert visible(slack, CHANNEL, message["ts"]) == "exactly once"
+    assert slack.reactions[(CHANNEL, message["ts"])] == {"eyes"}
+
+
+async def test_one_message_as_two_events_on_two_copies_is_answered_once(slack, llm, start_bot):
+    await start_bot()
+    await start_bot()
+    message = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> twin events")
+    await slack.send_event(mention_event(slack, message), event_id="EvA")
+    await slack.send_event({**mention_event(slack, message), "type": "message",
+                            "channel_type": "im"}, event_id="EvB")
+    await answered(slack, CHANNEL, message["ts"])
+    await asyncio.sleep(0.5)
+    assert len(llm.requests) == 1
+    assert len(slack.bot_replies(CHANNEL, message["ts"])) == 1
+
+
+# Slack errors -----------------------------------------------------------------------------
+
+
+async def test_rate_limits_and_server_errors_are_retried_with_the_servers_delay(slack, llm, bot):
+    slack.fail("chat.startStream", "internal_error", status=500)
+    slack.fail("chat.appendStream", "ratelimited", status=429, retry_after=1)
+    slack.fail("chat.stopStream", "ratelimited", status=429, retry_after=0)
+    llm.script(Reply(chunks=["one ", "two ", "three"], token_delay=0.3))
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> count")
+
+    replies = await answered(slack, CHANNEL, question["ts"], timeout=10)
+
+    assert [r["text"] for r in replies] == ["one two three"]
+    appends = slack.calls_to("chat.appendStream")
+    refused = [c for c in appends if c.response.get("error") == "ratelimited"]
+    assert len(refused) == 1
+    retry = appends[appends.index(refused[0]) + 1]
+    assert retry.at - refused[0].at >= 1.0  # waited Retry-After
+
+
+async def test_stream_ended_by_slack_continues_in_a_new_message_without_repeats(
+    slack, llm, start_bot
+):
+    await start_bot(stream_interval=0.1)
+    slack.fail("chat.appendStream", "message_not_in_streaming_state")
+    llm.script(Reply(chunks=["alpha ", "beta ", "gamma ", "delta"], token_delay=0.2))
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> greek")
+
+    await slack.wait_for(lambda: "delta" in visible(slack, CHANNEL, question["ts"]), timeout=8)
+    await answered(slack, CHANNEL, question["ts"])
+
+    text = "".join(r["text"] for r in slack.bot_replies(CHANNEL, question["ts"]))
+    assert text == "alpha beta gamma delta"
+
+
+async def test_user_stopping_the_stream_stops_the_answer(slack, llm, start_bot):
+    await start_bot(stream_interval=0.1)
+    chunks = [f"part{i} " for i in range(40)]
+    llm.script(Reply(chunks=chunks, token_delay=0.05))
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> go on and on")
+    await slack.wait_for(lambda: slack.calls_to("chat.startStream"))
+    slack.stop_by_user(CHANNEL, slack.calls_to("chat.startStream")[0].response["ts"])
+    await slack.wait_for(
+        lambda: any(c.response.get("error") == "stopped_by_user"
+                    for c in slack.calls_to("chat.appendStream"))
+    )
+    await asyncio.sleep(0.5)
+    calls_after_stop = len(slack.calls)
+    await asyncio.sleep(0.5)
+    assert len(slack.calls) == calls_after_stop  # nothing more is sent
+    assert len(slack.bot_replies(CHANNEL, question["ts"])) == 1
+    assert "part39" not in visible(slack, CHANNEL, question["ts"])
+
+
+# Connection -------------------------------------------------------------------------------
+
+
+async def test_reconnects_after_disconnect_message(slack, llm, bot):
+    opened = slack.connections_opened
+    await slack.disconnect("refresh_requested", close_after=0.2)
+    await slack.wait_for(lambda: slack.connections_opened > opened and slack.sockets_open == 1)
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> still there?")
+    assert (await answered(slack, CHANNEL, question["ts"]))[0]["text"].startswith("You said")
+
+
+async def test_reconnects_after_a_dropped_socket_without_spinning(slack, llm, bot):
+    slack.ack_timeout = 1.0  # as Slack does, redeliver what was not acknowledged
+    opened = slack.connections_opened
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+    await slack.drop()
+    # An event sent while the socket is down is redelivered on the new connection.
+    sending = asyncio.ensure_future(
+        slack.mention(CHANNEL, f"<@{slack.bot_user_id}> did you miss me?")
+    )
+    await slack.wait_for(lambda: slack.connections_opened > opened, timeout=15)
+    question = await sending
+    await answered(slack, CHANNEL, question["ts"])
+    await asyncio.sleep(1.0)  # idle
+    cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
+    assert cpu < 0.5 * wall  # no busy loop while reconnecting or idle
+
+
+# Shutdown ---------------------------------------------------------------------------------
+
+
+async def test_sigterm_finishes_the_answer_in_flight_then_exits_0(slack, llm, tmp_path):
+    chunks = [f"w{i} " for i in range(20)]
+    llm.script(Reply(chunks=chunks, token_delay=0.1))
+    process = await run_app(env_for(slack, llm), tmp_path)
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> slow answer")
+    await slack.wait_for(lambda: slack.calls_to("chat.startStream"), timeout=15)
+    process.send_signal(signal.SIGTERM)
+    code, err = await finished(process)
+    assert code == 0, err
+    assert visible(slack, CHANNEL, question["ts"]) == "".join(chunks)
+    assert not slack.bot_replies(CHANNEL, question["ts"])[0]["streaming"]
+    assert "finishing answers in flight" in err
+
+
+async def test_second_signal_exits_at_once(slack, llm, tmp_path):
+    llm.script(Reply(chunks=["slow "] * 50, token_delay=0.5))
+    process = await run_app(env_for(slack, llm), tmp_path)
+    await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> very slow")
+    await slack.wait_for(lambda: slack.calls_to("chat.startStream"), timeout=15)
+    process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    code, err = await finished(process, timeout=5)
+    assert code == 130 and "exiting now" in err
+
+
+async def test_answers_cut_by_the_grace_period_say_so(slack, llm, tmp_path):
+    llm.script(Reply(chunks=["slow "] * 50, token_delay=0.3))
+    process = await run_app(env_for(slack, llm, SHUTDOWN_GRACE="0.5"), tmp_path)
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> very slow")
+    await slack.wait_for(lambda: slack.calls_to("chat.startStream"), timeout=15)
+    process.send_signal(signal.SIGTERM)
+    code, err = await finished(process)
+    assert code == 0, err
+    assert "restarting" in visible(slack, CHANNEL, question["ts"])
+
+
+# Bad input ----------------------------------------------------------------------------------
+
+
+async def test_a_40000_character_message_is_answered(slack, llm, bot):
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> " + "가나다 " * 10_000)
+    await answered(slack, CHANNEL, question["ts"])
+    assert len(llm.requests[0]["messages"][-1]["content"]) > 39_000
+
+
+async def test_odd_unicode_and_slack_markup_reach_the_model_readably(slack, llm, bot):
+    text = (
+        f"<@{slack.bot_user_id}> <!channel> in <#C9|ops>: compare <https://a.io|this> "
+        "שלום 👨‍👩‍👧 e\u0301 &amp; done"
+    )
+    question = await slack.mention(CHANNEL, text)
+    await answered(slack, CHANNEL, question["ts"])
+    assert llm.requests[0]["messages"][-1]["content"] == (
+        "<@U1>: @channel in #ops: compare this (https://a.io) שלום 👨‍👩‍👧 e\u0301 & done"
+    )
+
+
+async def test_only_mentions_get_the_hint(slack, llm, bot):
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> <@{slack.bot_user_id}|gpt>")
+    replies = await answered(slack, CHANNEL, question["ts"])
+    assert "Ask me something" in replies[0]["text"] and not llm.requests
