@@ -9,6 +9,7 @@ continues in the next, never cut inside a code block or a visible character.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class Reply:
     _pending: str = ""
     _closing: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _closed: asyncio.Event = field(default_factory=asyncio.Event)
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
 
@@ -93,11 +95,15 @@ class Reply:
             self._pump = asyncio.create_task(self._run())
 
     async def finish(self) -> None:
-        """Deliver everything queued, then end the current message."""
+        """Deliver everything queued at once, then end the current message."""
         self._closing = True
+        self._closed.set()
         self._wake.set()
         if self._pump is not None:
             await self._pump
+        if self._pending and self.messages and not self.messages[-1].streaming:
+            # The last chat.update keeps the pace too (streams end with one stopStream).
+            await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
         await self._flush(final=True)
         if self.messages and self.messages[-1].streaming:
             await self._stop(self.messages[-1])
@@ -107,8 +113,9 @@ class Reply:
             await self._wake.wait()
             self._wake.clear()
             wait = self._last_flush + self.interval - time.monotonic()
-            if wait > 0 and not self._closing:
-                await asyncio.sleep(wait)
+            if wait > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), wait)
             if not self._closing:
                 await self._flush(final=False)
 
@@ -119,14 +126,14 @@ class Reply:
             return
         self._pending = self._pending[len(text) :]
         self._last_flush = time.monotonic()
-        await self._deliver(neutralize_broadcasts(text))
+        await self._deliver(neutralize_broadcasts(text), last=final)
 
-    async def _deliver(self, text: str) -> None:
+    async def _deliver(self, text: str, *, last: bool = False) -> None:
         while text and not self.stopped_by_user:
             current = self._current()
             room = self.limit - len(current.text)
             if len(text) <= room:
-                await self._add(current, text)
+                await self._add(current, text, last=last)
                 return
             cut = best_cut(text, room - _CLOSE_ROOM) if room > 4 * _CLOSE_ROOM else 0
             head, text = text[:cut], text[cut:]
@@ -146,11 +153,11 @@ class Reply:
             self.messages.append(_Message())
         return self.messages[-1]
 
-    async def _add(self, message: _Message, text: str) -> None:
+    async def _add(self, message: _Message, text: str, *, last: bool = False) -> None:
         if self.stream and message.ts is None and await self._start_stream(message, text):
             return
         if message.streaming:
-            if await self._append_stream(message, text):
+            if await self._append_stream(message, text, stop=last):
                 return
             if self.stopped_by_user:
                 return
@@ -176,11 +183,11 @@ class Reply:
         message.ts, message.text, message.streaming = response["ts"], text, True
         return True
 
-    async def _append_stream(self, message: _Message, text: str) -> bool:
+    async def _append_stream(self, message: _Message, text: str, *, stop: bool = False) -> bool:
+        """Append to a streaming message (with ``stop``: the final text, ending the stream)."""
+        method = self.client.chat_stopStream if stop else self.client.chat_appendStream
         try:
-            await self.client.chat_appendStream(
-                channel=self.target.channel, ts=message.ts, markdown_text=text
-            )
+            await method(channel=self.target.channel, ts=message.ts, markdown_text=text)
         except SlackApiError as error:
             code = _error_code(error)
             message.streaming = False
@@ -193,6 +200,7 @@ class Reply:
                 await self._stop(message, already_stopped=True)
             return False
         message.text += text
+        message.streaming = not stop
         return True
 
     async def _stop(self, message: _Message, *, already_stopped: bool = False) -> None:

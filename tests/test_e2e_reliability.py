@@ -71,12 +71,12 @@ async def test_rate_limits_and_server_errors_are_retried_with_the_servers_delay(
     slack.fail("chat.startStream", "internal_error", status=500)
     slack.fail("chat.appendStream", "ratelimited", status=429, retry_after=1)
     slack.fail("chat.stopStream", "ratelimited", status=429, retry_after=0)
-    llm.script(Reply(chunks=["one ", "two ", "three"], token_delay=0.3))
+    llm.script(Reply(chunks=["one ", "two ", "three ", "four ", "five"], token_delay=0.5))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> count")
 
     replies = await answered(slack, CHANNEL, question["ts"], timeout=10)
 
-    assert [r["text"] for r in replies] == ["one two three"]
+    assert [r["text"] for r in replies] == ["one two three four five"]
     appends = slack.calls_to("chat.appendStream")
     refused = [c for c in appends if c.response.get("error") == "ratelimited"]
     assert len(refused) == 1
