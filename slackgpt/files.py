@@ -1,0 +1,406 @@
+"""Files attached to a Slack message, turned into what the model can read.
+
+Text-like files become fenced text, images become ``image_url`` parts (data URLs), PDFs
+become their text (with ``pypdf``, when installed). Everything else, and every file that is
+too big or cannot be read, becomes a one-line note instead of an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+import enum
+import io
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from .formatting import best_cut
+
+log = logging.getLogger(__name__)
+
+
+class Kind(enum.Enum):
+    """What the bot can do with a file."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    PDF = "pdf"
+    UNSUPPORTED = "unsupported"
+
+
+MAX_BYTES = {
+    Kind.TEXT: 1_000_000,
+    Kind.IMAGE: 5_000_000,
+    Kind.PDF: 10_000_000,
+}
+
+IMAGE_MIMETYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+# Slack `filetype` values (and file extensions) of text the model can read as is.
+_TEXT_TYPE_NAMES = """
+    text txt plain markdown md mdx rst adoc asciidoc org tex latex log csv tsv json jsonl ndjson
+    geojson yaml yml toml ini cfg conf config env properties xml svg html htm xhtml css scss sass
+    less python py pyi ipynb javascript js mjs cjs jsx typescript ts tsx java kotlin kt kts scala
+    groovy gradle c h cpp cc cxx hpp hh csharp cs fsharp fs go rust rs ruby rb php perl pl pm lua
+    r dart swift objc m mm shell sh bash zsh fish powershell ps1 bat cmd sql graphql gql proto
+    diff patch dockerfile makefile mk cmake haskell hs erlang erl elixir ex exs clojure clj lisp
+    scheme ocaml ml elm julia jl matlab vb vbscript verilog v vhdl zig nim tf hcl nix vue svelte
+    handlebars hbs velocity coffeescript coffee d pascal fortran f90 smalltalk puppet pig
+    applescript mumps haxe cfm vcard ics srt vtt
+"""
+TEXT_TYPES = frozenset(_TEXT_TYPE_NAMES.split())
+_TEXT_MIMETYPES = frozenset(
+    {
+        "application/json",
+        "application/ld+json",
+        "application/x-ndjson",
+        "application/xml",
+        "application/yaml",
+        "application/x-yaml",
+        "application/toml",
+        "application/javascript",
+        "application/x-javascript",
+        "application/typescript",
+        "application/x-sh",
+        "application/x-shellscript",
+        "application/sql",
+        "application/x-python",
+        "application/x-python-code",
+        "application/x-httpd-php",
+        "application/x-tex",
+        "application/xhtml+xml",
+        "image/svg+xml",
+    }
+)
+_TEXT_NAMES = frozenset(
+    {"dockerfile", "makefile", "readme", "license", "gemfile", "procfile", "jenkinsfile"}
+)
+# Control characters that do not occur in text files (tab, newlines, form feed, escape do).
+_BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+@dataclass
+class Attachments:
+    """What the model gets from a message's files, and what could not be given to it."""
+
+    text_parts: list[str] = field(default_factory=list)
+    image_parts: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def file_name(file: dict) -> str:
+    """The file's name as shown to people and the model (never containing a backtick)."""
+    name = str(file.get("name") or file.get("title") or "file").strip() or "file"
+    return name.replace("`", "'").replace("\n", " ")
+
+
+def classify(file: dict) -> Kind:
+    """What kind of attachment a Slack file object is, from its mimetype, filetype and name."""
+    mimetype = str(file.get("mimetype") or "").lower().split(";")[0].strip()
+    filetype = str(file.get("filetype") or "").lower()
+    name = str(file.get("name") or "").lower()
+    extension = name.rsplit(".", 1)[-1] if "." in name else ""
+    if (
+        mimetype in IMAGE_MIMETYPES.values()
+        or filetype in IMAGE_MIMETYPES
+        or (extension in IMAGE_MIMETYPES and not mimetype.startswith("text/"))
+    ):
+        return Kind.IMAGE
+    if mimetype == "application/pdf" or "pdf" in (filetype, extension):
+        return Kind.PDF
+    if (
+        filetype in TEXT_TYPES
+        or mimetype.startswith("text/")
+        or mimetype in _TEXT_MIMETYPES
+        or mimetype.endswith(("+json", "+xml"))
+    ):
+        return Kind.TEXT
+    if mimetype.startswith(("image/", "audio/", "video/")):
+        return Kind.UNSUPPORTED  # e.g. HEIC photos, or a .ts video that is not TypeScript
+    if extension in TEXT_TYPES or name.split(".")[0] in _TEXT_NAMES:
+        return Kind.TEXT
+    return Kind.UNSUPPORTED
+
+
+def download_url(file: dict) -> str | None:
+    """The URL to download a file's bytes from (needs the bot token and ``files:read``)."""
+    return file.get("url_private_download") or file.get("url_private") or None
+
+
+async def read_attachments(
+    files: list[dict],
+    download: Callable[[str], Awaitable[bytes]],
+    *,
+    images_allowed: bool,
+    max_chars: int,
+) -> Attachments:
+    """Download and convert ``files`` for the model; never raises for a bad file.
+
+    ``download(url)`` returns a file's bytes (the caller authenticates it). ``max_chars`` caps
+    the characters of file text in all, shared by the files in order; every file skipped or
+    cut gets one line in ``notes``.
+    """
+    results = await asyncio.gather(
+        *(
+            _read_one(file, download, images_allowed=images_allowed, max_chars=max_chars)
+            for file in files
+        )
+    )
+    attachments = Attachments()
+    room = max(0, max_chars)
+    for file, (kind, content, note) in zip(files, results, strict=True):
+        name = file_name(file)
+        if note:
+            attachments.notes.append(note)
+        if kind is Kind.IMAGE and isinstance(content, dict):
+            attachments.image_parts.append(content)
+        elif isinstance(content, str):
+            if room <= 0:
+                attachments.notes.append(
+                    f"`{name}` was skipped: the other files already used all the room for text."
+                )
+                continue
+            text, whole = _cut(content, room), len(content)
+            room -= len(text)
+            attachments.text_parts.append(_text_part(name, text, whole))
+            if len(text) < whole:
+                attachments.notes.append(
+                    f"`{name}` was too long: only its first {len(text):,} of {whole:,} "
+                    "characters were read."
+                )
+    return attachments
+
+
+def user_content(text: str, attachments: Attachments) -> str | list[dict]:
+    """The content of the user's chat message: ``text`` with the files' text after it.
+
+    Notes about files that were skipped or cut are included, so the model does not look for
+    them. A plain string when there are no images, else a text part followed by image parts.
+    """
+    blocks = [text] if text else []
+    blocks.extend(attachments.text_parts)
+    if attachments.notes:
+        blocks.append(
+            "(Attachments not given to you in full:\n"
+            + "\n".join(f"- {note}" for note in attachments.notes)
+            + ")"
+        )
+    combined = "\n\n".join(blocks)
+    if not attachments.image_parts:
+        return combined
+    parts: list[dict] = [{"type": "text", "text": combined}] if combined else []
+    return parts + list(attachments.image_parts)
+
+
+async def _read_one(
+    file: dict,
+    download: Callable[[str], Awaitable[bytes]],
+    *,
+    images_allowed: bool,
+    max_chars: int,
+) -> tuple[Kind, str | dict | None, str | None]:
+    """One file → (kind, text or image part or None, note or None)."""
+    name = file_name(file)
+    kind = classify(file)
+    if kind is Kind.UNSUPPORTED:
+        what = file.get("pretty_type") or file.get("filetype")
+        what = f"{what} files" if what and what != "binary" else "this kind of file"
+        return kind, None, f"`{name}` was skipped: I can't read {what}."
+    if kind is Kind.IMAGE and not images_allowed:
+        return kind, None, f"`{name}` was skipped: this model doesn't take images."
+    limit = MAX_BYTES[kind]
+    size = file.get("size")
+    if isinstance(size, int) and size > limit:
+        return (
+            kind,
+            None,
+            f"`{name}` was skipped: it is {_mb(size)}, over the {_mb(limit)} limit{_for(kind)}.",
+        )
+    url = download_url(file)
+    if file.get("mode") in ("tombstone", "hidden_by_limit") or not url:
+        return kind, None, f"`{name}` was skipped: Slack did not give me access to it."
+    try:
+        data = await download(url)
+    except Exception as error:  # any failure of one file only skips that file
+        log.warning("could not download %s (%s): %r", name, file.get("id"), error)
+        return kind, None, f"`{name}` was skipped: it could not be downloaded."
+    if len(data) > limit:
+        return kind, None, f"`{name}` was skipped: it is over the {_mb(limit)} limit{_for(kind)}."
+    if _is_web_page(data) and not _is_html_file(file):
+        log.warning("downloading %s returned a web page: is the files:read scope granted?", name)
+        return kind, None, f"`{name}` was skipped: it could not be downloaded."
+    if kind is Kind.IMAGE:
+        mime = _image_mimetype(data)
+        if mime is None:
+            return kind, None, f"`{name}` was skipped: it is not a PNG, JPEG, GIF or WebP image."
+        url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return kind, {"type": "image_url", "image_url": {"url": url}}, None
+    if kind is Kind.PDF:
+        try:
+            text = await asyncio.to_thread(pdf_text, data, max_chars)
+        except ImportError:
+            return kind, None, f"`{name}` was skipped: PDF reading is not installed."
+        except Exception as error:
+            log.warning("could not read PDF %s: %r", name, error)
+            return kind, None, f"`{name}` was skipped: the PDF could not be read."
+        if not text.strip():
+            return kind, None, f"`{name}` has no text I can read (it may be scanned images)."
+        return kind, text, None
+    text = decode_text(data)
+    if text is None:
+        return kind, None, f"`{name}` was skipped: it is not readable text."
+    if not text.strip():
+        return kind, None, f"`{name}` is empty."
+    return kind, text, None
+
+
+def decode_text(data: bytes) -> str | None:
+    """The text in ``data``, or None for binary data.
+
+    Tries a byte-order mark, then UTF-8 (tolerating a few bad bytes), then Korean CP949 when
+    the result is mostly Hangul, then Windows-1252 and Latin-1.
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return _unless_binary(data.decode(encoding))
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in data:
+        return None
+    try:
+        return _unless_binary(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    lenient = data.decode("utf-8", errors="replace")
+    if lenient.count("\ufffd") * 200 <= len(lenient):  # a few stray bytes in UTF-8 text
+        return _unless_binary(lenient)
+    korean = _korean(data)
+    if korean is not None:
+        return _unless_binary(korean)
+    try:
+        return _unless_binary(data.decode("cp1252"))
+    except UnicodeDecodeError:
+        return _unless_binary(data.decode("latin-1"))
+
+
+def _korean(data: bytes) -> str | None:
+    """``data`` as CP949 (Korean Windows, e.g. Excel's CSV) if it reads as Korean text.
+
+    Accepted when most non-ASCII characters are Hangul syllables and nearly all of those are
+    the common ones of EUC-KR: Latin-1 text decoded as CP949 gives rare syllables.
+    """
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        return None
+    non_ascii = [c for c in text if ord(c) > 0x7F]
+    hangul = [c for c in non_ascii if 0xAC00 <= ord(c) <= 0xD7A3]
+    common = sum(_in_euc_kr(c) for c in hangul)
+    if hangul and len(hangul) * 2 >= len(non_ascii) and common * 10 >= len(hangul) * 9:
+        return text
+    return None
+
+
+def _in_euc_kr(char: str) -> bool:
+    try:  # Python spells syllables outside KS X 1001 as 8-byte jamo sequences
+        return len(char.encode("euc_kr")) == 2
+    except UnicodeEncodeError:
+        return False
+
+
+def pdf_text(data: bytes, max_chars: int | None = None) -> str:
+    """The text of a PDF's pages, stopping once ``max_chars`` are read (needs ``pypdf``).
+
+    Raises ImportError without pypdf, and pypdf's errors for a damaged or locked PDF.
+    """
+    from pypdf import PdfReader  # optional: PDFs are skipped with a note without it
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        reader.decrypt("")  # many "protected" PDFs only restrict printing or copying
+    pages: list[str] = []
+    length = 0
+    for page in reader.pages:
+        text = (page.extract_text() or "").strip()
+        if text:
+            pages.append(text)
+            length += len(text) + 2
+        if max_chars is not None and length > max_chars:
+            break
+    return "\n\n".join(pages)
+
+
+def _unless_binary(text: str) -> str | None:
+    controls = len(_BINARY_CONTROLS.findall(text))
+    return None if controls > max(1, len(text) // 100) else text
+
+
+def _image_mimetype(data: bytes) -> str | None:
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _is_web_page(data: bytes) -> bool:
+    """True for an HTML page, what Slack sends instead of the file when a download is refused."""
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _is_html_file(file: dict) -> bool:
+    name = str(file.get("name") or "").lower()
+    return (
+        str(file.get("filetype") or "").lower() in ("html", "htm", "xhtml")
+        or str(file.get("mimetype") or "").lower().startswith(("text/html", "application/xhtml"))
+        or name.endswith((".html", ".htm", ".xhtml"))
+    )
+
+
+def _cut(text: str, max_chars: int) -> str:
+    """The beginning of ``text`` within ``max_chars``, cut at a line break when one is near."""
+    if len(text) <= max_chars:
+        return text
+    return text[: best_cut(text, max_chars) if max_chars > 0 else 0].rstrip()
+
+
+def _text_part(name: str, text: str, whole: int) -> str:
+    """``text`` in a fence that its own backticks cannot close, headed by the file's name."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    cut = f" (the first {len(text):,} of {whole:,} characters)" if len(text) < whole else ""
+    return f"File `{name}`{cut}:\n{fence}\n{text}\n{fence}"
+
+
+def _for(kind: Kind) -> str:
+    return {Kind.TEXT: " for text files", Kind.IMAGE: " for images", Kind.PDF: " for PDFs"}[kind]
+
+
+def _mb(size: int) -> str:
+    """Megabytes rounded up to a tenth, so a file just over a limit does not look equal to it."""
+    tenths = -(-size // 100_000)
+    return f"{tenths // 10} MB" if tenths % 10 == 0 else f"{tenths / 10:.1f} MB"
