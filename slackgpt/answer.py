@@ -7,14 +7,18 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .access import RateLimiter, check_access, rate_limited_message, system_prompt_for
+from .budget import fit_to_budget
 from .config import Settings
-from .conversation import BotIdentity, fetch_thread, to_model_messages
+from .conversation import BotIdentity, fetch_thread, is_own, to_model_messages
 from .delivery import Reply, Target, post_notice
+from .files import Attachments, read_attachments
 from .formatting import slack_to_text
 from .model import Completion, ModelClient, explain_failure
 
@@ -40,6 +44,12 @@ class Question:
     thread_ts: str | None = None
     team: str | None = None
     event_id: str | None = None
+    files: tuple[dict, ...] = ()
+
+    @property
+    def is_dm(self) -> bool:
+        """True in a direct message with the bot."""
+        return self.channel.startswith("D")
 
     @property
     def target(self) -> Target:
@@ -54,9 +64,18 @@ class Question:
 class Answerer:
     """Answers questions, each exactly once, and can wait for the answers in flight."""
 
-    def __init__(self, model: ModelClient, settings: Settings, *, remember: int = 10_000):
+    def __init__(
+        self,
+        model: ModelClient,
+        settings: Settings,
+        *,
+        download: Callable[[str], Awaitable[bytes]] | None = None,
+        remember: int = 10_000,
+    ):
         self.model = model
         self.settings = settings
+        self.download = download
+        self.limiter = RateLimiter(settings.access.requests_per_hour)
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._remember = remember
         self._in_flight: set[asyncio.Task[object]] = set()
@@ -87,8 +106,19 @@ class Answerer:
             log.warning("could not claim %s with a reaction: %s", question.ts, error)
         return True
 
-    async def answer(self, client: AsyncWebClient, question: Question, bot: BotIdentity) -> None:
-        """Reply to ``question`` in its thread; every failure ends in a message there."""
+    async def answer(
+        self,
+        client: AsyncWebClient,
+        question: Question,
+        bot: BotIdentity,
+        *,
+        follow_up: bool = False,
+    ) -> None:
+        """Reply to ``question`` in its thread; every failure ends in a message there.
+
+        With ``follow_up`` (a thread reply without a mention) only when the bot is already
+        part of that thread.
+        """
         if not self.claim(question):
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
@@ -96,7 +126,12 @@ class Answerer:
         if task is not None:
             self._in_flight.add(task)
         try:
-            await self._answer(client, question, bot)
+            thread = None
+            if follow_up:
+                thread = await self._read_thread(client, question)
+                if not any(is_own(message, bot) for message in thread):
+                    return  # not the bot's conversation: only a mention brings it in
+            await self._answer(client, question, bot, thread)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -113,24 +148,43 @@ class Answerer:
         if late:
             await asyncio.wait(late, timeout=5)
 
-    async def _answer(self, client: AsyncWebClient, question: Question, bot: BotIdentity) -> None:
+    def _refusal(self, question: Question, bot: BotIdentity) -> str | None:
+        """Why the bot won't ask the model: nothing asked, no access, or over the limit."""
+        if not slack_to_text(question.text, bot.user_id) and not question.files:
+            return HINT.format(name=bot.name or "bot")
+        rules = self.settings.access
+        denied = check_access(rules, question.channel, question.user, question.is_dm)
+        if denied:
+            return denied
+        allowed, wait = self.limiter.allow(question.user)
+        if not allowed:
+            return rate_limited_message(wait, rules.requests_per_hour)
+        return None
+
+    async def _answer(
+        self,
+        client: AsyncWebClient,
+        question: Question,
+        bot: BotIdentity,
+        thread: list[dict] | None,
+    ) -> None:
         target = question.target
-        if not slack_to_text(question.text, bot.user_id):
+        refusal = self._refusal(question, bot)
+        if refusal:
             if await self.claim_in_slack(client, question):
-                await post_notice(client, target, HINT.format(name=bot.name or "bot"))
+                await post_notice(client, target, refusal)
             return
         started = time.monotonic()
-        claimed, _, thread = await asyncio.gather(
+        claimed, _, thread, attachments = await asyncio.gather(
             self.claim_in_slack(client, question),
             self._show_status(client, target),
-            self._read_thread(client, question),
+            self._read_thread(client, question) if thread is None else _ready(thread),
+            self._read_files(question),
         )
         if not claimed:
             log.info("another copy is answering %s/%s", question.channel, question.ts)
             return
-        messages = to_model_messages(
-            self.settings.system_prompt, thread, bot, until_ts=question.ts
-        )
+        messages, notes = self._prompt(question, bot, thread, attachments)
         reply = Reply(client, target, interval=self.settings.stream_interval)
         completion = Completion()
         first_text: float | None = None
@@ -156,6 +210,8 @@ class Answerer:
                 )
                 return
             reply.write(_ending_note(completion.finish_reason, bool(first_text)))
+            if first_text:
+                reply.write(self._footer(notes, completion))
             await reply.finish()
             if not reply.started and not reply.stopped_by_user:
                 outcome = "empty"
@@ -175,6 +231,50 @@ class Answerer:
                 len(reply.shown),
                 completion.usage.total if completion.usage else "-",
             )
+
+    def _prompt(
+        self,
+        question: Question,
+        bot: BotIdentity,
+        thread: list[dict],
+        attachments: Attachments | None,
+    ) -> tuple[list[dict], list[str]]:
+        """The model's messages within the context budget, and notes for the reader."""
+        settings = self.settings
+        messages, dropped = fit_to_budget(
+            to_model_messages(
+                system_prompt_for(settings.access, question.channel, settings.system_prompt),
+                thread,
+                bot,
+                until_ts=question.ts,
+                attachments=attachments,
+            ),
+            settings.context_tokens,
+        )
+        notes = [f"_Note: {note}_" for note in (attachments.notes if attachments else [])]
+        if dropped:
+            plural = "s" if dropped > 1 else ""
+            notes.append(
+                f"_(I left out {dropped} earlier message{plural} of this thread to stay within "
+                "my context budget.)_"
+            )
+        return messages, notes
+
+    def _footer(self, notes: list[str], completion: Completion) -> str:
+        lines = list(notes)
+        if self.settings.show_usage and completion.usage:
+            lines.append(f"_{self.model.model} · {completion.usage.total:,} tokens_")
+        return "".join(f"\n\n{line}" for line in lines)
+
+    async def _read_files(self, question: Question) -> Attachments | None:
+        if not question.files or self.download is None:
+            return None
+        return await read_attachments(
+            list(question.files),
+            self.download,
+            images_allowed=self.settings.model_images,
+            max_chars=self.settings.max_file_chars,
+        )
 
     async def _say_interrupted(self, client: AsyncWebClient, reply: Reply, why: str) -> None:
         """End a reply that could not be completed: keep what was shown, add why."""
@@ -204,6 +304,10 @@ class Answerer:
         if not any(m.get("ts") == question.ts for m in thread):
             thread.append(question.as_message())
         return thread
+
+
+async def _ready(value: list[dict]) -> list[dict]:
+    return value
 
 
 def _ending_note(finish_reason: str | None, has_text: bool) -> str:

@@ -20,6 +20,7 @@ from . import listeners
 from .answer import Answerer
 from .config import SLACK_APPS_URL, Settings
 from .conversation import BotIdentity
+from .files import slack_downloader
 from .model import ModelClient
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,11 @@ class Bot:
     def __init__(self, settings: Settings, *, openai_client, web_client: AsyncWebClient):
         self.settings = settings
         self.web_client = web_client
-        self.answerer = Answerer(ModelClient(openai_client, settings), settings)
+        self.answerer = Answerer(
+            ModelClient(openai_client, settings),
+            settings,
+            download=slack_downloader(settings.slack_bot_token),
+        )
         self.handler: AsyncSocketModeHandler | None = None
         self.bot: BotIdentity | None = None
 

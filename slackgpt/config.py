@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
+
+from .access import AccessRules, RulesError, parse_rules
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -48,6 +50,11 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     stream_interval: float = 1.0
     shutdown_grace: float = 30.0
+    context_tokens: int = 64_000
+    model_images: bool = True
+    max_file_chars: int = 50_000
+    show_usage: bool = False
+    access: AccessRules = field(default_factory=AccessRules)
     log_level: str = "INFO"
 
     def __repr__(self) -> str:  # never print secrets, even by accident
@@ -99,6 +106,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         slack_api_url=_with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
         stream_interval=_or(get.number("STREAM_INTERVAL", float, 0.0, 10.0), 1.0),
         shutdown_grace=_or(get.number("SHUTDOWN_GRACE", float, 0.0, 3600.0), 30.0),
+        context_tokens=_or(get.number("CONTEXT_TOKENS", int, 1000, 10_000_000), 64_000),
+        model_images=get.flag("MODEL_IMAGES", default=True),
+        max_file_chars=_or(get.number("MAX_FILE_CHARS", int, 0, 10_000_000), 50_000),
+        show_usage=get.flag("SHOW_USAGE", default=False),
+        access=get.access(),
         log_level=get.choice(
             "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"
         ),
@@ -155,6 +167,24 @@ class _Reader:
             self.problems.append(f"{name} must be {word} from {low:g} to {high:g}, not {raw!r}.")
             return None
         return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name} must be true or false, not {raw!r}.")
+        return default
+
+    def access(self) -> AccessRules:
+        try:
+            return parse_rules(self.env)
+        except RulesError as error:
+            self.problems.extend(error.problems)
+            return AccessRules()
 
     def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
         raw = self.text(name).upper()

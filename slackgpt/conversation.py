@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .files import Attachments, user_content
 from .formatting import slack_to_text
 
 # Message subtypes that carry something a person said; anything else (joins, topic
@@ -39,12 +40,18 @@ def speaker(message: dict) -> str:
 
 
 def to_model_messages(
-    system_prompt: str, thread: list[dict], bot: BotIdentity, *, until_ts: str | None = None
+    system_prompt: str,
+    thread: list[dict],
+    bot: BotIdentity,
+    *,
+    until_ts: str | None = None,
+    attachments: Attachments | None = None,
 ) -> list[dict[str, object]]:
     """The chat messages for a Slack thread, oldest first, ending at ``until_ts`` (inclusive).
 
     The bot's own messages become ``assistant`` turns; everyone else's become ``user`` turns
     prefixed with who wrote them. Mentions of the bot are removed; empty messages are skipped.
+    ``attachments`` (the files of the message at ``until_ts``) join that message.
     """
     messages: list[dict[str, object]] = [{"role": "system", "content": system_prompt}]
     for message in sorted(thread, key=lambda m: float(m.get("ts", 0))):
@@ -54,12 +61,18 @@ def to_model_messages(
             continue
         own = is_own(message, bot)
         text = slack_to_text(message.get("text") or "", None if own else bot.user_id)
+        with_files = attachments is not None and message.get("ts") == until_ts and not own
+        if with_files:
+            text = text or "(see the attached files)"
         if not text:
             continue
         if own:
             messages.append({"role": "assistant", "content": text})
-        else:
-            messages.append({"role": "user", "content": f"{speaker(message)}: {text}"})
+            continue
+        content: object = f"{speaker(message)}: {text}"
+        if with_files and attachments is not None:
+            content = user_content(str(content), attachments)
+        messages.append({"role": "user", "content": content})
     return messages
 
 

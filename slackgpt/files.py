@@ -17,6 +17,8 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
+
 from .formatting import best_cut
 
 log = logging.getLogger(__name__)
@@ -404,3 +406,21 @@ def _mb(size: int) -> str:
     """Megabytes rounded up to a tenth, so a file just over a limit does not look equal to it."""
     tenths = -(-size // 100_000)
     return f"{tenths // 10} MB" if tenths % 10 == 0 else f"{tenths / 10:.1f} MB"
+
+
+def slack_downloader(token: str, *, timeout: float = 30.0) -> Callable[[str], Awaitable[bytes]]:
+    """A ``download(url)`` for Slack's private file URLs, authenticated with the bot token."""
+
+    async def download(url: str) -> bytes:
+        limit = max(MAX_BYTES.values())
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            headers={"Authorization": f"Bearer {token}"},
+        ) as session, session.get(url) as response:
+            response.raise_for_status()
+            data = await response.content.read(limit + 1)
+            if len(data) > limit:
+                raise ValueError("file larger than any supported size")
+            return data
+
+    return download

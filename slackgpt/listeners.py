@@ -12,8 +12,8 @@ from .conversation import BotIdentity, is_own
 
 log = logging.getLogger(__name__)
 
-# A DM message worth answering: something a person wrote, not an edit, deletion or join.
-_DM_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+# A message worth answering: something a person wrote, not an edit, deletion or join.
+_PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 
 def question_from(event: dict, body: dict) -> Question:
@@ -26,17 +26,40 @@ def question_from(event: dict, body: dict) -> Question:
         thread_ts=event.get("thread_ts"),
         team=event.get("team") or body.get("team_id"),
         event_id=body.get("event_id"),
+        files=tuple(event.get("files") or ()),
+    )
+
+
+def from_person(event: dict, bot: BotIdentity) -> bool:
+    """True for a new message a person wrote (not a bot, not an edit or a join)."""
+    return (
+        event.get("subtype") in _PERSON_SUBTYPES
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+        and not is_own(event, bot)
     )
 
 
 def is_dm_question(event: dict, bot: BotIdentity) -> bool:
-    """True for a person's new message in a DM with the bot."""
+    """True for a person's message in a DM with the bot: always answered."""
+    return event.get("channel_type") == "im" and from_person(event, bot)
+
+
+def is_follow_up(event: dict, bot: BotIdentity) -> bool:
+    """True for a person's thread reply, in a channel, that may continue a talk with the bot.
+
+    A reply that mentions the bot comes as ``app_mention`` too and is answered from there; one
+    that mentions only other people is addressed to them.
+    """
+    thread_ts = event.get("thread_ts")
+    text = event.get("text") or ""
     return (
-        event.get("channel_type") == "im"
-        and event.get("subtype") in _DM_SUBTYPES
-        and not event.get("bot_id")
-        and bool(event.get("user"))
-        and not is_own(event, bot)
+        event.get("channel_type") in ("channel", "group", "mpim")
+        and bool(thread_ts)
+        and thread_ts != event.get("ts")
+        and from_person(event, bot)
+        and f"<@{bot.user_id}" not in text
+        and "<@" not in text
     )
 
 
@@ -45,13 +68,14 @@ def register(app: AsyncApp, answerer: Answerer, bot: BotIdentity) -> None:
 
     @app.event("app_mention")
     async def on_mention(event: dict, body: dict, client: AsyncWebClient) -> None:
-        if event.get("bot_id") or is_own(event, bot):
+        if not from_person(event, bot):
             return  # other bots' mentions are context, never triggers
         await answerer.answer(client, question_from(event, body), bot)
 
     @app.event("message")
     async def on_message(event: dict, body: dict, client: AsyncWebClient) -> None:
-        # Every message event is acknowledged (an unhandled one would be redelivered);
-        # only a person's DM is answered here: channel messages come as app_mention.
+        # Every message event is acknowledged (an unhandled one would be redelivered).
         if is_dm_question(event, bot):
             await answerer.answer(client, question_from(event, body), bot)
+        elif is_follow_up(event, bot):
+            await answerer.answer(client, question_from(event, body), bot, follow_up=True)

@@ -104,3 +104,29 @@ def test_malformed_values(name, value, expected):
 def test_repr_hides_secrets():
     text = repr(load_settings(GOOD)) + str(load_settings(GOOD))
     assert "xoxb" not in text and "xapp" not in text and "sk-test" not in text
+
+
+def test_conversation_settings():
+    settings = load_settings(
+        {
+            **GOOD,
+            "CONTEXT_TOKENS": "8000",
+            "MODEL_IMAGES": "false",
+            "MAX_FILE_CHARS": "1000",
+            "SHOW_USAGE": "yes",
+            "ALLOWED_USERS": "U0123ABCD",
+            "USER_REQUESTS_PER_HOUR": "5",
+        }
+    )
+    assert settings.context_tokens == 8000
+    assert settings.model_images is False
+    assert settings.max_file_chars == 1000
+    assert settings.show_usage is True
+    assert settings.access.allowed_users == frozenset({"U0123ABCD"})
+    assert settings.access.requests_per_hour == 5
+
+
+def test_access_problems_join_the_other_problems():
+    found = problems(MODEL_IMAGES="maybe", CHANNEL_PROMPTS="not json")
+    assert any(p.startswith("MODEL_IMAGES must be true or false") for p in found)
+    assert any("CHANNEL_PROMPTS" in p for p in found)

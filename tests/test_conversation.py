@@ -47,3 +47,14 @@ def test_stops_at_the_question_and_skips_noise():
     ]
     contents = [m["content"] for m in to_model_messages("S", thread, BOT, until_ts="2.0")]
     assert contents == ["S", "<@U1>: root", "<@U1>: question"]
+
+
+def test_attachments_join_the_question_only():
+    from slackgpt.files import Attachments
+
+    files = Attachments(text_parts=["File `a.txt`:\n```\nhello\n```"])
+    thread = [msg("1.0", "root"), msg("2.0", "<@UBOT>")]
+    messages = to_model_messages("S", thread, BOT, until_ts="2.0", attachments=files)
+    assert messages[1]["content"] == "<@U1>: root"
+    assert messages[2]["content"].startswith("<@U1>: (see the attached files)")
+    assert "hello" in messages[2]["content"]

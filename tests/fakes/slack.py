@@ -153,12 +153,15 @@ class FakeSlack:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_us = self._next_socket = 0
         self._runner: web.AppRunner | None = None
+        self._files: dict[str, bytes] = {}
+        self.downloads: list[str] = []  # file ids downloaded with the bot token
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._web_api)
         app.router.add_get("/link/", self._socket)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -232,6 +235,32 @@ class FakeSlack:
         msg.subtype = subtype
         self._messages[(channel, msg.ts)] = msg
         return {**msg.api(self.team_id), "channel": channel}
+
+    def add_file(self, name: str, content: bytes, mimetype: str, filetype: str = "") -> Json:
+        """Host a file as Slack does (private URL, bot token needed); return its file object."""
+        file_id = f"F{len(self._files) + 1:08d}"
+        self._files[file_id] = content
+        url = f"http://127.0.0.1:{self.port}/files-pri/{self.team_id}-{file_id}/{name}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype or name.rpartition(".")[2],
+            "size": len(content),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """A private file: its bytes with the bot token, else Slack's sign-in page (HTTP 200)."""
+        file_id = request.match_info["team_file"].partition("-")[2]
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer != self.bot_token or file_id not in self._files:
+            page = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body>"
+            return web.Response(text=page, content_type="text/html")
+        self.downloads.append(file_id)
+        return web.Response(body=self._files[file_id], content_type="application/octet-stream")
 
     async def mention(
         self,

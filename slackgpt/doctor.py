@@ -1,0 +1,383 @@
+"""``python app.py --check``: try the tokens, scopes and model endpoint; say how to fix each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+import aiohttp
+import openai
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .config import OPENAI_KEYS_URL, SLACK_APPS_URL, Settings
+from .logs import redact
+
+Status = Literal["ok", "warn", "fail"]
+
+# The manifest's bot scopes; used when manifest.json is not next to the code (an installed copy).
+MANIFEST_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "reactions:write",
+    "files:read",
+)
+_APP = f"{SLACK_APPS_URL} → your app →"
+_UNREACHABLE = "could not reach Slack"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome: a one-line detail and, unless it passed, how to fix it."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def required_scopes(manifest: Path | None = None) -> tuple[str, ...]:
+    """The bot scopes ``manifest.json`` asks for (the project's, or the one in the cwd)."""
+    candidates = [manifest] if manifest else [
+        Path(__file__).resolve().parent.parent / "manifest.json",
+        Path.cwd() / "manifest.json",
+    ]
+    for path in candidates:
+        if path is not None and path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return tuple(data["oauth_config"]["scopes"]["bot"])
+    return MANIFEST_SCOPES
+
+
+async def run_checks(
+    settings: Settings,
+    *,
+    web_client: AsyncWebClient,
+    openai_client: openai.AsyncOpenAI,
+    manifest: Path | None = None,
+) -> list[Check]:
+    """Run every check (Slack and the model at the same time); never raises for a failed one."""
+    slack, model = await asyncio.gather(
+        _slack_checks(settings, web_client, required_scopes(manifest)),
+        check_model(settings, openai_client),
+    )
+    return [*slack, model]
+
+
+def render(checks: list[Check]) -> str:
+    """The report ``--check`` prints: one line per check, a FIX line under each failure."""
+    width = max((len(c.name) for c in checks), default=0)
+    lines = []
+    for check in checks:
+        lines.append(f"[{check.status.upper():<4}] {check.name:<{width}}  {check.detail}")
+        if check.fix and check.status != "ok":
+            lines.append(f"{'':6} {'':<{width}}  FIX: {check.fix}")
+    failed = sum(c.status == "fail" for c in checks)
+    if failed:
+        lines.append(f"{failed} of {len(checks)} checks failed.")
+    else:
+        warned = sum(c.status == "warn" for c in checks)
+        note = f" ({warned} with a warning)" if warned else ""
+        lines.append(f"All {len(checks)} checks passed{note}.")
+    return redact("\n".join(lines))
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 when no check failed (warnings allowed), else 1."""
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+async def run(settings: Settings) -> int:
+    """Build the real clients, run the checks, print the report; the process exit status."""
+    from .bot import build_web_client  # imported here: bot pulls in the whole app
+    from .model import build_openai_client
+
+    client = build_openai_client(settings)
+    try:
+        checks = await run_checks(
+            settings, web_client=build_web_client(settings), openai_client=client
+        )
+    finally:
+        await client.close()
+    print(render(checks))
+    return exit_code(checks)
+
+
+# -- Slack ---------------------------------------------------------------------------------
+
+
+async def _slack_checks(
+    settings: Settings, web_client: AsyncWebClient, scopes: tuple[str, ...]
+) -> list[Check]:
+    bot, granted = await check_bot_token(settings, web_client)
+    checks = [bot, check_scopes(granted, scopes, bot.status == "ok")]
+    if getattr(settings, "slack_mode", "socket") == "http":
+        checks.append(check_signing_secret(settings))
+    elif bot.detail.startswith(_UNREACHABLE):  # no point waiting for the same again
+        checks.append(Check("Slack app token", "warn", "not checked: Slack could not be reached"))
+    else:
+        checks.append(await check_app_token(settings, web_client))
+    return checks
+
+
+async def check_bot_token(
+    settings: Settings, web_client: AsyncWebClient
+) -> tuple[Check, str | None]:
+    """``auth.test`` with the bot token; also returns the ``x-oauth-scopes`` header (or None)."""
+    name = "Slack bot token"
+    try:
+        auth = await web_client.auth_test()
+    except SlackApiError as error:
+        code = _slack_code(error)
+        detail = f"auth.test refused SLACK_BOT_TOKEN: {code}"
+        return Check(name, "fail", detail, _bot_fix(code)), None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        return _unreachable(name, settings, error), None
+    who = f"@{auth.get('user')} ({auth.get('user_id')}) "
+    who += f"in {auth.get('team')} ({auth.get('team_id')})"
+    if not auth.get("bot_id"):
+        return Check(
+            name,
+            "fail",
+            f"SLACK_BOT_TOKEN belongs to {who}, which is not a bot",
+            f"Use the Bot User OAuth Token (xoxb-…): {_APP} OAuth & Permissions.",
+        ), None
+    return Check(name, "ok", f"bot {who}"), auth.headers.get("x-oauth-scopes")
+
+
+def check_scopes(granted: str | None, required: tuple[str, ...], token_ok: bool = True) -> Check:
+    """Compare the token's granted scopes (``x-oauth-scopes``) with the manifest's."""
+    name = "Bot scopes"
+    if not token_ok:
+        return Check(name, "warn", "not checked: the bot token did not work")
+    if granted is None:
+        return Check(
+            name,
+            "warn",
+            "Slack did not report the token's scopes (no x-oauth-scopes header)",
+            f"Compare {_APP} OAuth & Permissions → Scopes with manifest.json.",
+        )
+    have = {s.strip() for s in granted.split(",") if s.strip()}
+    missing = [s for s in required if s not in have]
+    if missing:
+        return Check(
+            name,
+            "fail",
+            f"missing {', '.join(missing)} (granted: {', '.join(sorted(have)) or 'none'})",
+            f"Add them under {_APP} OAuth & Permissions → Bot Token Scopes (or paste "
+            "manifest.json into App Manifest), then reinstall the app to the workspace.",
+        )
+    return Check(name, "ok", f"all {len(required)} scopes of manifest.json granted")
+
+
+async def check_app_token(settings: Settings, web_client: AsyncWebClient) -> Check:
+    """``apps.connections.open`` with the app-level token: can the bot open a socket?"""
+    name = "Slack app token"
+    try:
+        await web_client.apps_connections_open(app_token=settings.slack_app_token)
+    except SlackApiError as error:
+        code = _slack_code(error)
+        detail = f"apps.connections.open refused SLACK_APP_TOKEN: {code}"
+        if code == "not_allowed_token_type":
+            return Check(
+                name,
+                "fail",
+                detail + " (not an app-level token with connections:write)",
+                "Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? SLACK_APP_TOKEN must be an "
+                f"App-Level Token (xapp-…) with the connections:write scope: {_APP} Basic "
+                "Information → App-Level Tokens.",
+            )
+        if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+            return Check(
+                name,
+                "fail",
+                detail + " (the token is not valid)",
+                f"Copy it again from {_APP} Basic Information → App-Level Tokens, or generate "
+                "a new one with the connections:write scope.",
+            )
+        return Check(
+            name,
+            "fail",
+            detail,
+            f"Socket Mode must be enabled: {_APP} Settings → Socket Mode → Enable Socket Mode.",
+        )
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        return _unreachable(name, settings, error)
+    return Check(name, "ok", "Socket Mode connections can be opened")
+
+
+def check_signing_secret(settings: Settings) -> Check:
+    """HTTP mode needs the signing secret instead of a socket."""
+    name = "Slack signing secret"
+    if getattr(settings, "slack_signing_secret", ""):
+        return Check(name, "ok", "set (HTTP mode; Slack's signatures are verified)")
+    return Check(
+        name,
+        "fail",
+        "SLACK_SIGNING_SECRET is not set, but SLACK_MODE is http",
+        f"Copy the Signing Secret from {_APP} Basic Information → App Credentials.",
+    )
+
+
+def _slack_code(error: SlackApiError) -> str:
+    response = error.response
+    return str(response.get("error")) if response is not None else "error"
+
+
+def _bot_fix(code: str) -> str:
+    if code == "not_allowed_token_type":
+        return (
+            "SLACK_BOT_TOKEN must be the Bot User OAuth Token (xoxb-…) from "
+            f"{_APP} OAuth & Permissions; are the two tokens swapped?"
+        )
+    if code == "account_inactive":
+        return f"The app was uninstalled: reinstall it from {_APP} Install App."
+    return (
+        f"Copy the Bot User OAuth Token (xoxb-…) again from {_APP} OAuth & Permissions; "
+        "reinstall the app if it was changed."
+    )
+
+
+def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
+    return Check(
+        name,
+        "fail",
+        f"{_UNREACHABLE} at {_public(settings.slack_api_url)} ({type(error).__name__})",
+        "Check the network connection, proxy and SLACK_API_URL.",
+    )
+
+
+# -- the model -----------------------------------------------------------------------------
+
+
+async def check_model(settings: Settings, client: openai.AsyncOpenAI) -> Check:
+    """One tiny non-streaming chat completion with the configured model."""
+    model = settings.openai_model
+    name = "Model endpoint"
+    where = _public(settings.openai_base_url or "https://api.openai.com/v1")
+    quick = client.with_options(max_retries=0, timeout=min(settings.openai_timeout, 30.0))
+    request: dict[str, object] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Reply with the word OK."}],
+        "max_completion_tokens": 16,
+    }
+    started = time.monotonic()
+    warning = ""
+    try:
+        try:
+            await quick.chat.completions.create(**request)  # type: ignore[call-overload]
+        except openai.BadRequestError as error:
+            if "max_completion_tokens" not in str(error):
+                raise
+            del request["max_completion_tokens"]  # older servers: retry without it
+            await quick.chat.completions.create(**request)  # type: ignore[call-overload]
+            warning = "the server does not accept max_completion_tokens"
+    except openai.APIError as error:
+        return await _model_failure(name, model, where, quick, error)
+    took = time.monotonic() - started
+    detail = f"{model} at {where} answered in {took:.1f}s"
+    if warning:
+        return Check(
+            name, "warn", f"{detail}, but {warning}", "Leave MAX_COMPLETION_TOKENS unset."
+        )
+    return Check(name, "ok", detail)
+
+
+async def _model_failure(
+    name: str, model: str, where: str, client: openai.AsyncOpenAI, error: openai.APIError
+) -> Check:
+    if isinstance(error, openai.APITimeoutError):
+        return Check(
+            name,
+            "fail",
+            f"{where} did not answer in time",
+            "Check that the server is up and OPENAI_BASE_URL points at it; a slow local model "
+            "may need a larger OPENAI_TIMEOUT.",
+        )
+    if isinstance(error, openai.APIConnectionError):
+        return Check(
+            name,
+            "fail",
+            f"could not connect to {where}",
+            "Check OPENAI_BASE_URL (scheme, host, port, the /v1 path) and that the server is "
+            "running and reachable from here.",
+        )
+    if isinstance(error, openai.AuthenticationError):
+        return Check(
+            name,
+            "fail",
+            f"{where} rejected OPENAI_API_KEY (401)",
+            f"Set OPENAI_API_KEY to a valid key ({OPENAI_KEYS_URL}, or your server's key).",
+        )
+    if isinstance(error, openai.PermissionDeniedError):
+        return Check(
+            name,
+            "fail",
+            f"OPENAI_API_KEY may not use {model} (403)",
+            "Give the key's project access to the model, or change OPENAI_MODEL.",
+        )
+    if isinstance(error, openai.NotFoundError):
+        return await _unknown_model(name, model, where, client)
+    if isinstance(error, openai.RateLimitError):
+        quota = "insufficient_quota" in str(error)
+        return Check(
+            name,
+            "fail" if quota else "warn",
+            f"{where} answered 429 ({'out of quota' if quota else 'rate limited'})",
+            "Check the account's billing and limits." if quota else "Try again in a minute.",
+        )
+    status = getattr(error, "status_code", None)
+    return Check(
+        name,
+        "fail",
+        f"{where} answered {status or 'an error'}: {_first_line(error)}",
+        "Check OPENAI_MODEL, OPENAI_BASE_URL and the server's log.",
+    )
+
+
+async def _unknown_model(
+    name: str, model: str, where: str, client: openai.AsyncOpenAI
+) -> Check:
+    """A 404: the model name is unknown, or the base URL is not an OpenAI-style API."""
+    try:
+        available = sorted([m.id async for m in client.models.list()])
+    except (openai.APIError, TypeError, ValueError):
+        available = []
+    if not available:
+        return Check(
+            name,
+            "fail",
+            f"{where} answered 404 for model {model}",
+            "Check OPENAI_MODEL (on Azure: the deployment name) and OPENAI_BASE_URL (it "
+            "usually ends in /v1).",
+        )
+    shown = ", ".join(available[:10]) + (", …" if len(available) > 10 else "")
+    return Check(
+        name,
+        "fail",
+        f"model {model} is not served at {where} (404)",
+        f"Set OPENAI_MODEL to one of: {shown}.",
+    )
+
+
+def _public(url: str) -> str:
+    """``url`` without any user:password part."""
+    parsed = urlparse(url)
+    if parsed.username or parsed.password:
+        port = f":{parsed.port}" if parsed.port else ""
+        parsed = parsed._replace(netloc=f"{parsed.hostname or ''}{port}")
+    return parsed.geturl()
+
+
+def _first_line(error: BaseException) -> str:
+    text = redact(str(error)).strip().splitlines()
+    return (text[0][:200] if text else type(error).__name__)
