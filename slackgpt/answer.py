@@ -220,16 +220,20 @@ class Answerer:
             outcome = f"slack_error:{error.response.get('error')}"
             log.error("could not deliver the answer to %s: %s", target, error)
         finally:
+            total = time.monotonic() - started
+            fields = {
+                "event_id": question.event_id,
+                "channel": question.channel,
+                "outcome": outcome,
+                "first_text_s": round(first_text - started, 3) if first_text else None,
+                "total_s": round(total, 3),
+                "chars": len(reply.shown),
+                "tokens": completion.usage.total if completion.usage else None,
+            }
             log.info(
-                "answer event=%s channel=%s outcome=%s first_text=%s total=%.2fs chars=%d "
-                "tokens=%s",
-                question.event_id,
-                question.channel,
-                outcome,
-                f"{first_text - started:.2f}s" if first_text else "-",
-                time.monotonic() - started,
-                len(reply.shown),
-                completion.usage.total if completion.usage else "-",
+                "answer %s",
+                " ".join(f"{key}={value}" for key, value in fields.items()),
+                extra=fields,
             )
 
     def _prompt(

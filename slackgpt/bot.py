@@ -21,6 +21,7 @@ from .answer import Answerer
 from .config import SLACK_APPS_URL, Settings
 from .conversation import BotIdentity
 from .files import slack_downloader
+from .http_mode import HttpServer, serve_http
 from .model import ModelClient
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # The Socket Mode client notices a socket that died without a close frame at its next
 # ping; a short interval brings the bot back within seconds (the default is 10 s).
 SOCKET_PING_INTERVAL = 3.0
+HTTP_HOST = "0.0.0.0"  # HTTP mode listens on every interface (a container's port)
 
 
 class StartupError(Exception):
@@ -51,9 +53,19 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_app(web_client: AsyncWebClient, answerer: Answerer, bot: BotIdentity) -> AsyncApp:
-    """The Bolt app with the bot's listeners; no network calls."""
-    app = AsyncApp(client=web_client, logger=logging.getLogger("slack_bolt"))
+def build_app(
+    web_client: AsyncWebClient,
+    answerer: Answerer,
+    bot: BotIdentity,
+    signing_secret: str | None = None,
+) -> AsyncApp:
+    """The Bolt app with the bot's listeners; no network calls.
+
+    ``signing_secret`` makes Bolt verify HTTP requests (Socket Mode needs none).
+    """
+    app = AsyncApp(
+        client=web_client, logger=logging.getLogger("slack_bolt"), signing_secret=signing_secret
+    )
     listeners.register(app, answerer, bot)
     return app
 
@@ -78,11 +90,13 @@ async def connect_checks(web_client: AsyncWebClient, settings: Settings) -> Conn
             "connection (and SLACK_API_URL if you set it).",
             exit_code=1,
         ) from None
+    bot = BotIdentity(user_id=auth["user_id"], bot_id=auth.get("bot_id"), name=auth.get("user"))
+    if settings.slack_mode == "http":  # no socket: Slack POSTs the events to us
+        return Connection(bot=bot, socket_url="")
     try:
         opened = await web_client.apps_connections_open(app_token=settings.slack_app_token)
     except SlackApiError as error:
         raise StartupError(_token_advice("SLACK_APP_TOKEN", error)) from None
-    bot = BotIdentity(user_id=auth["user_id"], bot_id=auth.get("bot_id"), name=auth.get("user"))
     return Connection(bot=bot, socket_url=opened["url"])
 
 
@@ -119,13 +133,23 @@ class Bot:
             download=slack_downloader(settings.slack_bot_token),
         )
         self.handler: AsyncSocketModeHandler | None = None
+        self.http: HttpServer | None = None
         self.bot: BotIdentity | None = None
 
     async def start(self) -> None:
         """Check the tokens, then connect; returns once events are flowing."""
         connection = await connect_checks(self.web_client, self.settings)
         self.bot = connection.bot
-        app = build_app(self.web_client, self.answerer, connection.bot)
+        app = build_app(
+            self.web_client,
+            self.answerer,
+            connection.bot,
+            signing_secret=self.settings.slack_signing_secret or None,
+        )
+        if self.settings.slack_mode == "http":
+            self.http = await serve_http(app, HTTP_HOST, self.settings.port)
+            log.info("answering Slack events over HTTP as @%s", connection.bot.name)
+            return
         self.handler = AsyncSocketModeHandler(
             app, self.settings.slack_app_token, ping_interval=SOCKET_PING_INTERVAL
         )
@@ -145,7 +169,10 @@ class Bot:
         await self.answerer.drain(grace)
 
     async def close(self) -> None:
-        """Disconnect from Slack."""
+        """Disconnect from Slack (or stop the HTTP server)."""
+        if self.http is not None:
+            http, self.http = self.http, None
+            await http.close()
         if self.handler is not None:
             handler, self.handler = self.handler, None
             await handler.close_async()

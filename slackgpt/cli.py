@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -12,8 +13,10 @@ from collections.abc import Mapping
 
 from dotenv import find_dotenv, load_dotenv
 
+from . import doctor
 from .bot import Bot, StartupError, build_web_client
 from .config import ConfigError, Settings, load_settings
+from .logs import configure_logging
 from .model import build_openai_client
 
 log = logging.getLogger("slackgpt")
@@ -21,6 +24,13 @@ log = logging.getLogger("slackgpt")
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the bot; returns the process exit status (2: configuration, 1: other failure)."""
+    parser = argparse.ArgumentParser(prog="app.py", description="Run the slackgpt Slack bot.")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the tokens, scopes and model endpoint, then exit (0: all passed)",
+    )
+    args = parser.parse_args(argv)
     if environ is None:
         load_dotenv(find_dotenv(usecwd=True), override=False)
         environ = os.environ
@@ -35,11 +45,13 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets=(settings.openai_api_key, settings.slack_signing_secret),
     )
+    if args.check:
+        return asyncio.run(doctor.run(settings))
     try:
         asyncio.run(serve(settings))
     except StartupError as error:

@@ -56,6 +56,10 @@ class Settings:
     show_usage: bool = False
     access: AccessRules = field(default_factory=AccessRules)
     log_level: str = "INFO"
+    log_format: str = "text"
+    slack_mode: str = "socket"
+    slack_signing_secret: str = ""
+    port: int = 3000
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return (
@@ -74,12 +78,22 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "xoxb-",
         f"the Bot User OAuth Token: {SLACK_APPS_URL} → your app → OAuth & Permissions",
     )
-    app_token = get.token(
-        "SLACK_APP_TOKEN",
-        "xapp-",
-        f"an App-Level Token with the connections:write scope: {SLACK_APPS_URL} → your app → "
-        "Basic Information → App-Level Tokens",
-    )
+    mode = get.choice("SLACK_MODE", ("SOCKET", "HTTP"), default="SOCKET").lower()
+    app_token = get.text("SLACK_APP_TOKEN")
+    if mode == "socket" or app_token:  # HTTP mode needs no socket, so no app token
+        app_token = get.token(
+            "SLACK_APP_TOKEN",
+            "xapp-",
+            f"an App-Level Token with the connections:write scope: {SLACK_APPS_URL} → your app "
+            "→ Basic Information → App-Level Tokens",
+        )
+    signing_secret = get.text("SLACK_SIGNING_SECRET")
+    if mode == "http" and not signing_secret:
+        problems.append(
+            "SLACK_SIGNING_SECRET is not set; SLACK_MODE=http needs it to verify Slack's "
+            f"requests. It is at {SLACK_APPS_URL} → your app → Basic Information → "
+            "App Credentials → Signing Secret."
+        )
     base_url = get.url("OPENAI_BASE_URL")
     api_key = get.text("OPENAI_API_KEY")
     if not api_key:
@@ -114,6 +128,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_level=get.choice(
             "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"
         ),
+        log_format=get.choice("LOG_FORMAT", ("TEXT", "JSON"), default="TEXT").lower(),
+        slack_mode=mode,
+        slack_signing_secret=signing_secret,
+        port=_or(get.number("PORT", int, 1, 65535), 3000),
     )
     if problems:
         raise ConfigError(problems)

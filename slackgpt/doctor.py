@@ -15,8 +15,10 @@ import openai
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .bot import build_web_client
 from .config import OPENAI_KEYS_URL, SLACK_APPS_URL, Settings
 from .logs import redact
+from .model import build_openai_client
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -52,9 +54,11 @@ def required_scopes(manifest: Path | None = None) -> tuple[str, ...]:
         Path.cwd() / "manifest.json",
     ]
     for path in candidates:
-        if path is not None and path.is_file():
+        try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return tuple(data["oauth_config"]["scopes"]["bot"])
+        except (OSError, ValueError, KeyError, TypeError):  # absent or not a manifest
+            continue
     return MANIFEST_SCOPES
 
 
@@ -98,9 +102,6 @@ def exit_code(checks: list[Check]) -> int:
 
 async def run(settings: Settings) -> int:
     """Build the real clients, run the checks, print the report; the process exit status."""
-    from .bot import build_web_client  # imported here: bot pulls in the whole app
-    from .model import build_openai_client
-
     client = build_openai_client(settings)
     try:
         checks = await run_checks(

@@ -146,7 +146,8 @@ def configure_logging(level: str, fmt: str = "text", *, secrets: Iterable[str] =
     """Send the process's logs to stderr as ``text`` or ``json``, secrets masked in every record.
 
     ``secrets`` adds exact values to mask (keys that match no pattern, e.g. an Azure key or the
-    signing secret). Calling it again replaces the handler it installed before.
+    signing secret). Uncaught exceptions are logged too, so they are masked and formatted alike.
+    Calling it again replaces the handler it installed before.
     """
     if fmt not in ("text", "json"):
         raise ValueError(f"log format must be 'text' or 'json', not {fmt!r}")
@@ -164,6 +165,14 @@ def configure_logging(level: str, fmt: str = "text", *, secrets: Iterable[str] =
     quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in ("httpx2", "httpcore2"):
         logging.getLogger(name).setLevel(quiet)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("slackgpt").critical("uncaught exception", exc_info=(kind, value, tb))
 
 
 def _short(value: Any) -> str:

@@ -1,0 +1,163 @@
+"""HTTP mode end to end: signed requests to the real Bolt app, answered in the fake Slack."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
+
+from slackgpt.answer import Answerer
+from slackgpt.bot import build_app, build_web_client
+from slackgpt.config import Settings
+from slackgpt.conversation import BotIdentity
+from slackgpt.http_mode import build_http_app, serve_http
+from slackgpt.model import ModelClient, build_openai_client
+from tests.fakes.openai import Reply
+from tests.fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.timeout(30)
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@dataclass
+class HttpBot:
+    """The bot's Bolt app served over HTTP, and how to POST to it as Slack would."""
+
+    url: str
+    session: aiohttp.ClientSession
+
+    async def post(
+        self, payload: dict, *, secret: str = SECRET, age: float = 0.0
+    ) -> aiohttp.ClientResponse:
+        body = json.dumps(payload)
+        timestamp = str(int(time.time() - age))
+        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature or "",
+        }
+        async with self.session.post(self.url + "/slack/events", data=body, headers=headers) as r:
+            await r.read()
+            return r
+
+
+@pytest.fixture
+async def http_bot(settings: Settings, monkeypatch) -> AsyncIterator[HttpBot]:
+    """The parts ``Bot`` builds, with a signing secret, served on 127.0.0.1."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)  # AsyncApp reads it when not passed
+    openai_client = build_openai_client(settings)
+    web_client = build_web_client(settings)
+    auth = await web_client.auth_test()
+    bot = BotIdentity(user_id=auth["user_id"], bot_id=auth.get("bot_id"), name=auth.get("user"))
+    app = build_app(web_client, Answerer(ModelClient(openai_client, settings), settings), bot)
+    server = await serve_http(app, "127.0.0.1", 0)
+    async with aiohttp.ClientSession() as session:
+        yield HttpBot(f"http://127.0.0.1:{server.port}", session)
+    await server.close()
+    await openai_client.close()
+
+
+def mention_payload(slack: FakeSlack, message: dict) -> dict:
+    """The Events API body Slack POSTs for an ``app_mention`` of ``message``."""
+    event = {
+        "type": "app_mention",
+        "user": message["user"],
+        "text": message["text"],
+        "ts": message["ts"],
+        "channel": message["channel"],
+        "event_ts": message["ts"],
+        "team": slack.team_id,
+        "client_msg_id": str(uuid.uuid4()),
+    }
+    return {
+        "token": "legacy-verification-token",
+        "team_id": slack.team_id,
+        "api_app_id": slack.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": slack.team_id, "user_id": slack.bot_user_id, "is_bot": True}
+        ],
+    }
+
+
+async def test_url_verification_challenge_is_answered(http_bot):
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    response = await http_bot.post(
+        {"token": "legacy", "challenge": challenge, "type": "url_verification"}
+    )
+    assert response.status == 200
+    assert json.loads(await response.text())["challenge"] == challenge
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"),
+    [("not-the-signing-secret", 0.0), (SECRET, 6 * 60)],
+    ids=["wrong-secret", "replayed-after-5-minutes"],
+)
+async def test_badly_signed_requests_get_401(http_bot, secret, age):
+    payload = {"token": "x", "challenge": "c", "type": "url_verification"}
+    response = await http_bot.post(payload, secret=secret, age=age)
+    assert response.status == 401
+    assert "c" not in json.loads(await response.text()).values()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"}],
+    ids=["unsigned", "malformed-timestamp"],
+)
+async def test_unsigned_request_gets_401(http_bot, headers):
+    async with http_bot.session.post(
+        http_bot.url + "/slack/events",
+        json={"type": "url_verification", "challenge": "c"},
+        headers=headers,
+    ) as response:
+        assert response.status == 401
+
+
+async def test_signed_mention_is_acked_at_once_and_answered_in_the_thread(http_bot, slack, llm):
+    forged = slack.add_message("C1", f"<@{slack.bot_user_id}> forged question")
+    forged_response = await http_bot.post(mention_payload(slack, forged), secret="guess")
+    assert forged_response.status == 401
+
+    llm.script(Reply(text="Answered over HTTP.", first_token_delay=1.5))
+    question = slack.add_message("C1", f"<@{slack.bot_user_id}> hello over http")
+    started = time.monotonic()
+    response = await http_bot.post(mention_payload(slack, question))
+    assert response.status == 200
+    assert time.monotonic() - started < 1.0  # acked before the model answered (Slack: 3 s)
+
+    await slack.wait_for(
+        lambda: any(
+            m["text"] == "Answered over HTTP." and not m["streaming"]
+            for m in slack.bot_replies("C1", question["ts"])
+        ),
+        timeout=10,
+        message="the answer in the thread",
+    )
+    assert len(llm.requests) == 1 and "hello over http" in json.dumps(llm.requests[0])
+    assert slack.bot_replies("C1", forged["ts"]) == []
+
+
+async def test_health_endpoint(http_bot):
+    async with http_bot.session.get(http_bot.url + "/healthz") as response:
+        assert response.status == 200 and await response.text() == "ok"
+
+
+def test_an_app_without_signing_secret_is_refused(monkeypatch):
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    app = AsyncApp(token="xoxb-unused")  # no signing secret given, none in the environment
+    with pytest.raises(ValueError, match="signing_secret"):
+        build_http_app(app)
