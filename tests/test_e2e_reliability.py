@@ -211,3 +211,22 @@ async def test_only_mentions_get_the_hint(slack, llm, bot):
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> <@{slack.bot_user_id}|gpt>")
     replies = await answered(slack, CHANNEL, question["ts"])
     assert "Ask me something" in replies[0]["text"] and not llm.requests
+
+
+# Secrets ------------------------------------------------------------------------------------
+
+
+async def test_secrets_never_reach_the_logs_even_at_debug(slack, llm, tmp_path):
+    llm.script(Reply(status=401, error_type="invalid_request_error", error_code="invalid_api_key"))
+    process = await run_app(env_for(slack, llm, LOG_LEVEL="DEBUG"), tmp_path)
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hello")
+    await answered(slack, CHANNEL, question["ts"], timeout=15)
+    process.send_signal(signal.SIGTERM)
+    code, err = await finished(process)
+    assert code == 0
+    assert "apps.connections.open" in err or "auth.test" in err  # debug logging was on
+    for secret in (slack.bot_token, slack.app_token, llm.api_key):
+        assert secret not in err
+    assert "Bearer xox" not in err and "Bearer sk-" not in err
+    thread = visible(slack, CHANNEL, question["ts"])
+    assert llm.api_key not in thread and slack.bot_token not in thread
