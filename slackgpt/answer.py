@@ -132,6 +132,11 @@ class Answerer:
                 if not any(is_own(message, bot) for message in thread):
                     return  # not the bot's conversation: only a mention brings it in
             await self._answer(client, question, bot, thread)
+        except Exception as error:  # a bug or an outage no step expected: still tell them
+            log.exception("answering %s/%s failed", question.channel, question.ts)
+            with contextlib.suppress(Exception):
+                explanation = explain_failure(error, self.model.model)
+                await post_notice(client, question.target, f":warning: {explanation}")
         finally:
             if task is not None:
                 self._in_flight.discard(task)

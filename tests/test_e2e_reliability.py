@@ -230,3 +230,16 @@ async def test_secrets_never_reach_the_logs_even_at_debug(slack, llm, tmp_path):
     assert "Bearer xox" not in err and "Bearer sk-" not in err
     thread = visible(slack, CHANNEL, question["ts"])
     assert llm.api_key not in thread and slack.bot_token not in thread
+
+
+async def test_replies_and_reactions_down_the_bot_answers_the_message_alone(slack, llm, bot):
+    slack.fail("conversations.replies", "internal_error", status=503, times=None)
+    slack.fail("reactions.add", "internal_error", status=503, times=None)
+    root = slack.add_message(CHANNEL, "root")
+    llm.script(Reply(text="answered anyway"))
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi", thread_ts=root["ts"])
+    replies = await answered(slack, CHANNEL, root["ts"], timeout=15)
+    # Slack's replies and reactions are down: the bot answers from the message alone.
+    assert replies[0]["text"] == "answered anyway"
+    assert llm.requests[0]["messages"][-1]["content"] == "<@U1>: hi"
+    assert question["thread_ts"] == root["ts"]
