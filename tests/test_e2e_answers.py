@@ -12,25 +12,15 @@ from tests.fakes.openai import Reply
 CHANNEL = "C1"
 
 
-def visible(slack, channel, thread_ts) -> str:
-    """All the bot's text in a thread, as a person reads it."""
-    return "\n".join(m["text"] for m in slack.bot_replies(channel, thread_ts))
 
 
-async def answered(slack, channel, thread_ts, count=1, timeout=5.0):
-    def done():
-        replies = slack.bot_replies(channel, thread_ts)
-        return len(replies) >= count and not any(m["streaming"] for m in replies)
-
-    await slack.wait_for(done, timeout)
-    return slack.bot_replies(channel, thread_ts)
 
 
 async def test_channel_mention_streams_the_answer_into_its_thread(slack, llm, bot):
     llm.script(Reply(chunks=["Socket Mode ", "keeps a ", "**websocket** open."], token_delay=0.1))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> what is Socket Mode?")
 
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
 
     assert [r["text"] for r in replies] == ["Socket Mode keeps a **websocket** open."]
     # The model saw the system prompt and the question without the mention.
@@ -57,7 +47,7 @@ async def test_korean_question_gets_korean_answer(slack, llm, bot):
     llm.script(Reply(text="슬랙은 팀 협업 도구입니다."))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> 슬랙이 뭐야? 한국어로 답해줘")
 
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
 
     assert replies[0]["text"] == "슬랙은 팀 협업 도구입니다."
     messages = llm.requests[0]["messages"]
@@ -78,7 +68,7 @@ async def test_mention_inside_a_thread_sends_the_whole_thread(slack, llm, bot):
         CHANNEL, f"<@{slack.bot_user_id}> which one, and why?", user="U3", thread_ts=root["ts"]
     )
     await slack.wait_for(lambda: len(slack.bot_replies(CHANNEL, root["ts"])) == 2)
-    await answered(slack, CHANNEL, root["ts"], count=2)
+    await slack.answered(CHANNEL, root["ts"], count=2)
 
     assert llm.requests[0]["messages"][1:] == [
         {"role": "user", "content": "<@U1>: We should pick a database."},
@@ -97,7 +87,7 @@ async def test_dm_is_answered_in_a_thread_without_a_mention(slack, llm, bot):
     llm.script(Reply(text="Hello there!"))
     message = await slack.dm("hi, can you help?", channel="D1")
 
-    replies = await answered(slack, "D1", message["ts"])
+    replies = await slack.answered("D1", message["ts"])
 
     assert replies[0]["text"] == "Hello there!"
     assert llm.requests[0]["messages"][-1]["content"] == "<@U1>: hi, can you help?"
@@ -116,7 +106,7 @@ async def test_dm_edits_and_bot_messages_are_not_answered(slack, llm, bot):
          "bot_id": "B9", "text": "from a bot"}
     )
     message = await slack.dm("real question", channel="D1")
-    await answered(slack, "D1", message["ts"])
+    await slack.answered("D1", message["ts"])
     assert len(llm.requests) == 1
     assert len(slack.acks) == 3  # every event is acknowledged, answered or not
 
@@ -124,7 +114,7 @@ async def test_dm_edits_and_bot_messages_are_not_answered(slack, llm, bot):
 async def test_empty_mention_gets_a_hint_without_calling_the_model(slack, llm, bot):
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}>   ")
 
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
 
     assert "Ask me something" in replies[0]["text"]
     assert llm.requests == []
@@ -139,11 +129,11 @@ async def test_streaming_refused_falls_back_to_post_and_update(slack, llm, start
 
     await slack.wait_for(lambda: llm.requests and slack.calls_to("chat.postMessage"))
     await slack.wait_for(
-        lambda: visible(slack, CHANNEL, question["ts"]).endswith("**done**"), timeout=8
+        lambda: slack.bot_text(CHANNEL, question["ts"]).endswith("**done**"), timeout=8
     )
 
     expected = "# Title\n\n" + "".join(words) + "\n\n**done**"
-    assert visible(slack, CHANNEL, question["ts"]) == expected
+    assert slack.bot_text(CHANNEL, question["ts"]) == expected
     post = slack.calls_to("chat.postMessage")[0].params
     assert post["blocks"][0]["type"] == "markdown"  # standard Markdown, rendered by Slack
     final_text = slack.calls_to("chat.update")[-1].params["text"]
@@ -164,19 +154,19 @@ async def test_long_answer_is_split_across_messages(slack, llm, bot):
         lambda: llm.requests
         and slack.calls_to("chat.stopStream")
         and not any(m["streaming"] for m in slack.bot_replies(CHANNEL, question["ts"]))
-        and "29. " in visible(slack, CHANNEL, question["ts"]),
+        and "29. " in slack.bot_text(CHANNEL, question["ts"]),
         timeout=10,
     )
     replies = slack.bot_replies(CHANNEL, question["ts"])
     assert len(replies) >= 3
     assert all(len(r["text"]) <= 12_000 for r in replies)
-    assert " ".join(visible(slack, CHANNEL, question["ts"]).split()) == " ".join(text.split())
+    assert " ".join(slack.bot_text(CHANNEL, question["ts"]).split()) == " ".join(text.split())
 
 
 async def test_the_bot_never_pings_everyone(slack, llm, bot):
     llm.script(Reply(chunks=["Sure, <!chan", "nel> and @here ", "will be told."]))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> announce it")
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
     assert "<!channel>" not in replies[0]["text"]
     assert "@\u2060channel" in replies[0]["text"] and "@\u2060here" in replies[0]["text"]
 
@@ -188,7 +178,7 @@ async def test_redelivered_event_is_answered_once(slack, llm, bot):
              "channel": CHANNEL, "event_ts": message["ts"], "team": slack.team_id}
     await slack.send_event(event, event_id="Ev1")
     await slack.send_event(event, event_id="Ev1", retry_attempt=1, retry_reason="timeout")
-    await answered(slack, CHANNEL, message["ts"])
+    await slack.answered(CHANNEL, message["ts"])
     await slack.wait_for(lambda: len(slack.acks) == 2)
     assert len(llm.requests) == 1
     assert len(slack.bot_replies(CHANNEL, message["ts"])) == 1
@@ -198,7 +188,7 @@ async def test_redelivered_event_is_answered_once(slack, llm, bot):
 async def test_configured_parameters_are_sent(slack, llm, start_bot, temperature):
     await start_bot(temperature=temperature, max_completion_tokens=321, system_prompt="Be terse.")
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi")
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     request = llm.requests[0]
     assert request["temperature"] == temperature
     assert request["max_completion_tokens"] == 321

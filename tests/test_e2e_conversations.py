@@ -15,13 +15,6 @@ PNG = base64.b64decode(
 )
 
 
-async def answered(slack, channel, thread_ts, count=1, timeout=8.0):
-    def done():
-        replies = slack.bot_replies(channel, thread_ts)
-        return len(replies) >= count and not any(m["streaming"] for m in replies)
-
-    await slack.wait_for(done, timeout)
-    return slack.bot_replies(channel, thread_ts)
 
 
 async def thread_reply(slack, root, text, user="U1", channel_type="channel"):
@@ -47,11 +40,11 @@ async def nothing_happens(slack, llm, seconds=0.6):
 async def test_follow_up_in_the_bots_thread_needs_no_mention(slack, llm, bot):
     llm.script(Reply(text="Paris."), Reply(text="About 2.1 million."))
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> capital of France?")
-    await answered(slack, CHANNEL, root["ts"])
+    await slack.answered(CHANNEL, root["ts"])
 
     await thread_reply(slack, root, "and its population?")
 
-    replies = await answered(slack, CHANNEL, root["ts"], count=2)
+    replies = await slack.answered(CHANNEL, root["ts"], count=2)
     assert replies[-1]["text"] == "About 2.1 million."
     assert [m["role"] for m in llm.requests[1]["messages"]] == [
         "system", "user", "assistant", "user",
@@ -72,7 +65,7 @@ async def test_thread_the_bot_is_not_part_of_is_left_alone(slack, llm, bot):
 
 async def test_follow_up_addressed_to_someone_else_is_left_alone(slack, llm, bot):
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi")
-    await answered(slack, CHANNEL, root["ts"])
+    await slack.answered(CHANNEL, root["ts"])
     await thread_reply(slack, root, "<@U2> what do you think?")
     await asyncio.sleep(0.6)
     assert len(llm.requests) == 1
@@ -80,7 +73,7 @@ async def test_follow_up_addressed_to_someone_else_is_left_alone(slack, llm, bot
 
 async def test_mention_sent_as_app_mention_and_message_is_answered_once(slack, llm, bot):
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> first")
-    await answered(slack, CHANNEL, root["ts"])
+    await slack.answered(CHANNEL, root["ts"])
     text = f"<@{slack.bot_user_id}> second"
     msg = slack.add_message(CHANNEL, text, thread_ts=root["ts"])
     event = {"type": "message", "user": "U1", "text": text, "ts": msg["ts"],
@@ -88,7 +81,7 @@ async def test_mention_sent_as_app_mention_and_message_is_answered_once(slack, l
              "event_ts": msg["ts"], "team": slack.team_id}
     await slack.send_event(event)
     await slack.send_event({**event, "type": "app_mention"})
-    await answered(slack, CHANNEL, root["ts"], count=2)
+    await slack.answered(CHANNEL, root["ts"], count=2)
     await asyncio.sleep(0.5)
     assert len(llm.requests) == 2
     assert len(slack.bot_replies(CHANNEL, root["ts"])) == 2
@@ -96,7 +89,7 @@ async def test_mention_sent_as_app_mention_and_message_is_answered_once(slack, l
 
 async def test_other_bots_are_context_never_triggers(slack, llm, bot):
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> is the build green?")
-    await answered(slack, CHANNEL, root["ts"])
+    await slack.answered(CHANNEL, root["ts"])
     deploy = slack.add_message(CHANNEL, "Build #42 failed", user="U9", bot_id="B9",
                                thread_ts=root["ts"])
     await slack.send_event(
@@ -110,7 +103,7 @@ async def test_other_bots_are_context_never_triggers(slack, llm, bot):
     )
     assert await nothing_happens(slack, llm)
     await thread_reply(slack, root, "why did it fail?")
-    await answered(slack, CHANNEL, root["ts"], count=2)
+    await slack.answered(CHANNEL, root["ts"], count=2)
     assert len(llm.requests) == 2
     contents = [m["content"] for m in llm.requests[1]["messages"]]
     assert "B9 (bot): Build #42 failed" in contents
@@ -122,7 +115,7 @@ async def test_other_bots_are_context_never_triggers(slack, llm, bot):
 async def test_text_file_is_given_to_the_model_with_its_name(slack, llm, bot):
     csv = slack.add_file("sales.csv", b"month,total\nJan,10\nFeb,12\n", "text/csv")
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> sum it", files=[csv])
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     content = llm.requests[0]["messages"][-1]["content"]
     assert isinstance(content, str)
     assert "<@U1>: sum it" in content and "sales.csv" in content and "Feb,12" in content
@@ -133,7 +126,7 @@ async def test_image_goes_to_the_model_as_image_input(slack, llm, bot):
     image = slack.add_file("chart.png", PNG, "image/png")
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> what is this?",
                                    files=[image])
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     parts = llm.requests[0]["messages"][-1]["content"]
     assert parts[0] == {"type": "text", "text": "<@U1>: what is this?"}
     assert parts[1]["type"] == "image_url"
@@ -146,7 +139,7 @@ async def test_images_off_and_oversized_files_get_a_note_not_a_failure(slack, ll
     image = slack.add_file("photo.png", PNG, "image/png")
     huge = {**slack.add_file("dump.log", b"x", "text/plain"), "size": 50_000_000}
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> look", files=[image, huge])
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
     text = replies[0]["text"]
     assert text.startswith("Here is what I can say.")
     assert "photo.png" in text and "dump.log" in text
@@ -157,7 +150,7 @@ async def test_images_off_and_oversized_files_get_a_note_not_a_failure(slack, ll
 async def test_files_alone_are_a_question(slack, llm, bot):
     note = slack.add_file("todo.md", "# 할 일\n- 보고서".encode(), "text/markdown")
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}>", files=[note])
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     assert "할 일" in llm.requests[0]["messages"][-1]["content"]
 
 
@@ -173,7 +166,7 @@ async def test_thread_over_budget_drops_the_oldest_turns_and_says_so(slack, llm,
     llm.script(Reply(text="Summary."))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> NEWEST: summarize",
                                    thread_ts=root["ts"])
-    replies = await answered(slack, CHANNEL, root["ts"])
+    replies = await slack.answered(CHANNEL, root["ts"])
     contents = [m["content"] for m in llm.requests[0]["messages"]]
     assert "ROOT" in contents[1] and "NEWEST" in contents[-1]
     assert "message 0:" not in " ".join(contents) and "message 29:" in " ".join(contents)
@@ -190,8 +183,8 @@ async def test_denied_user_and_channel_get_a_polite_no(slack, llm, start_bot):
     await start_bot(access=rules)
     stranger = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi", user="U2")
     elsewhere = await slack.mention("C2", f"<@{slack.bot_user_id}> hi", user="U1")
-    assert "only answer the people" in (await answered(slack, CHANNEL, stranger["ts"]))[0]["text"]
-    assert "don't answer in this channel" in (await answered(slack, "C2", elsewhere["ts"]))[0][
+    assert "only answer the people" in (await slack.answered(CHANNEL, stranger["ts"]))[0]["text"]
+    assert "don't answer in this channel" in (await slack.answered("C2", elsewhere["ts"]))[0][
         "text"
     ]
     assert not llm.requests
@@ -202,11 +195,11 @@ async def test_user_over_the_hourly_limit_is_told_when_to_come_back(slack, llm, 
     texts = []
     for i in range(3):
         question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> q{i}")
-        texts.append((await answered(slack, CHANNEL, question["ts"]))[0]["text"])
+        texts.append((await slack.answered(CHANNEL, question["ts"]))[0]["text"])
     assert len(llm.requests) == 2
     assert "limit of 2 questions an hour" in texts[2] and "ask again in about" in texts[2]
     other = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> me too", user="U2")
-    await answered(slack, CHANNEL, other["ts"])
+    await slack.answered(CHANNEL, other["ts"])
     assert len(llm.requests) == 3
 
 
@@ -214,6 +207,6 @@ async def test_channel_prompt_and_usage_footer(slack, llm, start_bot):
     rules = AccessRules(channel_prompts=MappingProxyType({"C1": "Answer like a pirate."}))
     await start_bot(access=rules, show_usage=True)
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hello")
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
     assert "Answer like a pirate." in llm.requests[0]["messages"][0]["content"]
     assert "gpt-test ·" in replies[0]["text"] and "tokens" in replies[0]["text"]

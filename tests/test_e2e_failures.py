@@ -15,13 +15,11 @@ async def ask(slack, text="question"):
     return await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> {text}")
 
 
-async def reply_text(slack, question, count=1, timeout=8.0) -> str:
-    def done():
-        replies = slack.bot_replies(CHANNEL, question["ts"])
-        return len(replies) >= count and not any(m["streaming"] for m in replies)
 
-    await slack.wait_for(done, timeout)
-    return "\n".join(m["text"] for m in slack.bot_replies(CHANNEL, question["ts"]))
+
+async def text_of(slack, question, timeout=8.0) -> str:
+    await slack.answered(CHANNEL, question["ts"], timeout=timeout)
+    return slack.bot_text(CHANNEL, question["ts"])
 
 
 FAILURES = [
@@ -47,20 +45,20 @@ async def test_model_failure_is_explained_and_the_next_mention_works(
 ):
     llm.script(failure, Reply(text="Back to normal."))
     first = await ask(slack)
-    text = await reply_text(slack, first)
+    text = await text_of(slack, first)
     assert explanation in text
     assert ":warning:" in text
     assert "Traceback" not in text and llm.api_key not in text
 
     second = await ask(slack, "again")
-    assert await reply_text(slack, second) == "Back to normal."
+    assert await text_of(slack, second) == "Back to normal."
 
 
 async def test_model_that_never_starts_answering_times_out(slack, llm, start_bot):
     await start_bot(first_token_timeout=1.0)
     llm.script(Reply(text="never", first_token_delay=30))
     question = await ask(slack)
-    text = await reply_text(slack, question, timeout=10)
+    text = await text_of(slack, question, timeout=10)
     assert "didn't start answering within 1 seconds" in text
 
 
@@ -68,7 +66,7 @@ async def test_model_that_goes_quiet_midway_times_out_and_keeps_the_text(slack, 
     await start_bot(openai_timeout=0.5)
     llm.script(Reply(chunks=["Half an ", "answer", " and more"], stall_after=2))
     question = await ask(slack)
-    text = await reply_text(slack, question, timeout=10)
+    text = await text_of(slack, question, timeout=10)
     assert text.startswith("Half an answer")
     assert "interrupted" in text and "stopped sending for 0.5 seconds" in text
     assert "and more" not in text
@@ -77,7 +75,7 @@ async def test_model_that_goes_quiet_midway_times_out_and_keeps_the_text(slack, 
 async def test_stream_cut_midway_keeps_the_text_and_says_so(slack, llm, bot):
     llm.script(Reply(chunks=["The first ", "half is ", "here"], cut_after=2))
     question = await ask(slack)
-    text = await reply_text(slack, question)
+    text = await text_of(slack, question)
     assert text.startswith("The first half is")
     assert "interrupted" in text
     assert len(slack.bot_replies(CHANNEL, question["ts"])) == 1
@@ -89,7 +87,7 @@ async def test_model_endpoint_down(slack, llm, start_bot):
         port = probe.getsockname()[1]
     await start_bot(openai_base_url=f"http://127.0.0.1:{port}/v1")
     question = await ask(slack)
-    text = await reply_text(slack, question)
+    text = await text_of(slack, question)
     assert "couldn't reach the model service" in text
     assert "OPENAI_BASE_URL" in text
 
@@ -97,11 +95,11 @@ async def test_model_endpoint_down(slack, llm, start_bot):
 async def test_empty_answer_at_the_token_limit_is_explained(slack, llm, bot):
     llm.script(Reply(text="", chunks=[], finish_reason="length"))
     question = await ask(slack)
-    assert "MAX_COMPLETION_TOKENS" in await reply_text(slack, question)
+    assert "MAX_COMPLETION_TOKENS" in await text_of(slack, question)
 
 
 async def test_answer_cut_at_the_token_limit_says_so(slack, llm, bot):
     llm.script(Reply(text="Partial answer", finish_reason="length"))
     question = await ask(slack)
-    text = await reply_text(slack, question)
+    text = await text_of(slack, question)
     assert text.startswith("Partial answer") and "token limit" in text

@@ -13,17 +13,8 @@ from tests.test_e2e_startup import finished, run_app
 CHANNEL = "C1"
 
 
-def visible(slack, channel, thread_ts) -> str:
-    return "\n".join(m["text"] for m in slack.bot_replies(channel, thread_ts))
 
 
-async def answered(slack, channel, thread_ts, count=1, timeout=8.0):
-    def done():
-        replies = slack.bot_replies(channel, thread_ts)
-        return len(replies) >= count and not any(m["streaming"] for m in replies)
-
-    await slack.wait_for(done, timeout)
-    return slack.bot_replies(channel, thread_ts)
 
 
 def mention_event(slack, message) -> dict:
@@ -43,11 +34,11 @@ async def test_two_copies_of_the_bot_answer_a_redelivered_event_once(slack, llm,
     event = mention_event(slack, message)
     await slack.send_event(event, event_id="Ev1")
     await slack.send_event(event, event_id="Ev1", retry_attempt=1, retry_reason="timeout")
-    await answered(slack, CHANNEL, message["ts"])
+    await slack.answered(CHANNEL, message["ts"])
     await slack.wait_for(lambda: len(slack.acks) == 2)
     await asyncio.sleep(0.5)  # give a wrong second answer time to appear
     assert len(llm.requests) == 1
-    assert visible(slack, CHANNEL, message["ts"]) == "exactly once"
+    assert slack.bot_text(CHANNEL, message["ts"]) == "exactly once"
     assert slack.reactions[(CHANNEL, message["ts"])] == {"eyes"}
 
 
@@ -58,7 +49,7 @@ async def test_one_message_as_two_events_on_two_copies_is_answered_once(slack, l
     await slack.send_event(mention_event(slack, message), event_id="EvA")
     await slack.send_event({**mention_event(slack, message), "type": "message",
                             "channel_type": "im"}, event_id="EvB")
-    await answered(slack, CHANNEL, message["ts"])
+    await slack.answered(CHANNEL, message["ts"])
     await asyncio.sleep(0.5)
     assert len(llm.requests) == 1
     assert len(slack.bot_replies(CHANNEL, message["ts"])) == 1
@@ -74,7 +65,7 @@ async def test_rate_limits_and_server_errors_are_retried_with_the_servers_delay(
     llm.script(Reply(chunks=["one ", "two ", "three ", "four ", "five"], token_delay=0.5))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> count")
 
-    replies = await answered(slack, CHANNEL, question["ts"], timeout=10)
+    replies = await slack.answered(CHANNEL, question["ts"], timeout=10)
 
     assert [r["text"] for r in replies] == ["one two three four five"]
     appends = slack.calls_to("chat.appendStream")
@@ -92,8 +83,8 @@ async def test_stream_ended_by_slack_continues_in_a_new_message_without_repeats(
     llm.script(Reply(chunks=["alpha ", "beta ", "gamma ", "delta"], token_delay=0.2))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> greek")
 
-    await slack.wait_for(lambda: "delta" in visible(slack, CHANNEL, question["ts"]), timeout=8)
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.wait_for(lambda: "delta" in slack.bot_text(CHANNEL, question["ts"]), timeout=8)
+    await slack.answered(CHANNEL, question["ts"])
 
     text = "".join(r["text"] for r in slack.bot_replies(CHANNEL, question["ts"]))
     assert text == "alpha beta gamma delta"
@@ -115,7 +106,7 @@ async def test_user_stopping_the_stream_stops_the_answer(slack, llm, start_bot):
     await asyncio.sleep(0.5)
     assert len(slack.calls) == calls_after_stop  # nothing more is sent
     assert len(slack.bot_replies(CHANNEL, question["ts"])) == 1
-    assert "part39" not in visible(slack, CHANNEL, question["ts"])
+    assert "part39" not in slack.bot_text(CHANNEL, question["ts"])
 
 
 # Connection -------------------------------------------------------------------------------
@@ -126,7 +117,7 @@ async def test_reconnects_after_disconnect_message(slack, llm, bot):
     await slack.disconnect("refresh_requested", close_after=0.2)
     await slack.wait_for(lambda: slack.connections_opened > opened and slack.sockets_open == 1)
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> still there?")
-    assert (await answered(slack, CHANNEL, question["ts"]))[0]["text"].startswith("You said")
+    assert (await slack.answered(CHANNEL, question["ts"]))[0]["text"].startswith("You said")
 
 
 async def test_reconnects_after_a_dropped_socket_without_spinning(slack, llm, bot):
@@ -140,7 +131,7 @@ async def test_reconnects_after_a_dropped_socket_without_spinning(slack, llm, bo
     )
     await slack.wait_for(lambda: slack.connections_opened > opened, timeout=15)
     question = await sending
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     await asyncio.sleep(1.0)  # idle
     cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
     assert cpu < 0.5 * wall  # no busy loop while reconnecting or idle
@@ -158,7 +149,7 @@ async def test_sigterm_finishes_the_answer_in_flight_then_exits_0(slack, llm, tm
     process.send_signal(signal.SIGTERM)
     code, err = await finished(process)
     assert code == 0, err
-    assert visible(slack, CHANNEL, question["ts"]) == "".join(chunks)
+    assert slack.bot_text(CHANNEL, question["ts"]) == "".join(chunks)
     assert not slack.bot_replies(CHANNEL, question["ts"])[0]["streaming"]
     assert "finishing answers in flight" in err
 
@@ -183,7 +174,7 @@ async def test_answers_cut_by_the_grace_period_say_so(slack, llm, tmp_path):
     process.send_signal(signal.SIGTERM)
     code, err = await finished(process)
     assert code == 0, err
-    assert "restarting" in visible(slack, CHANNEL, question["ts"])
+    assert "restarting" in slack.bot_text(CHANNEL, question["ts"])
 
 
 # Bad input ----------------------------------------------------------------------------------
@@ -191,7 +182,7 @@ async def test_answers_cut_by_the_grace_period_say_so(slack, llm, tmp_path):
 
 async def test_a_40000_character_message_is_answered(slack, llm, bot):
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> " + "가나다 " * 10_000)
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     assert len(llm.requests[0]["messages"][-1]["content"]) > 39_000
 
 
@@ -201,7 +192,7 @@ async def test_odd_unicode_and_slack_markup_reach_the_model_readably(slack, llm,
         "שלום 👨‍👩‍👧 e\u0301 &amp; done"
     )
     question = await slack.mention(CHANNEL, text)
-    await answered(slack, CHANNEL, question["ts"])
+    await slack.answered(CHANNEL, question["ts"])
     assert llm.requests[0]["messages"][-1]["content"] == (
         "<@U1>: @channel in #ops: compare this (https://a.io) שלום 👨‍👩‍👧 e\u0301 & done"
     )
@@ -209,7 +200,7 @@ async def test_odd_unicode_and_slack_markup_reach_the_model_readably(slack, llm,
 
 async def test_only_mentions_get_the_hint(slack, llm, bot):
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> <@{slack.bot_user_id}|gpt>")
-    replies = await answered(slack, CHANNEL, question["ts"])
+    replies = await slack.answered(CHANNEL, question["ts"])
     assert "Ask me something" in replies[0]["text"] and not llm.requests
 
 
@@ -220,7 +211,7 @@ async def test_secrets_never_reach_the_logs_even_at_debug(slack, llm, tmp_path):
     llm.script(Reply(status=401, error_type="invalid_request_error", error_code="invalid_api_key"))
     process = await run_app(env_for(slack, llm, LOG_LEVEL="DEBUG"), tmp_path)
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hello")
-    await answered(slack, CHANNEL, question["ts"], timeout=15)
+    await slack.answered(CHANNEL, question["ts"], timeout=15)
     process.send_signal(signal.SIGTERM)
     code, err = await finished(process)
     assert code == 0
@@ -228,7 +219,7 @@ async def test_secrets_never_reach_the_logs_even_at_debug(slack, llm, tmp_path):
     for secret in (slack.bot_token, slack.app_token, llm.api_key):
         assert secret not in err
     assert "Bearer xox" not in err and "Bearer sk-" not in err
-    thread = visible(slack, CHANNEL, question["ts"])
+    thread = slack.bot_text(CHANNEL, question["ts"])
     assert llm.api_key not in thread and slack.bot_token not in thread
 
 
@@ -238,7 +229,7 @@ async def test_replies_and_reactions_down_the_bot_answers_the_message_alone(slac
     root = slack.add_message(CHANNEL, "root")
     llm.script(Reply(text="answered anyway"))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi", thread_ts=root["ts"])
-    replies = await answered(slack, CHANNEL, root["ts"], timeout=15)
+    replies = await slack.answered(CHANNEL, root["ts"], timeout=15)
     # Slack's replies and reactions are down: the bot answers from the message alone.
     assert replies[0]["text"] == "answered anyway"
     assert llm.requests[0]["messages"][-1]["content"] == "<@U1>: hi"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -21,18 +20,6 @@ from tests.fakes.openai import FakeOpenAI, Reply
 from tests.fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(10)
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as fake:
-        yield fake
 
 
 def web(slack: FakeSlack, token: str | None = None) -> AsyncWebClient:

@@ -309,6 +309,22 @@ class FakeSlack:
         msg = self._messages[(channel, ts)]
         msg.streaming, msg.stopped_by_user = False, True
 
+    def bot_text(self, channel: str, thread_ts: str) -> str:
+        """All the bot's visible text in a thread, message after message."""
+        return "\n".join(m["text"] for m in self.bot_replies(channel, thread_ts))
+
+    async def answered(
+        self, channel: str, thread_ts: str, count: int = 1, timeout: float = 8.0
+    ) -> list[Json]:
+        """Wait until the bot has ``count`` finished replies in a thread; return its replies."""
+
+        def done() -> bool:
+            replies = self.bot_replies(channel, thread_ts)
+            return len(replies) >= count and not any(m["streaming"] for m in replies)
+
+        await self.wait_for(done, timeout, f"{count} finished bot replies in {thread_ts}")
+        return self.bot_replies(channel, thread_ts)
+
     async def wait_for(
         self, predicate: Callable[[], bool], timeout: float = 5.0, message: str = ""
     ) -> None:
