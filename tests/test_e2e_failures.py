@@ -103,3 +103,16 @@ async def test_answer_cut_at_the_token_limit_says_so(slack, llm, bot):
     question = await ask(slack)
     text = await text_of(slack, question)
     assert text.startswith("Partial answer") and "token limit" in text
+
+
+async def test_model_rate_limit_is_retried_after_its_delay(slack, llm, start_bot):
+    await start_bot(openai_max_retries=2)
+    llm.script(
+        Reply(status=429, error_type="requests", error_code="rate_limit_exceeded",
+              headers={"retry-after": "1"}),
+        Reply(status=503, error_type="server_error"),
+        Reply(text="Third time lucky."),
+    )
+    question = await ask(slack)
+    assert await text_of(slack, question, timeout=15) == "Third time lucky."
+    assert len(llm.requests) == 3
