@@ -180,24 +180,53 @@ class Answerer:
                 await post_notice(client, target, refusal)
             return
         started = time.monotonic()
-        claimed, _, thread, attachments = await asyncio.gather(
-            self.claim_in_slack(client, question),
-            self._show_status(client, target),
-            self._read_thread(client, question) if thread is None else _ready(thread),
-            self._read_files(question),
-        )
-        if not claimed:
-            log.info("another copy is answering %s/%s", question.channel, question.ts)
-            return
-        messages, notes = self._prompt(question, bot, thread, attachments)
+        # The claim and the status take one Slack round trip; the model's first words take
+        # longer. So the model is asked at once, and nothing of its answer is shown until
+        # the claim is known to be ours (a duplicate only costs a cancelled request).
+        claim = asyncio.ensure_future(self.claim_in_slack(client, question))
+        status = asyncio.ensure_future(self._show_status(client, target))
+        try:
+            thread, attachments = await asyncio.gather(
+                self._read_thread(client, question) if thread is None else _ready(thread),
+                self._read_files(question),
+            )
+            for _ in range(3):  # let the sign's requests leave before the model's is built
+                await asyncio.sleep(0)
+            messages, notes = self._prompt(question, bot, thread, attachments)
+            await self._reply(client, question, messages, notes, claim, started)
+        finally:
+            await asyncio.gather(claim, status, return_exceptions=True)
+
+    async def _reply(
+        self,
+        client: AsyncWebClient,
+        question: Question,
+        messages: list[dict],
+        notes: list[str],
+        claim: asyncio.Future[bool],
+        started: float,
+    ) -> None:
+        """Stream the model's answer into the thread once ``claim`` is ours."""
+        target = question.target
         reply = Reply(client, target, interval=self.settings.stream_interval)
         completion = Completion()
         first_text: float | None = None
         outcome = "ok"
+
+        async def ours() -> bool:
+            nonlocal outcome
+            if await claim:
+                return True
+            outcome = "duplicate"
+            log.info("another copy is answering %s/%s", question.channel, question.ts)
+            return False
+
         try:
             try:
                 async with contextlib.aclosing(self.model.stream(messages, completion)) as deltas:
                     async for delta in deltas:
+                        if first_text is None and not await ours():
+                            return
                         first_text = first_text or time.monotonic()
                         reply.write(delta)
                         if reply.stopped_by_user:
@@ -208,11 +237,15 @@ class Answerer:
                 await self._say_interrupted(client, reply, RESTARTING)
                 raise
             except Exception as error:  # the model failed: say so in the thread
+                if not await ours():
+                    return
                 outcome = f"error:{type(error).__name__}"
                 log.warning("model call failed for %s: %r", question.event_id, error)
                 await self._say_interrupted(
                     client, reply, explain_failure(error, self.model.model)
                 )
+                return
+            if not await ours():
                 return
             reply.write(_ending_note(completion.finish_reason, bool(first_text)))
             if first_text:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -63,11 +64,37 @@ def build_app(
 
     ``signing_secret`` makes Bolt verify HTTP requests (Socket Mode needs none).
     """
+
+    async def authorize(enterprise_id, team_id, user_id) -> AuthorizeResult:
+        # Who the bot is was settled by the start-up auth.test. Left to itself, Bolt calls
+        # auth.test again on its first event, once per event that arrives before the first
+        # call returns: a burst after a restart makes one call per event, each holding
+        # back its event's ack by a round trip.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            bot_user_id=bot.user_id,
+            bot_id=bot.bot_id,
+            bot_token=web_client.token,
+        )
+
+    bolt_logger = logging.getLogger("slack_bolt")
+    bolt_logger.addFilter(_skip_token_notices)
     app = AsyncApp(
-        client=web_client, logger=logging.getLogger("slack_bolt"), signing_secret=signing_secret
+        client=web_client,
+        authorize=authorize,
+        logger=bolt_logger,
+        signing_secret=signing_secret,
     )
     listeners.register(app, answerer, bot)
     return app
+
+
+def _skip_token_notices(record: logging.LogRecord) -> bool:
+    """Drop Bolt's start-up warnings that SLACK_BOT_TOKEN is unused: the client carries it."""
+    message = record.getMessage()
+    return not (message.startswith(("As you gave `client`", "As `installation_store`")))
 
 
 @dataclass
@@ -138,6 +165,13 @@ class Bot:
 
     async def start(self) -> None:
         """Check the tokens, then connect; returns once events are flowing."""
+        if self.web_client.session is None:
+            # One keep-alive connection pool for every Web API call; without it slack_sdk
+            # opens a new session, TCP and TLS connection for each call (+2 round trips).
+            self.web_client.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+                timeout=aiohttp.ClientTimeout(total=self.web_client.timeout),
+            )
         connection = await connect_checks(self.web_client, self.settings)
         self.bot = connection.bot
         app = build_app(
@@ -165,11 +199,17 @@ class Bot:
     async def shutdown(self, grace: float) -> None:
         """Stop taking events (Slack sends new ones to other connections), then let the
         answers in flight finish for up to ``grace`` seconds."""
-        await self.close()
+        await self._disconnect()
         await self.answerer.drain(grace)
 
     async def close(self) -> None:
-        """Disconnect from Slack (or stop the HTTP server)."""
+        """Disconnect from Slack (or stop the HTTP server) and release the connections."""
+        await self._disconnect()
+        session, self.web_client.session = self.web_client.session, None
+        if session is not None:
+            await session.close()
+
+    async def _disconnect(self) -> None:
         if self.http is not None:
             http, self.http = self.http, None
             await http.close()

@@ -29,7 +29,8 @@ async def test_two_copies_of_the_bot_answer_a_redelivered_event_once(slack, llm,
     await start_bot()
     await start_bot()  # a second replica: Slack alternates events between the two sockets
     assert slack.sockets_open == 2
-    llm.script(Reply(text="exactly once", first_token_delay=0.2))
+    same = Reply(text="exactly once", first_token_delay=0.2)
+    llm.script(same, same)  # whichever copy asks, the model says the same
     message = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> once?")
     event = mention_event(slack, message)
     await slack.send_event(event, event_id="Ev1")
@@ -37,8 +38,10 @@ async def test_two_copies_of_the_bot_answer_a_redelivered_event_once(slack, llm,
     await slack.answered(CHANNEL, message["ts"])
     await slack.wait_for(lambda: len(slack.acks) == 2)
     await asyncio.sleep(0.5)  # give a wrong second answer time to appear
-    assert len(llm.requests) == 1
+    # The copy that lost the claim may have asked the model, but shows nothing.
+    assert len(llm.requests) <= 2
     assert slack.bot_text(CHANNEL, message["ts"]) == "exactly once"
+    assert len(slack.calls_to("chat.startStream")) == 1
     assert slack.reactions[(CHANNEL, message["ts"])] == {"eyes"}
 
 
@@ -51,8 +54,9 @@ async def test_one_message_as_two_events_on_two_copies_is_answered_once(slack, l
                             "channel_type": "im"}, event_id="EvB")
     await slack.answered(CHANNEL, message["ts"])
     await asyncio.sleep(0.5)
-    assert len(llm.requests) == 1
+    assert len(llm.requests) <= 2
     assert len(slack.bot_replies(CHANNEL, message["ts"])) == 1
+    assert len(slack.calls_to("chat.startStream")) == 1
 
 
 # Slack errors -----------------------------------------------------------------------------

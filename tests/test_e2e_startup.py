@@ -90,3 +90,4 @@ async def test_app_answers_then_stops_cleanly_on_sigterm(slack, llm, tmp_path):
     assert code == 0, err
     assert "Traceback" not in err
     assert "xoxb" not in err and "xapp" not in err
+    assert "WARNING" not in err, err  # a clean start and stop say nothing alarming

@@ -1,0 +1,1 @@
+"""Benchmarks for slackgpt (run ``python -m bench.run``)."""
