@@ -110,7 +110,7 @@ async def connect_checks(web_client: AsyncWebClient, settings: Settings) -> Conn
     try:
         auth = await web_client.auth_test()
     except SlackApiError as error:
-        raise StartupError(_token_advice("SLACK_BOT_TOKEN", error)) from None
+        raise StartupError(_rejected("SLACK_BOT_TOKEN", error)) from None
     except aiohttp.ClientError as error:
         raise StartupError(
             f"Could not reach Slack at {settings.slack_api_url} ({error}). Check the network "
@@ -123,29 +123,30 @@ async def connect_checks(web_client: AsyncWebClient, settings: Settings) -> Conn
     try:
         opened = await web_client.apps_connections_open(app_token=settings.slack_app_token)
     except SlackApiError as error:
-        raise StartupError(_token_advice("SLACK_APP_TOKEN", error)) from None
+        raise StartupError(_rejected("SLACK_APP_TOKEN", error)) from None
     return Connection(bot=bot, socket_url=opened["url"])
 
 
-def _token_advice(variable: str, error: SlackApiError) -> str:
-    code = error.response.get("error") if error.response is not None else str(error)
-    where = {
-        "SLACK_BOT_TOKEN": "OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
-        "SLACK_APP_TOKEN": "Basic Information → App-Level Tokens (xapp-…, scope connections:write)",
-    }[variable]
-    reason = {
-        "invalid_auth": "the token is not valid (mistyped, or from another app)",
-        "not_authed": "no token was sent",
-        "token_revoked": "the token was revoked",
-        "account_inactive": "the app was uninstalled or its workspace deactivated",
-        "not_allowed_token_type": "it is the wrong kind of token",
-        "missing_scope": "the token lacks a needed scope",
-    }.get(code, "Slack refused it")
-    return (
-        f"Slack rejected {variable}: {code} ({reason}). Copy it again from {SLACK_APPS_URL} → "
-        f"your app → {where}; reinstall the app to the workspace if it was changed. "
-        "Socket Mode must be on (Settings → Socket Mode)."
-    )
+def token_fix(variable: str, code: str) -> str:
+    """What to do when Slack refuses ``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN`` with ``code``."""
+    app = f"{SLACK_APPS_URL} → your app →"
+    if variable == "SLACK_BOT_TOKEN":
+        where = f"{app} OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
+    else:
+        where = f"{app} Basic Information → App-Level Tokens (xapp-…, scope connections:write)"
+    if code == "not_allowed_token_type":
+        return f"Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? {variable} is at {where}."
+    if code == "account_inactive":
+        return f"The app was uninstalled: reinstall it ({app} Install App), then copy {where}."
+    unknown_token = code in ("invalid_auth", "not_authed", "token_revoked")
+    if variable == "SLACK_APP_TOKEN" and not unknown_token:
+        return f"Socket Mode must be enabled: {app} Settings → Socket Mode → Enable Socket Mode."
+    return f"Copy {variable} again from {where}; reinstall the app if it was changed."
+
+
+def _rejected(variable: str, error: SlackApiError) -> str:
+    code = str(error.response.get("error"))
+    return f"Slack rejected {variable}: {code}. {token_fix(variable, code)}"
 
 
 class Bot:

@@ -15,7 +15,7 @@ import openai
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .bot import build_web_client
+from .bot import build_web_client, token_fix
 from .config import OPENAI_KEYS_URL, SLACK_APPS_URL, Settings
 from .logs import redact
 from .model import build_openai_client
@@ -121,7 +121,7 @@ async def _slack_checks(
 ) -> list[Check]:
     bot, granted = await check_bot_token(settings, web_client)
     checks = [bot, check_scopes(granted, scopes, bot.status == "ok")]
-    if getattr(settings, "slack_mode", "socket") == "http":
+    if settings.slack_mode == "http":
         checks.append(check_signing_secret(settings))
     elif bot.detail.startswith(_UNREACHABLE):  # no point waiting for the same again
         checks.append(Check("Slack app token", "warn", "not checked: Slack could not be reached"))
@@ -140,7 +140,7 @@ async def check_bot_token(
     except SlackApiError as error:
         code = _slack_code(error)
         detail = f"auth.test refused SLACK_BOT_TOKEN: {code}"
-        return Check(name, "fail", detail, _bot_fix(code)), None
+        return Check(name, "fail", detail, token_fix("SLACK_BOT_TOKEN", code)), None
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         return _unreachable(name, settings, error), None
     who = f"@{auth.get('user')} ({auth.get('user_id')}) "
@@ -188,29 +188,7 @@ async def check_app_token(settings: Settings, web_client: AsyncWebClient) -> Che
     except SlackApiError as error:
         code = _slack_code(error)
         detail = f"apps.connections.open refused SLACK_APP_TOKEN: {code}"
-        if code == "not_allowed_token_type":
-            return Check(
-                name,
-                "fail",
-                detail + " (not an app-level token with connections:write)",
-                "Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? SLACK_APP_TOKEN must be an "
-                f"App-Level Token (xapp-…) with the connections:write scope: {_APP} Basic "
-                "Information → App-Level Tokens.",
-            )
-        if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
-            return Check(
-                name,
-                "fail",
-                detail + " (the token is not valid)",
-                f"Copy it again from {_APP} Basic Information → App-Level Tokens, or generate "
-                "a new one with the connections:write scope.",
-            )
-        return Check(
-            name,
-            "fail",
-            detail,
-            f"Socket Mode must be enabled: {_APP} Settings → Socket Mode → Enable Socket Mode.",
-        )
+        return Check(name, "fail", detail, token_fix("SLACK_APP_TOKEN", code))
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         return _unreachable(name, settings, error)
     return Check(name, "ok", "Socket Mode connections can be opened")
@@ -219,7 +197,7 @@ async def check_app_token(settings: Settings, web_client: AsyncWebClient) -> Che
 def check_signing_secret(settings: Settings) -> Check:
     """HTTP mode needs the signing secret instead of a socket."""
     name = "Slack signing secret"
-    if getattr(settings, "slack_signing_secret", ""):
+    if settings.slack_signing_secret:
         return Check(name, "ok", "set (HTTP mode; Slack's signatures are verified)")
     return Check(
         name,
@@ -232,20 +210,6 @@ def check_signing_secret(settings: Settings) -> Check:
 def _slack_code(error: SlackApiError) -> str:
     response = error.response
     return str(response.get("error")) if response is not None else "error"
-
-
-def _bot_fix(code: str) -> str:
-    if code == "not_allowed_token_type":
-        return (
-            "SLACK_BOT_TOKEN must be the Bot User OAuth Token (xoxb-…) from "
-            f"{_APP} OAuth & Permissions; are the two tokens swapped?"
-        )
-    if code == "account_inactive":
-        return f"The app was uninstalled: reinstall it from {_APP} Install App."
-    return (
-        f"Copy the Bot User OAuth Token (xoxb-…) again from {_APP} OAuth & Permissions; "
-        "reinstall the app if it was changed."
-    )
 
 
 def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:

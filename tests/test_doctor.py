@@ -66,7 +66,7 @@ async def test_wrong_bot_token(settings, slack, llm):
     assert checks["Slack app token"].status == "ok"
     assert exit_code(list(checks.values())) == 1
     report = render(list(checks.values()))
-    assert "FIX: Copy the Bot User OAuth Token" in report
+    assert "FIX: Copy SLACK_BOT_TOKEN again from" in report and "Bot User OAuth Token" in report
     assert "not-the-right-one" not in report
     assert report.endswith("1 of 4 checks failed.")
 
