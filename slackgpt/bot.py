@@ -150,7 +150,7 @@ def _rejected(variable: str, error: SlackApiError) -> str:
 
 
 class Bot:
-    """The running bot: a Bolt app connected over Socket Mode."""
+    """The running bot: a Bolt app fed over Socket Mode (or, in HTTP mode, the Events API)."""
 
     def __init__(self, settings: Settings, *, openai_client, web_client: AsyncWebClient):
         self.settings = settings
@@ -209,6 +209,7 @@ class Bot:
         session, self.web_client.session = self.web_client.session, None
         if session is not None:
             await session.close()
+        await self.answerer.model.client.close()
 
     async def _disconnect(self) -> None:
         if self.http is not None:
