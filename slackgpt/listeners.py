@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .answer import Answerer, Question
 from .conversation import BotIdentity, is_own
-
-log = logging.getLogger(__name__)
 
 # A message worth answering: something a person wrote, not an edit, deletion or join.
 _PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})

@@ -35,7 +35,6 @@ class Completion:
 
     usage: Usage | None = None
     finish_reason: str | None = None
-    chunks: int = 0
 
 
 class ModelTimeout(Exception):
@@ -111,7 +110,6 @@ class ModelClient:
                 except asyncio.TimeoutError:
                     seconds = self.idle_timeout if started else self.first_token_timeout
                     raise ModelTimeout(seconds, started=started) from None
-                completion.chunks += 1
                 if chunk.usage is not None:
                     completion.usage = Usage(
                         chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0
