@@ -67,8 +67,8 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` as well as `python -m ben
 
 from aiohttp import web  # noqa: E402
 
-from tests.fakes.openai import FakeOpenAI, Reply  # noqa: E402
-from tests.fakes.slack import Call, FakeSlack  # noqa: E402
+from fakes.openai import FakeOpenAI, Reply  # noqa: E402
+from fakes.slack import Call, FakeSlack  # noqa: E402
 
 BACKLOG = 4096  # aiohttp's default listen backlog (128) drops SYNs in a burst of 200
 SIGN_METHODS = ("assistant.threads.setStatus", "reactions.add")

@@ -10,8 +10,8 @@ import pytest
 from slackgpt.bot import Bot, build_web_client
 from slackgpt.config import Settings, load_settings
 from slackgpt.model import build_openai_client
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.slack import FakeSlack
+from fakes.openai import FakeOpenAI
+from fakes.slack import FakeSlack
 
 
 @pytest.fixture

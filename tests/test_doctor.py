@@ -14,7 +14,7 @@ from slackgpt.bot import build_web_client
 from slackgpt.config import Settings
 from slackgpt.doctor import Check, exit_code, render, run_checks
 from slackgpt.model import build_openai_client
-from tests.fakes.openai import Reply
+from fakes.openai import Reply
 
 pytestmark = pytest.mark.timeout(20)
 

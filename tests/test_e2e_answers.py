@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from slackgpt.answer import STATUS
-from tests.fakes.openai import Reply
+from fakes.openai import Reply
 
 CHANNEL = "C1"
 

@@ -7,7 +7,7 @@ import base64
 from types import MappingProxyType
 
 from slackgpt.access import AccessRules
-from tests.fakes.openai import Reply
+from fakes.openai import Reply
 
 CHANNEL = "C1"
 PNG = base64.b64decode(

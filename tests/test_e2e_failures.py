@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.fakes.openai import Reply
+from fakes.openai import Reply
 
 CHANNEL = "C1"
 

@@ -7,7 +7,7 @@ import signal
 import time
 
 from tests.conftest import env_for
-from tests.fakes.openai import Reply
+from fakes.openai import Reply
 from tests.test_e2e_startup import finished, run_app
 
 CHANNEL = "C1"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import env_for
-from tests.fakes.openai import Reply
+from fakes.openai import Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 

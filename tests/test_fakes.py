@@ -16,8 +16,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.openai import FakeOpenAI, Reply
-from tests.fakes.slack import FakeSlack
+from fakes.openai import FakeOpenAI, Reply
+from fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -19,8 +19,8 @@ from slackgpt.config import Settings
 from slackgpt.conversation import BotIdentity
 from slackgpt.http_mode import build_http_app, serve_http
 from slackgpt.model import ModelClient, build_openai_client
-from tests.fakes.openai import Reply
-from tests.fakes.slack import FakeSlack
+from fakes.openai import Reply
+from fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(30)
 
