@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
+from fakes.openai import FakeOpenAI
+from fakes.slack import FakeSlack
 from slackgpt.bot import Bot, build_web_client
 from slackgpt.config import Settings, load_settings
 from slackgpt.model import build_openai_client
-from fakes.openai import FakeOpenAI
-from fakes.slack import FakeSlack
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from fakes.openai import Reply
 from slackgpt import doctor
 from slackgpt.bot import build_web_client
 from slackgpt.config import Settings
 from slackgpt.doctor import Check, exit_code, render, run_checks
 from slackgpt.model import build_openai_client
-from fakes.openai import Reply
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from slackgpt.answer import STATUS
 from fakes.openai import Reply
+from slackgpt.answer import STATUS
 
 CHANNEL = "C1"
 

@@ -6,8 +6,8 @@ import asyncio
 import base64
 from types import MappingProxyType
 
-from slackgpt.access import AccessRules
 from fakes.openai import Reply
+from slackgpt.access import AccessRules
 
 CHANNEL = "C1"
 PNG = base64.b64decode(

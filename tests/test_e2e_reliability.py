@@ -6,8 +6,8 @@ import asyncio
 import signal
 import time
 
-from tests.conftest import env_for
 from fakes.openai import Reply
+from tests.conftest import env_for
 from tests.test_e2e_startup import finished, run_app
 
 CHANNEL = "C1"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import env_for
 from fakes.openai import Reply
+from tests.conftest import env_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,14 +13,14 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from fakes.openai import Reply
+from fakes.slack import FakeSlack
 from slackgpt.answer import Answerer
 from slackgpt.bot import build_app, build_web_client
 from slackgpt.config import Settings
 from slackgpt.conversation import BotIdentity
 from slackgpt.http_mode import build_http_app, serve_http
 from slackgpt.model import ModelClient, build_openai_client
-from fakes.openai import Reply
-from fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from fakes.openai import Reply
 from slackgpt import bot as bot_module
 from slackgpt.config import ConfigError, load_settings
 from tests.conftest import env_for
-from fakes.openai import Reply
 from tests.test_e2e_startup import ROOT, finished, run_app
 from tests.test_http_mode import SECRET, HttpBot, mention_payload
 
