@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dotenv import find_dotenv, load_dotenv
 
 from . import doctor
-from .bot import Bot, StartupError, build_web_client
 from .config import ConfigError, Settings, load_settings
 from .logs import configure_logging
-from .model import build_openai_client
+from .model import ModelClient, build_openai_client
+from .runtime import Runtime, StartupError
+from .slack_api import SlackApi
 
 log = logging.getLogger("slackgpt")
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     configure_logging(
         settings.log_level,
         settings.log_format,
-        secrets=(settings.openai_api_key, settings.slack_signing_secret),
+        secrets=settings.secrets,
     )
     if args.check:
         return asyncio.run(doctor.run(settings))
@@ -80,10 +81,13 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, on_signal)
-    web_client = build_web_client(settings)
-    bot = Bot(settings, openai_client=build_openai_client(settings), web_client=web_client)
+    runtime = Runtime(
+        settings,
+        model=ModelClient(build_openai_client(settings), settings),
+        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url),
+    )
     try:
-        await bot.start()
+        await runtime.start()
         # What is loaded by now (the SDKs, Bolt, pydantic's models) lives as long as the
         # process: frozen, full collections no longer walk it, and a burst of events no
         # longer stalls behind 40-90 ms collector pauses.
@@ -92,7 +96,7 @@ async def serve(settings: Settings) -> None:
         log.info("slackgpt is running; press Ctrl+C to stop")
         await stop.wait()
         log.info("stopping: no new questions; finishing answers in flight")
-        await bot.shutdown(settings.shutdown_grace)
+        await runtime.shutdown(settings.shutdown_grace)
     finally:
-        await bot.close()
+        await runtime.close()
     log.info("stopped")

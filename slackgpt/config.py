@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from typing import Any
 
-from .access import AccessRules, RulesError, parse_rules
+from .environment import Reader
+from .policy import AccessRules
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -59,7 +59,19 @@ class Settings:
     log_format: str = "text"
     slack_mode: str = "socket"
     slack_signing_secret: str = ""
+    host: str = "0.0.0.0"
     port: int = 3000
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The configured secret values, to be masked wherever text leaves the bot."""
+        values = (
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.openai_api_key,
+            self.slack_signing_secret,
+        )
+        return tuple(v for v in values if v and v != "unused")
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return (
@@ -71,8 +83,15 @@ class Settings:
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
-    get = _Reader(env, problems)
+    get = Reader(env, problems)
+    settings = Settings(**_slack(get), **_model(get), **_behaviour(get))
+    if problems:
+        raise ConfigError(problems)
+    return settings
 
+
+def _slack(get: Reader) -> dict[str, Any]:
+    """Tokens, mode and addresses of the Slack side."""
     bot_token = get.token(
         "SLACK_BOT_TOKEN",
         "xoxb-",
@@ -89,129 +108,61 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     signing_secret = get.text("SLACK_SIGNING_SECRET")
     if mode == "http" and not signing_secret:
-        problems.append(
+        get.problems.append(
             "SLACK_SIGNING_SECRET is not set; SLACK_MODE=http needs it to verify Slack's "
             f"requests. It is at {SLACK_APPS_URL} → your app → Basic Information → "
             "App Credentials → Signing Secret."
         )
+    return {
+        "slack_bot_token": bot_token,
+        "slack_app_token": app_token,
+        "slack_mode": mode,
+        "slack_signing_secret": signing_secret,
+        "slack_api_url": _with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+        "host": get.text("HOST") or "0.0.0.0",
+        "port": _or(get.number("PORT", int, 1, 65535), 3000),
+    }
+
+
+def _model(get: Reader) -> dict[str, Any]:
+    """The model server, the model and how it is asked."""
     base_url = get.url("OPENAI_BASE_URL")
     api_key = get.text("OPENAI_API_KEY")
-    if not api_key:
-        if base_url:
-            api_key = "unused"  # local servers (Ollama, vLLM) accept any key
-        else:
-            problems.append(
-                f"OPENAI_API_KEY is not set. Create a key at {OPENAI_KEYS_URL} "
-                "(or set OPENAI_BASE_URL to use another OpenAI-compatible server)."
-            )
+    if not api_key and base_url:
+        api_key = "unused"  # local servers (Ollama, vLLM) accept any key
+    elif not api_key:
+        get.problems.append(
+            f"OPENAI_API_KEY is not set. Create a key at {OPENAI_KEYS_URL} "
+            "(or set OPENAI_BASE_URL to use another OpenAI-compatible server)."
+        )
+    return {
+        "openai_api_key": api_key,
+        "openai_base_url": base_url,
+        "openai_model": get.text("OPENAI_MODEL") or DEFAULT_MODEL,
+        "system_prompt": get.text("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+        "max_completion_tokens": get.number("MAX_COMPLETION_TOKENS", int, 1, 1_000_000),
+        "temperature": get.number("TEMPERATURE", float, 0.0, 2.0),
+        "openai_timeout": get.number("OPENAI_TIMEOUT", float, 0.1, 3600.0) or 60.0,
+        "first_token_timeout": get.number("FIRST_TOKEN_TIMEOUT", float, 0.1, 3600.0) or 120.0,
+        "openai_max_retries": _or(get.number("OPENAI_MAX_RETRIES", int, 0, 10), 2),
+        "context_tokens": _or(get.number("CONTEXT_TOKENS", int, 1000, 10_000_000), 64_000),
+        "model_images": get.flag("MODEL_IMAGES", default=True),
+    }
 
-    settings = Settings(
-        slack_bot_token=bot_token,
-        slack_app_token=app_token,
-        openai_api_key=api_key,
-        openai_base_url=base_url,
-        openai_model=get.text("OPENAI_MODEL") or DEFAULT_MODEL,
-        system_prompt=get.text("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
-        max_completion_tokens=get.number("MAX_COMPLETION_TOKENS", int, 1, 1_000_000),
-        temperature=get.number("TEMPERATURE", float, 0.0, 2.0),
-        openai_timeout=get.number("OPENAI_TIMEOUT", float, 0.1, 3600.0) or 60.0,
-        first_token_timeout=get.number("FIRST_TOKEN_TIMEOUT", float, 0.1, 3600.0) or 120.0,
-        openai_max_retries=_or(get.number("OPENAI_MAX_RETRIES", int, 0, 10), 2),
-        slack_api_url=_with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
-        stream_interval=_or(get.number("STREAM_INTERVAL", float, 0.0, 10.0), 1.0),
-        shutdown_grace=_or(get.number("SHUTDOWN_GRACE", float, 0.0, 3600.0), 30.0),
-        context_tokens=_or(get.number("CONTEXT_TOKENS", int, 1000, 10_000_000), 64_000),
-        model_images=get.flag("MODEL_IMAGES", default=True),
-        max_file_chars=_or(get.number("MAX_FILE_CHARS", int, 0, 10_000_000), 50_000),
-        show_usage=get.flag("SHOW_USAGE", default=False),
-        access=get.access(),
-        log_level=get.choice(
+
+def _behaviour(get: Reader) -> dict[str, Any]:
+    """Pacing, files, access rules and logging."""
+    return {
+        "stream_interval": _or(get.number("STREAM_INTERVAL", float, 0.0, 10.0), 1.0),
+        "shutdown_grace": _or(get.number("SHUTDOWN_GRACE", float, 0.0, 3600.0), 30.0),
+        "max_file_chars": _or(get.number("MAX_FILE_CHARS", int, 0, 10_000_000), 50_000),
+        "show_usage": get.flag("SHOW_USAGE", default=False),
+        "access": get.access(),
+        "log_level": get.choice(
             "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"
         ),
-        log_format=get.choice("LOG_FORMAT", ("TEXT", "JSON"), default="TEXT").lower(),
-        slack_mode=mode,
-        slack_signing_secret=signing_secret,
-        port=_or(get.number("PORT", int, 1, 65535), 3000),
-    )
-    if problems:
-        raise ConfigError(problems)
-    return settings
-
-
-class _Reader:
-    """Reads typed values from the environment, collecting every problem at once."""
-
-    def __init__(self, env: Mapping[str, str], problems: list[str]):
-        self.env = env
-        self.problems = problems
-
-    def text(self, name: str) -> str:
-        return self.env.get(name, "").strip()
-
-    def token(self, name: str, prefix: str, where: str) -> str:
-        value = self.text(name)
-        if not value:
-            self.problems.append(f"{name} is not set. It is {where}.")
-        elif not value.startswith(prefix) or any(c.isspace() for c in value):
-            hint = ""
-            if value.startswith(("xoxb-", "xapp-")):
-                hint = f" (it looks like the other token: {value[:5]}…)"
-            self.problems.append(
-                f"{name} must start with {prefix!r}{hint}. It is {where}."
-            )
-        return value
-
-    def url(self, name: str) -> str | None:
-        value = self.text(name)
-        if not value:
-            return None
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            self.problems.append(
-                f"{name} must be an http(s) URL like https://host/path, not {value!r}."
-            )
-        return value
-
-    def number(self, name: str, kind: type, low: float, high: float):
-        raw = self.text(name)
-        if not raw:
-            return None
-        try:
-            value = kind(raw)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or not low <= value <= high:
-            word = "a whole number" if kind is int else "a number"
-            self.problems.append(f"{name} must be {word} from {low:g} to {high:g}, not {raw!r}.")
-            return None
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.text(name).lower()
-        if not raw:
-            return default
-        if raw in ("1", "true", "yes", "on"):
-            return True
-        if raw in ("0", "false", "no", "off"):
-            return False
-        self.problems.append(f"{name} must be true or false, not {raw!r}.")
-        return default
-
-    def access(self) -> AccessRules:
-        try:
-            return parse_rules(self.env)
-        except RulesError as error:
-            self.problems.extend(error.problems)
-            return AccessRules()
-
-    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
-        raw = self.text(name).upper()
-        if not raw:
-            return default
-        if raw not in options:
-            self.problems.append(f"{name} must be one of {', '.join(options)}, not {raw!r}.")
-            return default
-        return raw
+        "log_format": get.choice("LOG_FORMAT", ("TEXT", "JSON"), default="TEXT").lower(),
+    }
 
 
 def _or(value, default):

@@ -1,8 +1,8 @@
-"""Delivery of a reply into a Slack thread: streamed, or posted and updated as a fallback.
+"""Delivery of an answer into a Slack thread: streamed, or posted and updated as a fallback.
 
-Text is handed over as the model writes it (:meth:`Reply.write`); a background pump sends it
-to Slack at most once per ``interval`` (the first text at once), so model reading never
-waits on Slack and Slack is never called per token. A reply longer than one message
+Text is handed over as the model writes it (:meth:`Delivery.write`); a background pump sends
+it to Slack at most once per ``interval`` (the first text at once), so model reading never
+waits on Slack and Slack is never called per token. An answer longer than one message
 continues in the next, never cut inside a code block or a visible character.
 """
 
@@ -15,34 +15,16 @@ import time
 from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from .formatting import (
-    best_cut,
-    fence_marker,
-    markdown_to_mrkdwn,
-    neutralize_broadcasts,
-    open_fence,
-    unsafe_tail,
-)
+from .events import Target
+from .formatting import split_off, unsafe_tail
+from .slack_api import SlackApi, error_code
 
 log = logging.getLogger(__name__)
 
 # Slack: markdown_text ≤ 12,000 per call and markdown blocks ≤ 12,000 per message; staying a
 # little under leaves room for the closing fence of a cut code block.
 MESSAGE_LIMIT = 11_000
-_CLOSE_ROOM = 12
-_BLOCK_ERRORS = {"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"}
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a reply goes: a thread, and the person it answers (needed to stream in channels)."""
-
-    channel: str
-    thread_ts: str
-    user: str | None = None
-    team: str | None = None
 
 
 @dataclass
@@ -53,10 +35,10 @@ class _Message:
 
 
 @dataclass
-class Reply:
+class Delivery:
     """One answer being delivered into a thread."""
 
-    client: AsyncWebClient
+    slack: SlackApi
     target: Target
     interval: float = 1.0
     stream: bool = True
@@ -82,7 +64,7 @@ class Reply:
 
     @property
     def started(self) -> bool:
-        """True once any text of the reply is visible."""
+        """True once any text of the answer is visible."""
         return any(m.ts for m in self.messages)
 
     def write(self, text: str) -> None:
@@ -126,27 +108,17 @@ class Reply:
             return
         self._pending = self._pending[len(text) :]
         self._last_flush = time.monotonic()
-        await self._deliver(neutralize_broadcasts(text), last=final)
+        await self._deliver(text, last=final)
 
     async def _deliver(self, text: str, *, last: bool = False) -> None:
         while text and not self.stopped_by_user:
             current = self._current()
-            room = self.limit - len(current.text)
-            if len(text) <= room:
-                await self._add(current, text, last=last)
-                return
-            cut = best_cut(text, room - _CLOSE_ROOM) if room > 4 * _CLOSE_ROOM else 0
-            head, text = text[:cut], text[cut:]
-            fence = open_fence(current.text + head)
-            if fence:
-                head = head.rstrip("\n") + "\n" + fence_marker(fence)
-                text = fence + "\n" + text
-            else:
-                text = text.lstrip("\n")
+            head, text = split_off(current.text, text, self.limit)
             if head.strip():
-                await self._add(current, head)
-            await self._stop(current)
-            self.messages.append(_Message())
+                await self._add(current, head, last=last and not text)
+            if text:
+                await self._stop(current)
+                self.messages.append(_Message())
 
     def _current(self) -> _Message:
         if not self.messages:
@@ -166,30 +138,23 @@ class Reply:
         await self._post_or_update(message, text)
 
     async def _start_stream(self, message: _Message, text: str) -> bool:
-        target = self.target
-        in_channel = not target.channel.startswith("D")
         try:
-            response = await self.client.chat_startStream(
-                channel=target.channel,
-                thread_ts=target.thread_ts,
-                markdown_text=text,
-                recipient_user_id=target.user if in_channel else None,
-                recipient_team_id=target.team if in_channel else None,
-            )
+            message.ts = await self.slack.start_stream(self.target, text)
         except SlackApiError as error:
-            log.info("streaming unavailable (%s); posting instead", _error_code(error))
+            log.info("streaming unavailable (%s); posting instead", error_code(error))
             self.stream = False
             return False
-        message.ts, message.text, message.streaming = response["ts"], text, True
+        message.text, message.streaming = text, True
         return True
 
     async def _append_stream(self, message: _Message, text: str, *, stop: bool = False) -> bool:
         """Append to a streaming message (with ``stop``: the final text, ending the stream)."""
-        method = self.client.chat_stopStream if stop else self.client.chat_appendStream
+        assert message.ts is not None
+        send = self.slack.stop_stream if stop else self.slack.append_stream
         try:
-            await method(channel=self.target.channel, ts=message.ts, markdown_text=text)
+            await send(self.target.channel, message.ts, text)
         except SlackApiError as error:
-            code = _error_code(error)
+            code = error_code(error)
             message.streaming = False
             self.stream = False
             if code == "stopped_by_user":
@@ -204,55 +169,25 @@ class Reply:
         return True
 
     async def _stop(self, message: _Message, *, already_stopped: bool = False) -> None:
-        if not message.streaming and not already_stopped:
+        if (not message.streaming and not already_stopped) or message.ts is None:
             return
         message.streaming = False
         try:
-            await self.client.chat_stopStream(channel=self.target.channel, ts=message.ts)
+            await self.slack.stop_stream(self.target.channel, message.ts)
         except SlackApiError as error:
-            log.debug("chat.stopStream: %s", _error_code(error))
+            log.debug("chat.stopStream: %s", error_code(error))
 
     async def _post_or_update(self, message: _Message, text: str) -> None:
         if message.ts is None:
-            response = await self._send(self.client.chat_postMessage, text)
-            message.ts, message.text = response["ts"], text
+            message.ts = await self.slack.post_markdown(self.target, text)
+            message.text = text
             return
         combined = message.text + text
         try:
-            await self._send(self.client.chat_update, combined, ts=message.ts)
+            await self.slack.update_markdown(self.target.channel, message.ts, combined)
         except SlackApiError as error:
-            log.warning("chat.update failed (%s); continuing in a new message", _error_code(error))
+            log.warning("chat.update failed (%s); continuing in a new message", error_code(error))
             self.messages.append(_Message())
             await self._post_or_update(self.messages[-1], text)
             return
         message.text = combined
-
-    async def _send(self, method, markdown: str, **ids: str):
-        """Post or update with a markdown block, falling back to mrkdwn text if refused."""
-        where = {"channel": self.target.channel, **ids}
-        if "ts" not in ids:
-            where["thread_ts"] = self.target.thread_ts
-        fallback = markdown_to_mrkdwn(markdown)
-        try:
-            return await method(
-                **where, text=fallback, blocks=[{"type": "markdown", "text": markdown}]
-            )
-        except SlackApiError as error:
-            if _error_code(error) not in _BLOCK_ERRORS:
-                raise
-            log.info("markdown block refused (%s); sending mrkdwn text", _error_code(error))
-            return await method(**where, text=fallback)
-
-
-def _error_code(error: SlackApiError) -> str:
-    try:
-        return str(error.response.get("error"))
-    except AttributeError:
-        return str(error)
-
-
-async def post_notice(client: AsyncWebClient, target: Target, text: str) -> None:
-    """Post a short bot notice (hint, error) in the thread."""
-    await client.chat_postMessage(
-        channel=target.channel, thread_ts=target.thread_ts, text=neutralize_broadcasts(text)
-    )

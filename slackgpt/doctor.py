@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-import aiohttp
 import openai
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from .bot import build_web_client, token_fix
-from .config import OPENAI_KEYS_URL, SLACK_APPS_URL, Settings
+from .config import Settings
+from .failures import Failure, explain, slack_token_fix
 from .logs import redact
 from .model import build_openai_client
+from .slack_api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -33,7 +31,7 @@ MANIFEST_SCOPES = (
     "reactions:write",
     "files:read",
 )
-_APP = f"{SLACK_APPS_URL} → your app →"
+_APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"
 
 
@@ -65,20 +63,24 @@ def required_scopes(manifest: Path | None = None) -> tuple[str, ...]:
 async def run_checks(
     settings: Settings,
     *,
-    web_client: AsyncWebClient,
+    slack: SlackApi,
     openai_client: openai.AsyncOpenAI,
     manifest: Path | None = None,
 ) -> list[Check]:
     """Run every check (Slack and the model at the same time); never raises for a failed one."""
-    slack, model = await asyncio.gather(
-        _slack_checks(settings, web_client, required_scopes(manifest)),
+    slack_checks, model = await asyncio.gather(
+        _slack_checks(settings, slack, required_scopes(manifest)),
         check_model(settings, openai_client),
     )
-    return [*slack, model]
+    return [*slack_checks, model]
 
 
-def render(checks: list[Check]) -> str:
-    """The report ``--check`` prints: one line per check, a FIX line under each failure."""
+def render(checks: list[Check], secrets: tuple[str, ...] = ()) -> str:
+    """The report ``--check`` prints: one line per check, a FIX line under each failure.
+
+    Secrets are masked: their known shapes, and ``secrets`` (the configured values) as
+    they are, whatever a server echoed back.
+    """
     width = max((len(c.name) for c in checks), default=0)
     lines = []
     for check in checks:
@@ -92,7 +94,7 @@ def render(checks: list[Check]) -> str:
         warned = sum(c.status == "warn" for c in checks)
         note = f" ({warned} with a warning)" if warned else ""
         lines.append(f"All {len(checks)} checks passed{note}.")
-    return redact("\n".join(lines))
+    return redact("\n".join(lines), [s for s in secrets if len(s) >= 8])
 
 
 def exit_code(checks: list[Check]) -> int:
@@ -103,13 +105,13 @@ def exit_code(checks: list[Check]) -> int:
 async def run(settings: Settings) -> int:
     """Build the real clients, run the checks, print the report; the process exit status."""
     client = build_openai_client(settings)
+    slack = SlackApi(settings.slack_bot_token, settings.slack_api_url)
     try:
-        checks = await run_checks(
-            settings, web_client=build_web_client(settings), openai_client=client
-        )
+        checks = await run_checks(settings, slack=slack, openai_client=client)
     finally:
         await client.close()
-    print(render(checks))
+        await slack.close()
+    print(render(checks, settings.secrets))
     return exit_code(checks)
 
 
@@ -117,42 +119,43 @@ async def run(settings: Settings) -> int:
 
 
 async def _slack_checks(
-    settings: Settings, web_client: AsyncWebClient, scopes: tuple[str, ...]
+    settings: Settings, slack: SlackApi, scopes: tuple[str, ...]
 ) -> list[Check]:
-    bot, granted = await check_bot_token(settings, web_client)
+    bot, granted = await check_bot_token(settings, slack)
     checks = [bot, check_scopes(granted, scopes, bot.status == "ok")]
     if settings.slack_mode == "http":
         checks.append(check_signing_secret(settings))
     elif bot.detail.startswith(_UNREACHABLE):  # no point waiting for the same again
         checks.append(Check("Slack app token", "warn", "not checked: Slack could not be reached"))
     else:
-        checks.append(await check_app_token(settings, web_client))
+        checks.append(await check_app_token(settings, slack))
     return checks
 
 
-async def check_bot_token(
-    settings: Settings, web_client: AsyncWebClient
-) -> tuple[Check, str | None]:
+async def check_bot_token(settings: Settings, slack: SlackApi) -> tuple[Check, str | None]:
     """``auth.test`` with the bot token; also returns the ``x-oauth-scopes`` header (or None)."""
     name = "Slack bot token"
     try:
-        auth = await web_client.auth_test()
-    except SlackApiError as error:
-        code = _slack_code(error)
-        detail = f"auth.test refused SLACK_BOT_TOKEN: {code}"
-        return Check(name, "fail", detail, token_fix("SLACK_BOT_TOKEN", code)), None
-    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        whoami = await slack.whoami()
+    except TokenRejected as error:
+        detail = f"auth.test refused SLACK_BOT_TOKEN: {error.code}"
+        return Check(name, "fail", detail, slack_token_fix(error.variable, error.code)), None
+    except SlackUnreachable as error:
         return _unreachable(name, settings, error), None
-    who = f"@{auth.get('user')} ({auth.get('user_id')}) "
-    who += f"in {auth.get('team')} ({auth.get('team_id')})"
-    if not auth.get("bot_id"):
+    who = _who(whoami)
+    if not whoami.is_bot:
         return Check(
             name,
             "fail",
             f"SLACK_BOT_TOKEN belongs to {who}, which is not a bot",
             f"Use the Bot User OAuth Token (xoxb-…): {_APP} OAuth & Permissions.",
         ), None
-    return Check(name, "ok", f"bot {who}"), auth.headers.get("x-oauth-scopes")
+    return Check(name, "ok", f"bot {who}"), whoami.scopes
+
+
+def _who(whoami: Whoami) -> str:
+    identity = whoami.identity
+    return f"@{identity.name} ({identity.user_id}) in {whoami.team} ({whoami.team_id})"
 
 
 def check_scopes(granted: str | None, required: tuple[str, ...], token_ok: bool = True) -> Check:
@@ -180,16 +183,15 @@ def check_scopes(granted: str | None, required: tuple[str, ...], token_ok: bool 
     return Check(name, "ok", f"all {len(required)} scopes of manifest.json granted")
 
 
-async def check_app_token(settings: Settings, web_client: AsyncWebClient) -> Check:
+async def check_app_token(settings: Settings, slack: SlackApi) -> Check:
     """``apps.connections.open`` with the app-level token: can the bot open a socket?"""
     name = "Slack app token"
     try:
-        await web_client.apps_connections_open(app_token=settings.slack_app_token)
-    except SlackApiError as error:
-        code = _slack_code(error)
-        detail = f"apps.connections.open refused SLACK_APP_TOKEN: {code}"
-        return Check(name, "fail", detail, token_fix("SLACK_APP_TOKEN", code))
-    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        await slack.socket_url(settings.slack_app_token)
+    except TokenRejected as error:
+        detail = f"apps.connections.open refused SLACK_APP_TOKEN: {error.code}"
+        return Check(name, "fail", detail, slack_token_fix(error.variable, error.code))
+    except SlackUnreachable as error:
         return _unreachable(name, settings, error)
     return Check(name, "ok", "Socket Mode connections can be opened")
 
@@ -207,16 +209,11 @@ def check_signing_secret(settings: Settings) -> Check:
     )
 
 
-def _slack_code(error: SlackApiError) -> str:
-    response = error.response
-    return str(response.get("error")) if response is not None else "error"
-
-
 def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
     return Check(
         name,
         "fail",
-        f"{_UNREACHABLE} at {_public(settings.slack_api_url)} ({type(error).__name__})",
+        f"{_UNREACHABLE} at {_public(settings.slack_api_url)} ({str(error).split(':')[0]})",
         "Check the network connection, proxy and SLACK_API_URL.",
     )
 
@@ -260,53 +257,11 @@ async def check_model(settings: Settings, client: openai.AsyncOpenAI) -> Check:
 async def _model_failure(
     name: str, model: str, where: str, client: openai.AsyncOpenAI, error: openai.APIError
 ) -> Check:
-    if isinstance(error, openai.APITimeoutError):
-        return Check(
-            name,
-            "fail",
-            f"{where} did not answer in time",
-            "Check that the server is up and OPENAI_BASE_URL points at it; a slow local model "
-            "may need a larger OPENAI_TIMEOUT.",
-        )
-    if isinstance(error, openai.APIConnectionError):
-        return Check(
-            name,
-            "fail",
-            f"could not connect to {where}",
-            "Check OPENAI_BASE_URL (scheme, host, port, the /v1 path) and that the server is "
-            "running and reachable from here.",
-        )
-    if isinstance(error, openai.AuthenticationError):
-        return Check(
-            name,
-            "fail",
-            f"{where} rejected OPENAI_API_KEY (401)",
-            f"Set OPENAI_API_KEY to a valid key ({OPENAI_KEYS_URL}, or your server's key).",
-        )
-    if isinstance(error, openai.PermissionDeniedError):
-        return Check(
-            name,
-            "fail",
-            f"OPENAI_API_KEY may not use {model} (403)",
-            "Give the key's project access to the model, or change OPENAI_MODEL.",
-        )
-    if isinstance(error, openai.NotFoundError):
+    failure: Failure = explain(error, model)
+    if failure.kind == "unknown_model":
         return await _unknown_model(name, model, where, client)
-    if isinstance(error, openai.RateLimitError):
-        quota = "insufficient_quota" in str(error)
-        return Check(
-            name,
-            "fail" if quota else "warn",
-            f"{where} answered 429 ({'out of quota' if quota else 'rate limited'})",
-            "Check the account's billing and limits." if quota else "Try again in a minute.",
-        )
-    status = getattr(error, "status_code", None)
-    return Check(
-        name,
-        "fail",
-        f"{where} answered {status or 'an error'}: {_first_line(error)}",
-        "Check OPENAI_MODEL, OPENAI_BASE_URL and the server's log.",
-    )
+    transient = failure.transient and failure.kind == "rate_limit"
+    return Check(name, "warn" if transient else "fail", failure.summary_at(where), failure.fix)
 
 
 async def _unknown_model(

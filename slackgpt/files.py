@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import codecs
 import enum
-import io
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
-
+from .decoding import decode_text, image_mimetype, is_web_page, pdf_text
 from .formatting import best_cut
 
 log = logging.getLogger(__name__)
@@ -46,12 +43,6 @@ IMAGE_MIMETYPES = {
     "gif": "image/gif",
     "webp": "image/webp",
 }
-_IMAGE_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 # Slack `filetype` values (and file extensions) of text the model can read as is.
 _TEXT_TYPE_NAMES = """
@@ -92,8 +83,17 @@ _TEXT_MIMETYPES = frozenset(
 _TEXT_NAMES = frozenset(
     {"dockerfile", "makefile", "readme", "license", "gemfile", "procfile", "jenkinsfile"}
 )
-# Control characters that do not occur in text files (tab, newlines, form feed, escape do).
-_BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file's bytes, and whether they are all of it (False: cut at the byte cap)."""
+
+    data: bytes
+    complete: bool
+
+
+Downloader = Callable[[str, int], Awaitable[Download]]
 
 
 @dataclass
@@ -146,14 +146,15 @@ def download_url(file: dict) -> str | None:
 
 async def read_attachments(
     files: list[dict],
-    download: Callable[[str], Awaitable[bytes]],
+    download: Downloader,
     *,
     images_allowed: bool,
     max_chars: int,
 ) -> Attachments:
     """Download and convert ``files`` for the model; never raises for a bad file.
 
-    ``download(url)`` returns a file's bytes (the caller authenticates it). ``max_chars`` caps
+    ``download(url, limit)`` returns a file's bytes up to ``limit`` (the caller authenticates
+    it and refuses hosts outside Slack). ``max_chars`` caps
     the characters of file text in all, shared by the files in order; every file skipped or
     cut gets one line in ``notes``.
     """
@@ -211,167 +212,86 @@ def user_content(text: str, attachments: Attachments) -> str | list[dict]:
 
 async def _read_one(
     file: dict,
-    download: Callable[[str], Awaitable[bytes]],
+    download: Downloader,
     *,
     images_allowed: bool,
     max_chars: int,
 ) -> tuple[Kind, str | dict | None, str | None]:
     """One file → (kind, text or image part or None, note or None)."""
-    name = file_name(file)
     kind = classify(file)
-    if kind is Kind.UNSUPPORTED:
-        what = file.get("pretty_type") or file.get("filetype")
-        what = f"{what} files" if what and what != "binary" else "this kind of file"
-        return kind, None, f"`{name}` was skipped: I can't read {what}."
-    if kind is Kind.IMAGE and not images_allowed:
-        return kind, None, f"`{name}` was skipped: this model doesn't take images."
-    limit = MAX_BYTES[kind]
-    size = file.get("size")
-    if isinstance(size, int) and size > limit:
-        return (
-            kind,
-            None,
-            f"`{name}` was skipped: it is {_mb(size)}, over the {_mb(limit)} limit{_for(kind)}.",
-        )
-    url = download_url(file)
-    if file.get("mode") in ("tombstone", "hidden_by_limit") or not url:
-        return kind, None, f"`{name}` was skipped: Slack did not give me access to it."
+    refused = _refusal(file, kind, images_allowed)
+    if refused:
+        return kind, None, refused
+    name, limit = file_name(file), MAX_BYTES[kind]
     try:
-        data = await download(url)
+        fetched = await download(download_url(file) or "", limit)
     except Exception as error:  # any failure of one file only skips that file
         log.warning("could not download %s (%s): %r", name, file.get("id"), error)
         return kind, None, f"`{name}` was skipped: it could not be downloaded."
-    if len(data) > limit:
-        return kind, None, f"`{name}` was skipped: it is over the {_mb(limit)} limit{_for(kind)}."
-    if _is_web_page(data) and not _is_html_file(file):
+    data = fetched.data
+    if is_web_page(data) and not _is_html_file(file):
         log.warning("downloading %s returned a web page: is the files:read scope granted?", name)
         return kind, None, f"`{name}` was skipped: it could not be downloaded."
+    if not fetched.complete and kind is not Kind.TEXT:
+        return kind, None, f"`{name}` was skipped: it is over the {_mb(limit)} limit{_for(kind)}."
     if kind is Kind.IMAGE:
-        mime = _image_mimetype(data)
-        if mime is None:
-            return kind, None, f"`{name}` was skipped: it is not a PNG, JPEG, GIF or WebP image."
-        url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        return kind, {"type": "image_url", "image_url": {"url": url}}, None
+        return _image(name, data)
     if kind is Kind.PDF:
-        try:
-            text = await asyncio.to_thread(pdf_text, data, max_chars)
-        except ImportError:
-            return kind, None, f"`{name}` was skipped: PDF reading is not installed."
-        except Exception as error:
-            log.warning("could not read PDF %s: %r", name, error)
-            return kind, None, f"`{name}` was skipped: the PDF could not be read."
-        if not text.strip():
-            return kind, None, f"`{name}` has no text I can read (it may be scanned images)."
-        return kind, text, None
+        return await _pdf(name, data, max_chars)
+    return _text(name, data, cut_at=None if fetched.complete else limit)
+
+
+def _refusal(file: dict, kind: Kind, images_allowed: bool) -> str | None:
+    """Why ``file`` is not downloaded at all, or None."""
+    name = file_name(file)
+    if kind is Kind.UNSUPPORTED:
+        what = file.get("pretty_type") or file.get("filetype")
+        what = f"{what} files" if what and what != "binary" else "this kind of file"
+        return f"`{name}` was skipped: I can't read {what}."
+    if kind is Kind.IMAGE and not images_allowed:
+        return f"`{name}` was skipped: this model doesn't take images."
+    if file.get("is_external") or file.get("mode") == "external":
+        return f"`{name}` was skipped: it is stored outside Slack, where I can't read it."
+    size, limit = file.get("size"), MAX_BYTES[kind]
+    if isinstance(size, int) and size > limit:
+        return f"`{name}` was skipped: it is {_mb(size)}, over the {_mb(limit)} limit{_for(kind)}."
+    if file.get("mode") in ("tombstone", "hidden_by_limit") or not download_url(file):
+        return f"`{name}` was skipped: Slack did not give me access to it."
+    return None
+
+
+def _image(name: str, data: bytes) -> tuple[Kind, dict | None, str | None]:
+    mime = image_mimetype(data)
+    if mime is None:
+        return Kind.IMAGE, None, f"`{name}` was skipped: it is not a PNG, JPEG, GIF or WebP image."
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return Kind.IMAGE, {"type": "image_url", "image_url": {"url": url}}, None
+
+
+async def _pdf(name: str, data: bytes, max_chars: int) -> tuple[Kind, str | None, str | None]:
+    try:
+        text = await asyncio.to_thread(pdf_text, data, max_chars)
+    except ImportError:
+        return Kind.PDF, None, f"`{name}` was skipped: PDF reading is not installed."
+    except Exception as error:
+        log.warning("could not read PDF %s: %r", name, error)
+        return Kind.PDF, None, f"`{name}` was skipped: the PDF could not be read."
+    if not text.strip():
+        return Kind.PDF, None, f"`{name}` has no text I can read (it may be scanned images)."
+    return Kind.PDF, text, None
+
+
+def _text(name: str, data: bytes, cut_at: int | None) -> tuple[Kind, str | None, str | None]:
+    """Text from ``data``; ``cut_at`` says the download stopped at that many bytes."""
     text = decode_text(data)
     if text is None:
-        return kind, None, f"`{name}` was skipped: it is not readable text."
+        return Kind.TEXT, None, f"`{name}` was skipped: it is not readable text."
     if not text.strip():
-        return kind, None, f"`{name}` is empty."
-    return kind, text, None
-
-
-def decode_text(data: bytes) -> str | None:
-    """The text in ``data``, or None for binary data.
-
-    Tries a byte-order mark, then UTF-8 (tolerating a few bad bytes), then Korean CP949 when
-    the result is mostly Hangul, then Windows-1252 and Latin-1.
-    """
-    for bom, encoding in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return _unless_binary(data.decode(encoding))
-            except UnicodeDecodeError:
-                return None
-    if b"\x00" in data:
-        return None
-    try:
-        return _unless_binary(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        pass
-    lenient = data.decode("utf-8", errors="replace")
-    if lenient.count("\ufffd") * 200 <= len(lenient):  # a few stray bytes in UTF-8 text
-        return _unless_binary(lenient)
-    korean = _korean(data)
-    if korean is not None:
-        return _unless_binary(korean)
-    try:
-        return _unless_binary(data.decode("cp1252"))
-    except UnicodeDecodeError:
-        return _unless_binary(data.decode("latin-1"))
-
-
-def _korean(data: bytes) -> str | None:
-    """``data`` as CP949 (Korean Windows, e.g. Excel's CSV) if it reads as Korean text.
-
-    Accepted when most non-ASCII characters are Hangul syllables and nearly all of those are
-    the common ones of EUC-KR: Latin-1 text decoded as CP949 gives rare syllables.
-    """
-    try:
-        text = data.decode("cp949")
-    except UnicodeDecodeError:
-        return None
-    non_ascii = [c for c in text if ord(c) > 0x7F]
-    hangul = [c for c in non_ascii if 0xAC00 <= ord(c) <= 0xD7A3]
-    common = sum(_in_euc_kr(c) for c in hangul)
-    if hangul and len(hangul) * 2 >= len(non_ascii) and common * 10 >= len(hangul) * 9:
-        return text
-    return None
-
-
-def _in_euc_kr(char: str) -> bool:
-    try:  # Python spells syllables outside KS X 1001 as 8-byte jamo sequences
-        return len(char.encode("euc_kr")) == 2
-    except UnicodeEncodeError:
-        return False
-
-
-def pdf_text(data: bytes, max_chars: int | None = None) -> str:
-    """The text of a PDF's pages, stopping once ``max_chars`` are read (needs ``pypdf``).
-
-    Raises ImportError without pypdf, and pypdf's errors for a damaged or locked PDF.
-    """
-    from pypdf import PdfReader  # optional: PDFs are skipped with a note without it
-
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        reader.decrypt("")  # many "protected" PDFs only restrict printing or copying
-    pages: list[str] = []
-    length = 0
-    for page in reader.pages:
-        text = (page.extract_text() or "").strip()
-        if text:
-            pages.append(text)
-            length += len(text) + 2
-        if max_chars is not None and length > max_chars:
-            break
-    return "\n\n".join(pages)
-
-
-def _unless_binary(text: str) -> str | None:
-    controls = len(_BINARY_CONTROLS.findall(text))
-    return None if controls > max(1, len(text) // 100) else text
-
-
-def _image_mimetype(data: bytes) -> str | None:
-    for magic, mime in _IMAGE_MAGIC:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def _is_web_page(data: bytes) -> bool:
-    """True for an HTML page, what Slack sends instead of the file when a download is refused."""
-    head = data[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html"))
+        return Kind.TEXT, None, f"`{name}` is empty."
+    if cut_at is not None:
+        note = f"`{name}` is over the {_mb(cut_at)} limit for text files: I read its beginning."
+        return Kind.TEXT, text, note
+    return Kind.TEXT, text, None
 
 
 def _is_html_file(file: dict) -> bool:
@@ -406,21 +326,3 @@ def _mb(size: int) -> str:
     """Megabytes rounded up to a tenth, so a file just over a limit does not look equal to it."""
     tenths = -(-size // 100_000)
     return f"{tenths // 10} MB" if tenths % 10 == 0 else f"{tenths / 10:.1f} MB"
-
-
-def slack_downloader(token: str, *, timeout: float = 30.0) -> Callable[[str], Awaitable[bytes]]:
-    """A ``download(url)`` for Slack's private file URLs, authenticated with the bot token."""
-
-    async def download(url: str) -> bytes:
-        limit = max(MAX_BYTES.values())
-        async with aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            headers={"Authorization": f"Bearer {token}"},
-        ) as session, session.get(url) as response:
-            response.raise_for_status()
-            data = await response.content.read(limit + 1)
-            if len(data) > limit:
-                raise ValueError("file larger than any supported size")
-            return data
-
-    return download

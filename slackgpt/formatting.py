@@ -11,8 +11,13 @@ _ANGLE = re.compile(r"<([^<>\n]+)>")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _WORD_JOINER = "\u2060"
 _CLOSE_ROOM = 12  # room kept for a closing code fence when a part is cut
-_BROADCAST = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>|<!subteam\^[^>|]*(\|([^>]*))?>")
+_BROADCAST = re.compile(
+    r"<!(channel|here|everyone)(\|[^>]*)?>|<!subteam\^[^>|]*(\|([^>]*))?>", re.IGNORECASE
+)
+_OPEN_BROADCAST = re.compile(r"<!(?=(?:channel|here|everyone|subteam)\b)", re.IGNORECASE)
 _BARE_BROADCAST = re.compile(r"(?<![\w@])@(channel|here|everyone)\b", re.IGNORECASE)
+_HOLD_ANGLE = 200  # longest ``<…`` fragment held back while streaming
+_HOLD_WORD = 40  # longest ``@word`` fragment held back
 
 
 def slack_to_text(text: str, bot_user_id: str | None = None) -> str:
@@ -51,7 +56,12 @@ def slack_to_text(text: str, bot_user_id: str | None = None) -> str:
 
 
 def neutralize_broadcasts(text: str) -> str:
-    """Make @channel/@here/@everyone and group mentions inert, so the bot never pings a crowd."""
+    """Make @channel/@here/@everyone and group mentions inert, so the bot never pings a crowd.
+
+    Whole tokens (``<!here>``, ``<!subteam^S1|@team>``) become ``@here`` and ``@team`` with
+    an invisible word joiner after the ``@``; a token left open (its ``>`` not written yet)
+    gets the joiner after its ``<``, so no later text can complete it.
+    """
 
     def inert(match: re.Match[str]) -> str:
         if match.group(1):
@@ -59,20 +69,23 @@ def neutralize_broadcasts(text: str) -> str:
         return f"@{_WORD_JOINER}{(match.group(4) or 'group').lstrip('@')}"
 
     text = _BROADCAST.sub(inert, text)
+    text = _OPEN_BROADCAST.sub(f"<{_WORD_JOINER}!", text)
     return _BARE_BROADCAST.sub(lambda m: f"@{_WORD_JOINER}{m.group(1)}", text)
 
 
 def unsafe_tail(text: str) -> int:
     """Length of a trailing fragment that could still grow into a broadcast mention.
 
-    Streaming holds this much back until more text arrives, so ``<!chan`` + ``nel>`` is
-    neutralized as a whole.
+    Streaming holds this much back until more text arrives, so ``<!here|all`` + `` of you>``
+    or ``@chan`` + ``nel`` is neutralized as a whole. A fragment longer than the hold is
+    sent anyway: :func:`neutralize_broadcasts` makes an open ``<!here`` inert on its own.
     """
-    for start in (text.rfind("<"), text.rfind("@")):
-        if start >= 0 and len(text) - start <= 40:
-            tail = text[start:]
-            if ">" not in tail and not any(c.isspace() for c in tail):
-                return len(tail)
+    angle, at = text.rfind("<"), text.rfind("@")
+    if angle >= 0 and ">" not in text[angle:] and len(text) - angle <= _HOLD_ANGLE:
+        return len(text) - angle
+    word = text[at:]
+    if at >= 0 and len(word) <= _HOLD_WORD and not any(c.isspace() or c == ">" for c in word):
+        return len(text) - at
     return 0
 
 
@@ -139,28 +152,36 @@ def _style(text: str) -> str:
 
 
 def split_markdown(text: str, limit: int) -> list[str]:
-    """Split Markdown into parts of at most ``limit`` characters.
-
-    Cuts prefer paragraph breaks, then line breaks, then spaces; a code block that is cut is
-    closed at the end of one part and reopened (with its language) at the start of the next;
-    a cut never falls inside a character sequence that renders as one symbol.
-    """
+    """Split Markdown into parts of at most ``limit`` characters (see :func:`split_off`)."""
     if limit < 4 * _CLOSE_ROOM:
         raise ValueError(f"limit must be at least {4 * _CLOSE_ROOM} characters")
     parts: list[str] = []
-    rest, reopen = text, ""
-    while len(reopen) + len(rest) > limit:
-        cut = best_cut(rest, limit - len(reopen) - _CLOSE_ROOM)
-        head, rest = reopen + rest[:cut], rest[cut:]
-        fence = open_fence(head)
-        if fence:
-            parts.append(head.rstrip("\n") + "\n" + fence_marker(fence))
-            reopen = (fence if len(fence) < limit // 4 else fence_marker(fence)) + "\n"
-        else:
-            parts.append(head.rstrip())
-            rest, reopen = rest.lstrip("\n"), ""
-    parts.append(reopen + rest)
-    return [part for part in parts if part.strip()] or [text]
+    rest = text
+    while rest:
+        head, rest = split_off("", rest, limit)
+        if head.strip():
+            parts.append(head)
+    return parts or [text]
+
+
+def split_off(before: str, text: str, limit: int) -> tuple[str, str]:
+    """``text`` as (what still fits in a message holding ``before``, what goes to the next).
+
+    Cuts prefer paragraph breaks, then line breaks, then spaces; a code block that is cut is
+    closed at the end of the head and reopened (with its language) at the start of the rest;
+    a cut never falls inside a character sequence that renders as one symbol. The head is
+    empty when the message has no useful room left.
+    """
+    room = limit - len(before)
+    if len(text) <= room:
+        return text, ""
+    cut = best_cut(text, room - _CLOSE_ROOM) if room > 4 * _CLOSE_ROOM else 0
+    head, rest = text[:cut], text[cut:]
+    fence = open_fence(before + head)
+    if not fence:
+        return head.rstrip(), rest.lstrip("\n")
+    reopen = fence if len(fence) < limit // 4 else fence_marker(fence)
+    return head.rstrip("\n") + "\n" + fence_marker(fence), reopen + "\n" + rest
 
 
 def fence_marker(fence_line: str) -> str:

@@ -9,9 +9,10 @@ import pytest
 
 from fakes.openai import FakeOpenAI
 from fakes.slack import FakeSlack
-from slackgpt.bot import Bot, build_web_client
 from slackgpt.config import Settings, load_settings
-from slackgpt.model import build_openai_client
+from slackgpt.model import ModelClient, build_openai_client
+from slackgpt.runtime import Runtime
+from slackgpt.slack_api import SlackApi
 
 
 @pytest.fixture
@@ -47,30 +48,32 @@ def settings(slack: FakeSlack, llm: FakeOpenAI) -> Settings:
     return load_settings(env_for(slack, llm))
 
 
-StartBot = Callable[..., "object"]
-
-
 @pytest.fixture
 async def start_bot(settings: Settings) -> AsyncIterator[Callable[..., object]]:
-    """Start the real bot (optionally with changed settings); every bot is closed afterwards."""
-    bots: list[Bot] = []
+    """Start the real bot (optionally with changed settings); every one is closed afterwards."""
+    runtimes: list[Runtime] = []
 
-    async def start(**changes: object) -> Bot:
-        configured = replace(settings, **changes)
-        bot = Bot(
-            configured,
-            openai_client=build_openai_client(configured),
-            web_client=build_web_client(configured),
-        )
-        bots.append(bot)
-        await bot.start()
-        return bot
+    async def start(**changes: object) -> Runtime:
+        runtime = build_runtime(replace(settings, **changes))
+        runtimes.append(runtime)
+        await runtime.start()
+        return runtime
 
     yield start
-    for bot in bots:
-        await bot.close()
+    for runtime in runtimes:
+        await runtime.close()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """The bot as ``python app.py`` builds it, not yet started."""
+    return Runtime(
+        settings,
+        model=ModelClient(build_openai_client(settings), settings),
+        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url),
+    )
 
 
 @pytest.fixture
-async def bot(start_bot) -> Bot:
+async def bot(start_bot) -> Runtime:
+    """The real bot, running against the fakes."""
     return await start_bot()

@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
-from slackgpt.delivery import Reply, Target
+from slackgpt.delivery import Delivery
+from slackgpt.events import Target
 from slackgpt.formatting import open_fence
+from slackgpt.slack_api import SlackApi
 
 
 @pytest.fixture
-def client(slack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+async def client(slack):
+    """The bot's Slack door, pointed at the fake Slack."""
+    door = SlackApi(slack.bot_token, slack.api_url)
+    yield door
+    await door.close()
 
 
 def thread_text(slack, root) -> list[str]:
@@ -22,7 +26,7 @@ def thread_text(slack, root) -> list[str]:
 
 async def test_short_reply_is_one_stream_ended_with_its_last_text(slack, client):
     root = slack.add_message("C1", "question")
-    reply = Reply(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
+    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
     reply.write("Hello")
     await asyncio.sleep(0.05)  # the first words go out at once
     reply.write(", world")
@@ -35,7 +39,7 @@ async def test_short_reply_is_one_stream_ended_with_its_last_text(slack, client)
 
 async def test_long_code_block_is_split_and_each_message_renders(slack, client):
     root = slack.add_message("C1", "question")
-    reply = Reply(client, Target("C1", root["ts"], "U1", "T1"), interval=0, limit=600)
+    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0, limit=600)
     code = "\n".join(f"line_{i} = {i}" for i in range(150))
     for piece in ["Here:\n\n```python\n", code, "\n```\nThat's all."]:
         reply.write(piece)
@@ -53,7 +57,7 @@ async def test_markdown_block_refused_falls_back_to_mrkdwn_text(slack, client):
     root = slack.add_message("C1", "question")
     slack.fail("chat.startStream", "not_allowed")
     slack.fail("chat.postMessage", "invalid_blocks")
-    reply = Reply(client, Target("C1", root["ts"], "U1", "T1"), interval=0)
+    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0)
     reply.write("**bold** and [link](https://a.io)")
     await reply.finish()
     assert thread_text(slack, root) == ["*bold* and <https://a.io|link>"]
@@ -61,7 +65,7 @@ async def test_markdown_block_refused_falls_back_to_mrkdwn_text(slack, client):
 
 async def test_dm_streams_without_recipient(slack, client):
     root = slack.add_message("D1", "question")
-    reply = Reply(client, Target("D1", root["ts"], "U1", "T1"))
+    reply = Delivery(client, Target("D1", root["ts"], "U1", "T1"))
     reply.write("hi")
     await reply.finish()
     start = slack.calls_to("chat.startStream")[0].params

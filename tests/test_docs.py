@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings_read_by_the_code() -> set[str]:
-    source = (ROOT / "slackgpt" / "config.py").read_text() + (
-        ROOT / "slackgpt" / "access.py"
-    ).read_text()
+    source = "".join(
+        (ROOT / "slackgpt" / name).read_text() for name in ("config.py", "environment.py")
+    )
     names = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', source))  # NAMES_LIKE_THIS
     return {name for name in names if not name.startswith(("C0", "U0"))}
 

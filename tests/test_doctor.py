@@ -11,10 +11,10 @@ import pytest
 
 from fakes.openai import Reply
 from slackgpt import doctor
-from slackgpt.bot import build_web_client
 from slackgpt.config import Settings
 from slackgpt.doctor import Check, exit_code, render, run_checks
 from slackgpt.model import build_openai_client
+from slackgpt.slack_api import SlackApi
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -25,12 +25,12 @@ DOWN = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, connections
 async def check(settings: Settings, **changes: object) -> list[Check]:
     configured = replace(settings, **changes)
     client = build_openai_client(configured)
+    slack = SlackApi(configured.slack_bot_token, configured.slack_api_url)
     try:
-        return await run_checks(
-            configured, web_client=build_web_client(configured), openai_client=client
-        )
+        return await run_checks(configured, slack=slack, openai_client=client)
     finally:
         await client.close()
+        await slack.close()
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:

@@ -7,7 +7,7 @@ import base64
 from types import MappingProxyType
 
 from fakes.openai import Reply
-from slackgpt.access import AccessRules
+from slackgpt.policy import AccessRules
 
 CHANNEL = "C1"
 PNG = base64.b64decode(

@@ -6,9 +6,9 @@ import pytest
 from slackgpt.files import (
     MAX_BYTES,
     Attachments,
+    Download,
     Kind,
     classify,
-    decode_text,
     read_attachments,
     user_content,
 )
@@ -64,18 +64,19 @@ def slack_file(name, data=b"", **fields):
 
 
 class Downloads:
-    """A fake ``download(url)``: serves bytes by URL, records calls, raises for errors."""
+    """A stand-in ``download(url, limit)``: serves bytes by URL up to ``limit``, as
+    :meth:`SlackApi.download` does; records calls; raises for errors."""
 
     def __init__(self, files: dict[str, bytes | Exception]):
         self.files = files
         self.calls: list[str] = []
 
-    async def __call__(self, url: str) -> bytes:
+    async def __call__(self, url: str, limit: int) -> Download:
         self.calls.append(url)
         result = self.files[url]
         if isinstance(result, Exception):
             raise result
-        return result
+        return Download(result[:limit], complete=len(result) <= limit)
 
 
 async def read(*pairs, images_allowed=True, max_chars=100_000):
@@ -152,36 +153,6 @@ async def test_falls_back_to_url_private_without_a_download_url():
     result = await read_attachments([file], downloads, images_allowed=False, max_chars=100)
     assert downloads.calls == ["https://files.slack.test/a.txt"]
     assert "hi" in result.text_parts[0]
-
-
-@pytest.mark.parametrize(
-    ("data", "text"),
-    [
-        ("한글 메모".encode(), "한글 메모"),
-        ("\ufeffBOM and UTF-8".encode(), "BOM and UTF-8"),
-        ("UTF-16 텍스트".encode("utf-16"), "UTF-16 텍스트"),
-        ("이름,점수\n김철수,90\n".encode("cp949"), "이름,점수\n김철수,90\n"),  # Excel's Korean CSV
-        ("café crème brûlée".encode("cp1252"), "café crème brûlée"),
-        ("Ärger".encode("cp1252"), "Ärger"),  # also valid CP949, as one rare Hangul syllable
-        ("ÄÄ Ölkanne".encode("cp1252"), "ÄÄ Ölkanne"),
-        ("“quotes” \u2013 dash".encode("cp1252"), "“quotes” \u2013 dash"),
-        (b"mostly fine " * 50 + b"\xff" + b" end", "mostly fine " * 50 + "\ufffd end"),
-    ],
-)
-def test_decode_text_falls_back_sensibly(data, text):
-    assert decode_text(data) == text
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        PNG,
-        b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)),  # a zip (docx) renamed .txt
-        bytes(range(1, 32)) * 10,
-    ],
-)
-def test_decode_text_refuses_binary(data):
-    assert decode_text(data) is None
 
 
 async def test_undecodable_file_becomes_a_note():

@@ -16,11 +16,11 @@ from slack_sdk.signature import SignatureVerifier
 from fakes.openai import Reply
 from fakes.slack import FakeSlack
 from slackgpt.answer import Answerer
-from slackgpt.bot import build_app, build_web_client
 from slackgpt.config import Settings
-from slackgpt.conversation import BotIdentity
 from slackgpt.http_mode import build_http_app, serve_http
 from slackgpt.model import ModelClient, build_openai_client
+from slackgpt.runtime import build_app
+from slackgpt.slack_api import SlackApi
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -51,19 +51,19 @@ class HttpBot:
 
 
 @pytest.fixture
-async def http_bot(settings: Settings, monkeypatch) -> AsyncIterator[HttpBot]:
-    """The parts ``Bot`` builds, with a signing secret, served on 127.0.0.1."""
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)  # AsyncApp reads it when not passed
-    openai_client = build_openai_client(settings)
-    web_client = build_web_client(settings)
-    auth = await web_client.auth_test()
-    bot = BotIdentity(user_id=auth["user_id"], bot_id=auth.get("bot_id"), name=auth.get("user"))
-    app = build_app(web_client, Answerer(ModelClient(openai_client, settings), settings), bot)
-    server = await serve_http(app, "127.0.0.1", 0)
+async def http_bot(settings: Settings) -> AsyncIterator[HttpBot]:
+    """The parts ``Runtime`` builds, with a signing secret, served on 127.0.0.1."""
+    model = ModelClient(build_openai_client(settings), settings)
+    slack = SlackApi(settings.slack_bot_token, settings.slack_api_url)
+    identity = (await slack.whoami()).identity
+    answerer = Answerer(slack=slack, model=model, settings=settings, identity=identity)
+    app = build_app(slack, answerer, signing_secret=SECRET)
+    server = await serve_http(app, "127.0.0.1", 0, signing_secret=SECRET)
     async with aiohttp.ClientSession() as session:
         yield HttpBot(f"http://127.0.0.1:{server.port}", session)
     await server.close()
-    await openai_client.close()
+    await slack.close()
+    await model.close()
 
 
 def mention_payload(slack: FakeSlack, message: dict) -> dict:
@@ -156,8 +156,7 @@ async def test_health_endpoint(http_bot):
         assert response.status == 200 and await response.text() == "ok"
 
 
-def test_an_app_without_signing_secret_is_refused(monkeypatch):
-    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
-    app = AsyncApp(token="xoxb-unused")  # no signing secret given, none in the environment
+def test_an_app_without_signing_secret_is_refused():
+    app = AsyncApp(token="xoxb-unused", signing_secret="unused")
     with pytest.raises(ValueError, match="signing_secret"):
-        build_http_app(app)
+        build_http_app(app, "")

@@ -13,7 +13,6 @@ import aiohttp
 import pytest
 
 from fakes.openai import Reply
-from slackgpt import bot as bot_module
 from slackgpt.config import ConfigError, load_settings
 from tests.conftest import env_for
 from tests.test_e2e_startup import ROOT, finished, run_app
@@ -103,10 +102,10 @@ async def test_json_logs_from_the_real_process(slack, llm, tmp_path):
     assert slack.bot_token not in err and slack.app_token not in err
 
 
-async def test_bot_in_http_mode_answers_signed_events(start_bot, slack, llm, monkeypatch):
-    monkeypatch.setattr(bot_module, "HTTP_HOST", "127.0.0.1")
+async def test_bot_in_http_mode_answers_signed_events(start_bot, slack, llm):
     bot = await start_bot(
-        slack_mode="http", slack_signing_secret=SECRET, slack_app_token="", port=0
+        slack_mode="http", slack_signing_secret=SECRET, slack_app_token="", host="127.0.0.1",
+        port=0,
     )
     assert bot.http is not None and not slack.calls_to("apps.connections.open")
     llm.script(Reply(text="Over HTTP."))

@@ -1,17 +1,23 @@
 import pytest
 
-from slackgpt.access import (
+from slackgpt.config import ConfigError, load_settings
+from slackgpt.policy import (
     NOT_ALLOWED_CHANNEL,
     NOT_ALLOWED_USER,
     AccessRules,
     RateLimiter,
-    RulesError,
     check_access,
-    parse_rules,
     rate_limited_message,
     system_prompt_for,
     wait_phrase,
 )
+
+TOKENS = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "OPENAI_API_KEY": "sk-1"}
+
+
+def parse_rules(env: dict[str, str]):
+    """The access rules that the settings read from ``env`` (tokens added)."""
+    return load_settings({**TOKENS, **env}).access
 
 
 class FakeClock:
@@ -25,7 +31,7 @@ class FakeClock:
         self.now += seconds
 
 
-# --- parse_rules -----------------------------------------------------------------------
+# --- reading the rules from the environment ---------------------------------------
 
 
 def test_no_settings_means_no_rules():
@@ -99,7 +105,7 @@ def test_malformed_values_name_the_variable(env, expected):
 
 
 def test_every_problem_is_reported_at_once():
-    with pytest.raises(RulesError) as raised:
+    with pytest.raises(ConfigError) as raised:
         parse_rules(
             {
                 "ALLOWED_CHANNELS": "#general",

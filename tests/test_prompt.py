@@ -1,4 +1,5 @@
-from slackgpt.conversation import BotIdentity, to_model_messages
+from slackgpt.events import BotIdentity
+from slackgpt.prompt import to_model_messages
 
 BOT = BotIdentity(user_id="UBOT", bot_id="BBOT", name="gpt")
 

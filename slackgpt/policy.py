@@ -1,22 +1,26 @@
-"""Optional access and cost rules: who may ask where, how often, and per-channel instructions."""
+"""What the bot refuses and why: the hint, allow-lists, per-person limits, per-channel prompts.
+
+Pure decisions; the per-person counter keeps its own memory (see :class:`RateLimiter`).
+"""
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .events import BotIdentity, Question
+from .formatting import slack_to_text
+
 HOUR = 3600.0
 
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
-_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")  # channel prompts may name a DM too
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
-
+HINT = (
+    "Hi! Ask me something after the mention, for example: "
+    "`@{name} what does Socket Mode do?` In a DM, just write your question."
+)
 NOT_ALLOWED_USER = (
     "Sorry, I can only answer the people an admin has given access to. "
     "Ask the admin of this bot if you need it."
@@ -25,14 +29,6 @@ NOT_ALLOWED_CHANNEL = (
     "Sorry, I don't answer in this channel. "
     "You can send me a direct message, or ask an admin to add this channel."
 )
-
-
-class RulesError(ValueError):
-    """One or more access settings are malformed; each line names the variable and the fix."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -45,25 +41,16 @@ class AccessRules:
     channel_prompts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def parse_rules(env: Mapping[str, str]) -> AccessRules:
-    """Read the access rules from the environment; raise :class:`RulesError` (a ValueError).
+def refusal(
+    rules: AccessRules, question: Question, identity: BotIdentity
+) -> str | None:
+    """Why the bot won't ask the model (nothing asked, or no access), or None.
 
-    ``ALLOWED_CHANNELS`` and ``ALLOWED_USERS`` are comma-separated Slack IDs,
-    ``USER_REQUESTS_PER_HOUR`` a positive whole number, ``CHANNEL_PROMPTS`` a JSON object
-    mapping channel IDs to instructions. Unset or empty means no rule.
+    The per-person limit is separate (:class:`RateLimiter`): it counts, so it goes last.
     """
-    problems: list[str] = []
-    rules = AccessRules(
-        allowed_channels=_ids(
-            env, "ALLOWED_CHANNELS", _CHANNEL_ID, "channel", "C0123ABCD", problems
-        ),
-        allowed_users=_ids(env, "ALLOWED_USERS", _USER_ID, "user", "U0123ABCD", problems),
-        requests_per_hour=_per_hour(env, problems),
-        channel_prompts=_channel_prompts(env, problems),
-    )
-    if problems:
-        raise RulesError(problems)
-    return rules
+    if not slack_to_text(question.text, identity.user_id) and not question.files:
+        return HINT.format(name=identity.name or "bot")
+    return check_access(rules, question.channel, question.user, question.is_dm)
 
 
 def check_access(rules: AccessRules, channel: str, user: str, is_dm: bool) -> str | None:
@@ -165,94 +152,3 @@ def wait_phrase(seconds: float) -> str:
         return f"in about {minutes} minutes"
     hours = round(minutes / 60)
     return "in about an hour" if hours <= 1 else f"in about {hours} hours"
-
-
-def _ids(
-    env: Mapping[str, str],
-    name: str,
-    shape: re.Pattern[str],
-    what: str,
-    example: str,
-    problems: list[str],
-) -> frozenset[str] | None:
-    values = [v.strip() for v in env.get(name, "").split(",") if v.strip()]
-    if not values:
-        return None
-    bad = [v for v in values if not shape.match(v)]
-    if bad:
-        where = (
-            "the channel's name → About → Channel ID"
-            if what == "channel"
-            else "the person's profile → ⋮ → Copy member ID"
-        )
-        problems.append(
-            f"{name} must be comma-separated Slack {what} IDs like {example} (from {where}), "
-            f"not {', '.join(repr(v) for v in bad[:3])}{' …' if len(bad) > 3 else ''}."
-        )
-        return None
-    return frozenset(values)
-
-
-def _per_hour(env: Mapping[str, str], problems: list[str]) -> int | None:
-    raw = env.get("USER_REQUESTS_PER_HOUR", "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        problems.append(
-            f"USER_REQUESTS_PER_HOUR must be a whole number of at least 1 (questions per person "
-            f"per hour), not {raw!r}. Leave it unset for no limit."
-        )
-        return None
-    return value
-
-
-def _channel_prompts(env: Mapping[str, str], problems: list[str]) -> Mapping[str, str]:
-    raw = env.get("CHANNEL_PROMPTS", "").strip()
-    empty: Mapping[str, str] = MappingProxyType({})
-    if not raw:
-        return empty
-    example = '{"C0123ABCD": "Answer as the support team\'s assistant."}'
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as error:
-        problems.append(
-            f"CHANNEL_PROMPTS must be a JSON object like {example}, but it is not valid JSON "
-            f"({error.msg} at line {error.lineno}, column {error.colno})."
-        )
-        return empty
-    if not isinstance(value, dict):
-        problems.append(
-            f"CHANNEL_PROMPTS must be a JSON object like {example}, not a JSON {_json_kind(value)}."
-        )
-        return empty
-    bad_keys = [k for k in value if not _CONVERSATION_ID.match(k)]
-    bad_values = [k for k, v in value.items() if not isinstance(v, str) or not v.strip()]
-    if bad_keys:
-        problems.append(
-            f"CHANNEL_PROMPTS keys must be Slack channel IDs like C0123ABCD, not "
-            f"{', '.join(repr(k) for k in bad_keys[:3])}."
-        )
-    if bad_values:
-        problems.append(
-            f"CHANNEL_PROMPTS values must be non-empty strings (the instructions); check "
-            f"{', '.join(repr(k) for k in bad_values[:3])}."
-        )
-    if bad_keys or bad_values:
-        return empty
-    return MappingProxyType({k: v.strip() for k, v in value.items()})
-
-
-def _json_kind(value: object) -> str:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "true/false"
-    if value is None:
-        return "null"
-    return "number"

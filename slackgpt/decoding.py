@@ -1,0 +1,122 @@
+"""Bytes → text and types: encodings (Korean CP949 included), binary data, image signatures.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+# Control characters that do not occur in text files (tab, newlines, form feed, escape do).
+_BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def decode_text(data: bytes) -> str | None:
+    """The text in ``data``, or None for binary data.
+
+    Tries a byte-order mark, then UTF-8 (tolerating a few bad bytes), then Korean CP949 when
+    the result is mostly Hangul, then Windows-1252 and Latin-1.
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return _unless_binary(data.decode(encoding))
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in data:
+        return None
+    try:
+        return _unless_binary(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    lenient = data.decode("utf-8", errors="replace")
+    if lenient.count("\ufffd") * 200 <= len(lenient):  # a few stray bytes in UTF-8 text
+        return _unless_binary(lenient)
+    korean = _korean(data)
+    if korean is not None:
+        return _unless_binary(korean)
+    try:
+        return _unless_binary(data.decode("cp1252"))
+    except UnicodeDecodeError:
+        return _unless_binary(data.decode("latin-1"))
+
+
+def _korean(data: bytes) -> str | None:
+    """``data`` as CP949 (Korean Windows, e.g. Excel's CSV) if it reads as Korean text.
+
+    Accepted when most non-ASCII characters are Hangul syllables and nearly all of those are
+    the common ones of EUC-KR: Latin-1 text decoded as CP949 gives rare syllables.
+    """
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        return None
+    non_ascii = [c for c in text if ord(c) > 0x7F]
+    hangul = [c for c in non_ascii if 0xAC00 <= ord(c) <= 0xD7A3]
+    common = sum(_in_euc_kr(c) for c in hangul)
+    if hangul and len(hangul) * 2 >= len(non_ascii) and common * 10 >= len(hangul) * 9:
+        return text
+    return None
+
+
+def _in_euc_kr(char: str) -> bool:
+    try:  # Python spells syllables outside KS X 1001 as 8-byte jamo sequences
+        return len(char.encode("euc_kr")) == 2
+    except UnicodeEncodeError:
+        return False
+
+
+def pdf_text(data: bytes, max_chars: int | None = None) -> str:
+    """The text of a PDF's pages, stopping once ``max_chars`` are read (needs ``pypdf``).
+
+    Raises ImportError without pypdf, and pypdf's errors for a damaged or locked PDF.
+    """
+    from pypdf import PdfReader  # optional: PDFs are skipped with a note without it
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        reader.decrypt("")  # many "protected" PDFs only restrict printing or copying
+    pages: list[str] = []
+    length = 0
+    for page in reader.pages:
+        text = (page.extract_text() or "").strip()
+        if text:
+            pages.append(text)
+            length += len(text) + 2
+        if max_chars is not None and length > max_chars:
+            break
+    return "\n\n".join(pages)
+
+
+def _unless_binary(text: str) -> str | None:
+    controls = len(_BINARY_CONTROLS.findall(text))
+    return None if controls > max(1, len(text) // 100) else text
+
+
+def image_mimetype(data: bytes) -> str | None:
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def is_web_page(data: bytes) -> bool:
+    """True for an HTML page, what Slack sends instead of the file when a download is refused."""
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))

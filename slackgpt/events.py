@@ -1,0 +1,116 @@
+"""What Slack's events and messages mean: who wrote them, which are questions, where replies go.
+
+Pure: no clients, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Message subtypes that carry something said: a person's message (with files, broadcast from
+# a thread, /me) or another bot's. Joins, topic changes, edits and deletions are not.
+SPOKEN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the bot is in this workspace (from ``auth.test``)."""
+
+    user_id: str
+    bot_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a reply goes: a thread, and the person it answers (needed to stream in channels)."""
+
+    channel: str
+    thread_ts: str
+    user: str | None = None
+    team: str | None = None
+
+
+def is_dm(channel: str) -> bool:
+    """True for a direct-message conversation (IDs of DMs start with ``D``)."""
+    return channel.startswith("D")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A person's message the bot should answer."""
+
+    channel: str
+    ts: str
+    user: str
+    text: str
+    thread_ts: str | None = None
+    team: str | None = None
+    event_id: str | None = None
+    files: tuple[dict, ...] = ()
+
+    @property
+    def is_dm(self) -> bool:
+        """True in a direct message with the bot."""
+        return is_dm(self.channel)
+
+    @property
+    def target(self) -> Target:
+        """Replies go to the message's thread (or start one under it)."""
+        return Target(self.channel, self.thread_ts or self.ts, self.user, self.team)
+
+    def as_message(self) -> dict:
+        """The question as Slack would list it in a thread."""
+        return {"type": "message", "user": self.user, "text": self.text, "ts": self.ts}
+
+
+def is_own(message: dict, identity: BotIdentity) -> bool:
+    """True for a message the bot itself posted."""
+    return message.get("user") == identity.user_id or (
+        identity.bot_id is not None and message.get("bot_id") == identity.bot_id
+    )
+
+
+def question_from(event: dict, body: dict) -> Question:
+    """The question carried by an ``app_mention`` or ``message`` event."""
+    return Question(
+        channel=event["channel"],
+        ts=event["ts"],
+        user=event.get("user") or "",
+        text=event.get("text") or "",
+        thread_ts=event.get("thread_ts"),
+        team=event.get("team") or body.get("team_id"),
+        event_id=body.get("event_id"),
+        files=tuple(event.get("files") or ()),
+    )
+
+
+def from_person(event: dict, identity: BotIdentity) -> bool:
+    """True for a new message a person wrote (not a bot, not an edit or a join)."""
+    return (
+        event.get("subtype") in SPOKEN_SUBTYPES
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+        and not is_own(event, identity)
+    )
+
+
+def is_dm_question(event: dict, identity: BotIdentity) -> bool:
+    """True for a person's message in a DM with the bot: always answered."""
+    return event.get("channel_type") == "im" and from_person(event, identity)
+
+
+def is_follow_up(event: dict, identity: BotIdentity) -> bool:
+    """True for a person's thread reply, in a channel, that may continue a talk with the bot.
+
+    A reply that mentions the bot comes as ``app_mention`` too and is answered from there; one
+    that mentions other people is addressed to them.
+    """
+    thread_ts = event.get("thread_ts")
+    return (
+        event.get("channel_type") in ("channel", "group", "mpim")
+        and bool(thread_ts)
+        and thread_ts != event.get("ts")
+        and from_person(event, identity)
+        and "<@" not in (event.get("text") or "")
+    )

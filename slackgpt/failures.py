@@ -1,0 +1,230 @@
+"""What a failure means: one sentence for the person in the thread, one fix for the admin.
+
+Pure: reads exception types, HTTP statuses, error codes and messages (OpenAI's wording and
+the common proxies'), and is used by answers and ``--check`` alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import openai
+
+from .config import OPENAI_KEYS_URL, SLACK_APPS_URL
+
+
+class ModelTimeout(Exception):
+    """The model sent nothing for too long: before its first words, or between two pieces."""
+
+    def __init__(self, seconds: float, *, started: bool):
+        self.seconds = seconds
+        self.started = started
+        where = "between two pieces of" if started else "before the first words of"
+        super().__init__(f"no data for {seconds:g}s {where} the answer")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure, explained.
+
+    ``kind`` is a stable name for logs and tests; ``people`` the sentence posted in the
+    thread; ``summary`` what happened, for an admin (``{where}`` stands for the model
+    server's address, see :meth:`summary_at`); ``fix`` what the admin can do;
+    ``transient`` means trying again later may work without anyone changing anything.
+    """
+
+    kind: str
+    people: str
+    summary: str
+    fix: str = ""
+    transient: bool = False
+
+    def summary_at(self, where: str) -> str:
+        """The summary, naming the model server at ``where``."""
+        return self.summary.replace("{where}", where)
+
+
+def explain(error: BaseException, model_name: str) -> Failure:
+    """The :class:`Failure` that ``error`` (from the model or the bot itself) stands for."""
+    if isinstance(error, ModelTimeout):
+        return _timeout(error)
+    if isinstance(error, openai.APIConnectionError):
+        return _connection(error)
+    if isinstance(error, openai.APIStatusError):
+        return _status(error, model_name)
+    if isinstance(error, openai.APIError):
+        return Failure(
+            "model_error",
+            "The model service returned an error. Details are in the bot's log.",
+            f"{{where}} returned an error: {_first_line(error)}",
+            "See the bot's log and the model server's log.",
+            transient=True,
+        )
+    return Failure(
+        "unexpected",
+        "Something went wrong while answering. Details are in the bot's log.",
+        f"unexpected {type(error).__name__}: {_first_line(error)}",
+        "See the traceback in the bot's log.",
+    )
+
+
+def slack_token_fix(variable: str, code: str) -> str:
+    """What to do when Slack refuses ``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN`` with ``code``."""
+    app = f"{SLACK_APPS_URL} → your app →"
+    if variable == "SLACK_BOT_TOKEN":
+        where = f"{app} OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
+    else:
+        where = f"{app} Basic Information → App-Level Tokens (xapp-…, scope connections:write)"
+    if code == "not_allowed_token_type":
+        return f"Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? {variable} is at {where}."
+    if code == "account_inactive":
+        return f"The app was uninstalled: reinstall it ({app} Install App), then copy {where}."
+    unknown_token = code in ("invalid_auth", "not_authed", "token_revoked")
+    if variable == "SLACK_APP_TOKEN" and not unknown_token:
+        return f"Socket Mode must be enabled: {app} Settings → Socket Mode → Enable Socket Mode."
+    return f"Copy {variable} again from {where}; reinstall the app if it was changed."
+
+
+def is_quota(error: openai.APIError) -> bool:
+    """True when the account is out of credit, however the server or a proxy words it."""
+    text = f"{error_code(error) or ''} {error}".lower()
+    return "insufficient_quota" in text or "exceeded your current quota" in text
+
+
+def error_code(error: openai.APIError) -> str | None:
+    """The error's ``code`` (``context_length_exceeded``, …), from the exception or its body."""
+    code = getattr(error, "code", None)
+    if code:
+        return str(code)
+    body = error.body if isinstance(error.body, dict) else {}
+    inner = body.get("error", body)
+    return str(inner["code"]) if isinstance(inner, dict) and inner.get("code") else None
+
+
+def _timeout(error: ModelTimeout) -> Failure:
+    if error.started:
+        people = f"The model stopped sending for {error.seconds:g} seconds, so I stopped waiting."
+    else:
+        people = (
+            f"The model didn't start answering within {error.seconds:g} seconds, so I stopped "
+            "waiting. Please try again."
+        )
+    setting = "OPENAI_TIMEOUT" if error.started else "FIRST_TOKEN_TIMEOUT"
+    return Failure(
+        "timeout",
+        people,
+        str(error),
+        f"A slow model may need a larger {setting}.",
+        transient=True,
+    )
+
+
+def _connection(error: openai.APIConnectionError) -> Failure:
+    if isinstance(error, openai.APITimeoutError):
+        return Failure(
+            "timeout",
+            "The model took too long to answer, so I stopped waiting. Please try again.",
+            "{where} did not answer in time",
+            "Check that the server is up and OPENAI_BASE_URL points at it; a slow local model "
+            "may need a larger OPENAI_TIMEOUT.",
+            transient=True,
+        )
+    return Failure(
+        "unreachable",
+        "I couldn't reach the model service. Please try again in a minute; if it keeps "
+        "happening, an admin should check OPENAI_BASE_URL and the network.",
+        "could not connect to {where}",
+        "Check OPENAI_BASE_URL (scheme, host, port, the /v1 path) and that the server is "
+        "running and reachable from here.",
+        transient=True,
+    )
+
+
+def _status(error: openai.APIStatusError, model_name: str) -> Failure:
+    status = error.status_code
+    if isinstance(error, openai.AuthenticationError):
+        return Failure(
+            "auth",
+            "The model service rejected my API key. An admin needs to check OPENAI_API_KEY.",
+            "{where} rejected OPENAI_API_KEY (401)",
+            f"Set OPENAI_API_KEY to a valid key ({OPENAI_KEYS_URL}, or your server's key).",
+        )
+    if isinstance(error, openai.PermissionDeniedError):
+        return Failure(
+            "permission",
+            f"My API key isn't allowed to use the model `{model_name}`. An admin needs to "
+            "check the key's permissions or OPENAI_MODEL.",
+            f"OPENAI_API_KEY may not use {model_name} (403)",
+            "Give the key's project access to the model, or change OPENAI_MODEL.",
+        )
+    if isinstance(error, openai.NotFoundError):
+        return _unknown_model(model_name, 404)
+    if isinstance(error, openai.RateLimitError):
+        return _rate_limited(error)
+    if isinstance(error, openai.BadRequestError):
+        return _bad_request(error)
+    if status >= 500:
+        return Failure(
+            "server",
+            "The model service had an internal error. Please try again in a moment.",
+            f"{{where}} answered {status}: {_first_line(error)}",
+            "Check the model server's log.",
+            transient=True,
+        )
+    return Failure(
+        "model_error",
+        "The model service returned an error. Details are in the bot's log.",
+        f"{{where}} answered {status}: {_first_line(error)}",
+        "Check OPENAI_MODEL, OPENAI_BASE_URL and the server's log.",
+    )
+
+
+def _unknown_model(model_name: str, status: int) -> Failure:
+    return Failure(
+        "unknown_model",
+        f"The model `{model_name}` wasn't found on the model service. An admin needs to check "
+        "OPENAI_MODEL (and OPENAI_BASE_URL).",
+        f"{{where}} answered {status} for model {model_name}",
+        "Check OPENAI_MODEL (on Azure: the deployment name) and OPENAI_BASE_URL (it usually "
+        "ends in /v1).",
+    )
+
+
+def _rate_limited(error: openai.RateLimitError) -> Failure:
+    if is_quota(error):
+        return Failure(
+            "quota",
+            "The model account has run out of quota. An admin needs to check billing for the "
+            "API key.",
+            "{where} answered 429 (out of quota)",
+            "Check the account's billing and limits.",
+        )
+    return Failure(
+        "rate_limit",
+        "The model service is busy (rate limit reached). Please try again in a minute.",
+        "{where} answered 429 (rate limited)",
+        "Try again in a minute; if it persists, raise the account's rate limits.",
+        transient=True,
+    )
+
+
+def _bad_request(error: openai.BadRequestError) -> Failure:
+    if error_code(error) == "context_length_exceeded" or "context" in str(error).lower():
+        return Failure(
+            "context",
+            "This conversation is too long for the model. Please start a new thread, or ask "
+            "again with less text.",
+            "the request was longer than the model's context at {where}",
+            "Lower CONTEXT_TOKENS to what the model accepts.",
+        )
+    return Failure(
+        "bad_request",
+        "The model service refused this request. Details are in the bot's log.",
+        f"{{where}} answered 400: {_first_line(error)}",
+        "Check OPENAI_MODEL, OPENAI_BASE_URL and the server's log.",
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__

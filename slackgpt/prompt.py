@@ -1,0 +1,130 @@
+"""What the model sees, and the notes the reader sees: a Slack thread → chat messages.
+
+Pure: no clients, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .budget import fit_to_budget
+from .events import SPOKEN_SUBTYPES, BotIdentity, is_own
+from .files import Attachments, user_content
+from .formatting import slack_to_text
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The model's messages for one answer, and one-line notes to show under the answer."""
+
+    messages: list[dict[str, object]]
+    notes: tuple[str, ...] = ()
+
+
+def speaker(message: dict) -> str:
+    """How a message's author is named to the model: a Slack mention, or a bot's name."""
+    if message.get("user") and not message.get("bot_id"):
+        return f"<@{message['user']}>"
+    profile = message.get("bot_profile") or {}
+    name = profile.get("name") or message.get("username") or message.get("bot_id") or "a bot"
+    return f"{name} (bot)"
+
+
+def to_model_messages(
+    system_prompt: str,
+    thread: list[dict],
+    identity: BotIdentity,
+    *,
+    until_ts: str | None = None,
+    attachments: Attachments | None = None,
+) -> list[dict[str, object]]:
+    """The chat messages for a Slack thread, oldest first, ending at ``until_ts`` (inclusive).
+
+    The bot's own messages become ``assistant`` turns; everyone else's become ``user`` turns
+    prefixed with who wrote them. Mentions of the bot are removed; empty messages are skipped.
+    ``attachments`` (the files of the message at ``until_ts``) join that message.
+    """
+    messages: list[dict[str, object]] = [{"role": "system", "content": system_prompt}]
+    for message in sorted(thread, key=lambda m: float(m.get("ts", 0))):
+        if until_ts is not None and float(message.get("ts", 0)) > float(until_ts):
+            break
+        if message.get("subtype") not in SPOKEN_SUBTYPES:
+            continue
+        own = is_own(message, identity)
+        text = slack_to_text(message.get("text") or "", None if own else identity.user_id)
+        with_files = attachments is not None and message.get("ts") == until_ts and not own
+        if with_files:
+            text = text or "(see the attached files)"
+        if not text:
+            continue
+        if own:
+            messages.append({"role": "assistant", "content": text})
+            continue
+        content: object = f"{speaker(message)}: {text}"
+        if with_files and attachments is not None:
+            content = user_content(str(content), attachments)
+        messages.append({"role": "user", "content": content})
+    return messages
+
+
+def build_prompt(
+    system_prompt: str,
+    thread: list[dict],
+    identity: BotIdentity,
+    *,
+    until_ts: str,
+    attachments: Attachments | None,
+    budget: int,
+) -> Prompt:
+    """The thread as the model's messages within ``budget`` tokens, with notes for the reader."""
+    messages, dropped = fit_to_budget(
+        to_model_messages(
+            system_prompt, thread, identity, until_ts=until_ts, attachments=attachments
+        ),
+        budget,
+    )
+    notes = [f"_Note: {note}_" for note in (attachments.notes if attachments else [])]
+    if dropped:
+        plural = "s" if dropped > 1 else ""
+        notes.append(
+            f"_(I left out {dropped} earlier message{plural} of this thread to stay within "
+            "my context budget.)_"
+        )
+    return Prompt(messages, tuple(notes))
+
+
+def footer(notes: tuple[str, ...], usage_line: str | None = None) -> str:
+    """What follows an answer: the notes, then (when shown) the model and tokens used."""
+    lines = [*notes, f"_{usage_line}_"] if usage_line else list(notes)
+    return "".join(f"\n\n{line}" for line in lines)
+
+
+def usage_line(model_name: str, total_tokens: int) -> str:
+    """``gpt-5-mini · 1,234 tokens``."""
+    return f"{model_name} · {total_tokens:,} tokens"
+
+
+def ending_note(finish_reason: str | None) -> str:
+    """A line after an answer that has text but did not end by itself, or ""."""
+    if finish_reason == "length":
+        return "\n\n_(The answer was cut short: it reached the token limit.)_"
+    if finish_reason == "content_filter":
+        return "\n\n_(The rest of the answer was withheld by the model's content filter.)_"
+    return ""
+
+
+def empty_answer(finish_reason: str | None) -> str:
+    """The notice for a stream that ended without any text."""
+    if finish_reason == "length":
+        return (
+            ":warning: The model used up its token limit before writing an answer. "
+            "An admin can raise MAX_COMPLETION_TOKENS."
+        )
+    if finish_reason == "content_filter":
+        return ":warning: The model's content filter withheld the answer."
+    return ":warning: The model returned an empty answer. Please try rephrasing."
+
+
+def interrupted(why: str) -> str:
+    """The line that ends an answer cut off mid-way."""
+    return f"\n\n_:warning: The answer was interrupted. {why}_"

@@ -1,0 +1,150 @@
+"""Wiring: the Slack door, the model, the Bolt app and its Socket Mode (or HTTP) connection."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+
+from . import listeners
+from .answer import Answerer
+from .config import Settings
+from .events import BotIdentity
+from .failures import slack_token_fix
+from .http_mode import HttpServer, serve_http
+from .model import ModelClient
+from .slack_api import SlackApi, SlackUnreachable, TokenRejected
+
+log = logging.getLogger(__name__)
+
+# The Socket Mode client notices a socket that died without a close frame at its next
+# ping; a short interval brings the bot back within seconds (the default is 10 s).
+SOCKET_PING_INTERVAL = 3.0
+
+
+class StartupError(Exception):
+    """Slack refused to let the bot start; the message says what to do."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def build_app(slack: SlackApi, answerer: Answerer, signing_secret: str | None = None) -> AsyncApp:
+    """The Bolt app with the bot's listeners; no network calls.
+
+    ``signing_secret`` makes Bolt verify HTTP requests (Socket Mode needs none).
+    """
+    identity = answerer.identity
+
+    async def authorize(enterprise_id, team_id, user_id) -> AuthorizeResult:
+        # Who the bot is was settled by the start-up auth.test. Left to itself, Bolt calls
+        # auth.test again on its first event, once per event that arrives before the first
+        # call returns: a burst after a restart makes one call per event, each holding
+        # back its event's ack by a round trip.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            bot_user_id=identity.user_id,
+            bot_id=identity.bot_id,
+            bot_token=slack.token,
+        )
+
+    bolt_logger = logging.getLogger("slack_bolt")
+    bolt_logger.addFilter(_skip_token_notices)
+    app = AsyncApp(
+        client=slack.client,
+        authorize=authorize,
+        logger=bolt_logger,
+        signing_secret=signing_secret,
+    )
+    listeners.register(app, answerer)
+    return app
+
+
+def _skip_token_notices(record: logging.LogRecord) -> bool:
+    """Drop Bolt's start-up warnings that SLACK_BOT_TOKEN is unused: the client carries it."""
+    message = record.getMessage()
+    return not (message.startswith(("As you gave `client`", "As `installation_store`")))
+
+
+class Runtime:
+    """The running bot: a Bolt app fed over Socket Mode (or, in HTTP mode, the Events API)."""
+
+    def __init__(self, settings: Settings, *, model: ModelClient, slack: SlackApi):
+        self.settings = settings
+        self.model = model
+        self.slack = slack
+        self.answerer: Answerer | None = None
+        self.identity: BotIdentity | None = None
+        self.handler: AsyncSocketModeHandler | None = None
+        self.http: HttpServer | None = None
+
+    async def start(self) -> None:
+        """Check the tokens, then connect; returns once events are flowing."""
+        settings = self.settings
+        identity, socket_url = await self._check_tokens()
+        self.identity = identity
+        self.answerer = Answerer(
+            slack=self.slack, model=self.model, settings=settings, identity=identity
+        )
+        secret = settings.slack_signing_secret or None
+        app = build_app(self.slack, self.answerer, signing_secret=secret)
+        if settings.slack_mode == "http":
+            self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
+            log.info("answering Slack events over HTTP as @%s", identity.name)
+            return
+        self.handler = AsyncSocketModeHandler(
+            app, settings.slack_app_token, ping_interval=SOCKET_PING_INTERVAL
+        )
+        # The ticket from the start-up check is used at once, saving a round trip (the
+        # handler's client has no public setter for it; it asks again on reconnects).
+        self.handler.client.wss_uri = socket_url
+        await self.handler.connect_async()
+        log.info(
+            "connected to Slack as @%s (%s); model %s",
+            identity.name,
+            identity.user_id,
+            settings.openai_model,
+        )
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking events (Slack sends new ones to other connections), then let the
+        answers in flight finish for up to ``grace`` seconds."""
+        await self._disconnect()
+        if self.answerer is not None:
+            await self.answerer.drain(grace)
+
+    async def close(self) -> None:
+        """Disconnect from Slack (or stop the HTTP server) and release the connections."""
+        await self._disconnect()
+        await self.slack.close()
+        await self.model.close()
+
+    async def _check_tokens(self) -> tuple[BotIdentity, str]:
+        """Who the bot is, and a Socket Mode URL (none in HTTP mode); or a StartupError."""
+        try:
+            whoami = await self.slack.whoami()
+            if self.settings.slack_mode == "http":  # no socket: Slack POSTs the events to us
+                return whoami.identity, ""
+            return whoami.identity, await self.slack.socket_url(self.settings.slack_app_token)
+        except TokenRejected as error:
+            fix = slack_token_fix(error.variable, error.code)
+            raise StartupError(f"{error}. {fix}") from None
+        except SlackUnreachable as error:
+            raise StartupError(
+                f"Could not reach Slack at {self.settings.slack_api_url} ({error}). Check the "
+                "network connection (and SLACK_API_URL if you set it).",
+                exit_code=1,
+            ) from None
+
+    async def _disconnect(self) -> None:
+        if self.http is not None:
+            http, self.http = self.http, None
+            await http.close()
+        if self.handler is not None:
+            handler, self.handler = self.handler, None
+            await handler.close_async()
