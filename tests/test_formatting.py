@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from slackgpt.formatting import (
@@ -6,6 +8,7 @@ from slackgpt.formatting import (
     open_fence,
     slack_to_text,
     split_markdown,
+    split_off,
     unsafe_tail,
 )
 
@@ -41,6 +44,9 @@ class TestSlackToText:
         assert slack_to_text("  <@UBOT>  ", "UBOT") == ""
 
 
+LIVE = re.compile(r"<!(here|channel|everyone|subteam)|(?<![\w@])@(here|channel|everyone)\b", re.I)
+
+
 class TestNeutralizeBroadcasts:
     @pytest.mark.parametrize("text", ["<!channel>", "<!here>", "<!everyone>", "@channel", "@Here"])
     def test_broadcasts_cannot_ping(self, text):
@@ -55,6 +61,33 @@ class TestNeutralizeBroadcasts:
         text = "write to ops@here.com or <@U1>; `@channel` in code is fine too"
         assert neutralize_broadcasts("mail ops@here.com <@U1>") == "mail ops@here.com <@U1>"
         assert "ops@here.com" in neutralize_broadcasts(text)
+
+    def test_an_open_broadcast_is_made_inert_on_its_own(self):
+        result = neutralize_broadcasts("look <!here|all of")
+        assert "<!here" not in result and result.endswith("<\u2060!here|all of")
+        assert "<!DOCTYPE html>" in neutralize_broadcasts("<!DOCTYPE html>")  # code stays as is
+
+    def test_labels_with_spaces_are_held_back_whole(self):
+        assert unsafe_tail("ping <!here|all of") == len("<!here|all of")
+        assert unsafe_tail("ping <!subteam^S0123ABCD|@oncall te") == len(
+            "<!subteam^S0123ABCD|@oncall te"
+        )
+
+    @pytest.mark.parametrize(
+        "broadcast",
+        ["<!here|all of you>", "<!subteam^S0123ABCD|@oncall team>", "<!channel>", "@everyone"],
+    )
+    def test_no_split_of_a_stream_lets_a_broadcast_through(self, broadcast):
+        """What Slack accumulates from held-back, neutralized pieces never pings."""
+        text = f"Sure {broadcast} done"
+        for cut in range(1, len(text)):
+            sent, pending = "", ""
+            for piece in (text[:cut], text[cut:]):
+                pending += piece
+                ready = pending[: len(pending) - unsafe_tail(pending)]
+                sent, pending = sent + neutralize_broadcasts(ready), pending[len(ready) :]
+            sent += neutralize_broadcasts(pending)
+            assert not LIVE.search(sent), (cut, sent)
 
     def test_unsafe_tail_holds_back_a_partial_broadcast(self):
         assert unsafe_tail("hello <!chan") == len("<!chan")
@@ -123,6 +156,17 @@ class TestSplitMarkdown:
         parts = split_markdown(text, 300)
         assert all(len(p) <= 300 for p in parts)
         assert "".join(parts).replace(" ", "") == text.replace(" ", "")
+
+    def test_split_off_continues_a_code_block_opened_earlier_in_the_message(self):
+        before = "Here:\n```python\n" + "x = 1\n" * 10
+        head, rest = split_off(before, "y = 2\n" * 20, limit=len(before) + 60)
+        assert len(before + head) <= len(before) + 60
+        assert head.endswith("\n```") and open_fence(before + head) == ""
+        assert rest.startswith("```python\n") and rest.count("y = 2") + head.count("y = 2") == 20
+
+    def test_split_off_with_no_room_moves_everything_on(self):
+        head, rest = split_off("x" * 100, "more text than fits", limit=110)
+        assert head == "" and rest == "more text than fits"
 
     def test_open_fence(self):
         assert open_fence("x\n```js\ncode") == "```js"

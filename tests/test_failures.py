@@ -1,0 +1,91 @@
+"""One failure classifier: a sentence for the person, a summary and a fix for the admin."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+import pytest
+
+from slackgpt.failures import ModelTimeout, explain, is_quota, slack_token_fix
+
+REQUEST = httpx2.Request("POST", "http://model.test/v1/chat/completions")
+CLASSES = {
+    400: openai.BadRequestError,
+    401: openai.AuthenticationError,
+    403: openai.PermissionDeniedError,
+    404: openai.NotFoundError,
+    429: openai.RateLimitError,
+    500: openai.InternalServerError,
+    418: openai.APIStatusError,
+}
+
+
+def status_error(status: int, message: str, code: str | None = None) -> openai.APIStatusError:
+    """The exception the openai client raises for an HTTP error with OpenAI's error body."""
+    body = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    response = httpx2.Response(status, request=REQUEST, json={"error": body})
+    return CLASSES[status](message, response=response, body=body)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "people", "transient"),
+    [
+        (status_error(401, "Incorrect API key"), "auth", "OPENAI_API_KEY", False),
+        (status_error(403, "no access"), "permission", "`gpt-x`", False),
+        (status_error(404, "no such model", "model_not_found"), "unknown_model", "OPENAI_MODEL",
+         False),
+        (status_error(429, "You exceeded your current quota", "insufficient_quota"), "quota",
+         "run out of quota", False),
+        (status_error(429, "Rate limit reached", "rate_limit_exceeded"), "rate_limit", "busy",
+         True),
+        (status_error(400, "maximum context length is 8192 tokens", "context_length_exceeded"),
+         "context", "too long", False),
+        (status_error(400, "Invalid 'messages'"), "bad_request", "refused this request", False),
+        (status_error(500, "boom"), "server", "internal error", True),
+        (status_error(418, "teapot"), "model_error", "returned an error", False),
+        (openai.APITimeoutError(REQUEST), "timeout", "took too long", True),
+        (openai.APIConnectionError(request=REQUEST), "unreachable", "OPENAI_BASE_URL", True),
+        (ModelTimeout(30, started=False), "timeout", "within 30 seconds", True),
+        (ModelTimeout(5, started=True), "timeout", "stopped sending for 5 seconds", True),
+        (RuntimeError("bug"), "unexpected", "Something went wrong", False),
+    ],
+)
+def test_each_failure_has_a_sentence_a_summary_and_a_fix(error, kind, people, transient):
+    failure = explain(error, "gpt-x")
+    assert failure.kind == kind
+    assert people in failure.people
+    assert failure.summary and failure.fix
+    assert failure.transient is transient
+    assert "Traceback" not in failure.people
+
+
+def test_summary_names_the_server():
+    failure = explain(status_error(401, "bad key"), "gpt-x")
+    assert failure.summary_at("http://model.test/v1") == (
+        "http://model.test/v1 rejected OPENAI_API_KEY (401)"
+    )
+
+
+def test_quota_is_found_by_code_or_by_wording():
+    assert is_quota(status_error(429, "whatever", "insufficient_quota"))
+    assert is_quota(status_error(429, "You exceeded your current quota, please check your plan"))
+    assert not is_quota(status_error(429, "Rate limit reached for requests"))
+
+
+def test_timeouts_point_at_the_setting_that_helps():
+    assert "FIRST_TOKEN_TIMEOUT" in explain(ModelTimeout(30, started=False), "m").fix
+    assert "OPENAI_TIMEOUT" in explain(ModelTimeout(30, started=True), "m").fix
+
+
+@pytest.mark.parametrize(
+    ("variable", "code", "expected"),
+    [
+        ("SLACK_APP_TOKEN", "not_allowed_token_type", "swapped"),
+        ("SLACK_BOT_TOKEN", "account_inactive", "reinstall it"),
+        ("SLACK_APP_TOKEN", "invalid_auth", "App-Level Tokens"),
+        ("SLACK_APP_TOKEN", "internal_error", "Socket Mode must be enabled"),
+        ("SLACK_BOT_TOKEN", "invalid_auth", "Bot User OAuth Token"),
+    ],
+)
+def test_slack_token_fixes(variable, code, expected):
+    assert expected in slack_token_fix(variable, code)

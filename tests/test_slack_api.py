@@ -1,0 +1,154 @@
+"""The one door to Slack, against the fake Slack and small local file hosts."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from slackgpt.events import Target
+from slackgpt.slack_api import ForeignFileHost, SlackApi, TokenRejected, error_code
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+async def door(slack):
+    api = SlackApi(slack.bot_token, slack.api_url)
+    yield api
+    await api.close()
+
+
+class FileHost:
+    """A web server on 127.0.0.1 that records the Authorization header of every request."""
+
+    def __init__(self, routes: dict[str, web.Response]):
+        self.routes = routes
+        self.seen: list[str | None] = []
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> FileHost:
+        app = web.Application()
+        app.router.add_get("/{path:.*}", self.serve)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.port = self.runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(request.headers.get("Authorization"))
+        route = self.routes.get("/" + request.match_info["path"])
+        return route if route is not None else web.Response(status=404)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+async def test_whoami_and_a_rejected_token(slack, door):
+    whoami = await door.whoami()
+    assert whoami.identity.user_id == slack.bot_user_id and whoami.is_bot
+    assert "chat:write" in (whoami.scopes or "")
+    with pytest.raises(TokenRejected) as rejected:
+        await door.socket_url(slack.bot_token)
+    assert rejected.value.code == "not_allowed_token_type"
+
+
+async def test_thread_reads_every_page(slack, door):
+    slack.page_size = 2
+    root = slack.add_message("C1", "root")
+    for i in range(4):
+        slack.add_message("C1", f"reply {i}", thread_ts=root["ts"])
+    thread = await door.thread("C1", root["ts"])
+    assert [m["text"] for m in thread] == ["root", "reply 0", "reply 1", "reply 2", "reply 3"]
+    assert len(slack.calls_to("conversations.replies")) == 3
+
+
+async def test_claim_is_false_only_when_already_taken(slack, door):
+    root = slack.add_message("C1", "question")
+    assert await door.claim("C1", root["ts"], "eyes") is True
+    assert await door.claim("C1", root["ts"], "eyes") is False
+    slack.fail("reactions.add", "missing_scope")
+    other = slack.add_message("C1", "another")
+    assert await door.claim("C1", other["ts"], "eyes") is True  # the sign is lost, not the answer
+
+
+async def test_every_write_route_neutralizes_broadcasts(slack, door):
+    root = slack.add_message("C1", "question")
+    target = Target("C1", root["ts"], "U1", slack.team_id)
+    await door.post_text(target, "<!channel> notice")
+    posted = await door.post_markdown(target, "<!here> posted")
+    await door.update_markdown("C1", posted, "<!everyone> updated")
+    streamed = await door.start_stream(target, "<!subteam^S1|@team> start")
+    await door.append_stream("C1", streamed, " @here more")
+    await door.stop_stream("C1", streamed, " <!here|x> end")
+    sent = " ".join(str(c.params) for c in slack.calls)
+    assert "<!" not in sent.replace("<\u2060!", "")
+    for text in ("@channel", "@here", "@everyone", "@team"):
+        assert text not in sent
+
+
+async def test_markdown_falls_back_to_mrkdwn_when_blocks_are_refused(slack, door):
+    root = slack.add_message("C1", "question")
+    slack.fail("chat.postMessage", "invalid_blocks")
+    await door.post_markdown(Target("C1", root["ts"]), "**bold**")
+    assert slack.bot_text("C1", root["ts"]) == "*bold*"
+
+
+async def test_download_reads_to_the_end_or_the_cap(slack, door):
+    file = slack.add_file("big.csv", b"a,b\n" * 200_000, "text/csv")  # 800 KB
+    whole = await door.download(file["url_private_download"], 1_000_000)
+    assert whole.complete and len(whole.data) == 800_000
+    cut = await door.download(file["url_private_download"], 100_000)
+    assert not cut.complete and len(cut.data) == 100_000
+
+
+async def test_the_token_never_goes_to_a_foreign_host(door):
+    async with FileHost({"/secret.txt": web.Response(text="x")}) as foreign:
+        with pytest.raises(ForeignFileHost):
+            await door.download(foreign.url("/secret.txt"), 1000)
+        assert foreign.seen == []
+
+
+async def test_a_redirect_to_a_foreign_host_is_not_followed():
+    async with FileHost({"/secret.txt": web.Response(text="x")}) as foreign:
+        moved = web.Response(status=302, headers={"Location": foreign.url("/secret.txt")})
+        async with FileHost({"/files/a.txt": moved}) as slack_host:
+            door = SlackApi("xoxb-1", slack_host.url("/api/"))
+            try:
+                with pytest.raises(ForeignFileHost):
+                    await door.download(slack_host.url("/files/a.txt"), 1000)
+            finally:
+                await door.close()
+            assert slack_host.seen == ["Bearer xoxb-1"] and foreign.seen == []
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://files.slack.com/files-pri/T1-F1/a.pdf", True),
+        ("https://acme.enterprise.slack.com/files/a", True),
+        ("https://files.slack-gov.com/files-pri/T1-F1/a.pdf", True),
+        ("http://files.slack.com/a", False),  # never over plain HTTP
+        ("https://files.slack.com.evil.io/a", False),
+        ("https://evilslack.com/a", False),
+        ("https://drive.google.com/file/d/1", False),
+    ],
+)
+def test_slack_file_hosts(url, allowed):
+    assert SlackApi("xoxb-1", "https://slack.com/api/").is_file_host(url) is allowed
+
+
+def test_error_code_reads_slack_and_anything_else():
+    class Response(dict):
+        pass
+
+    class Failed(Exception):
+        response = Response(error="already_reacted")
+
+    assert error_code(Failed()) == "already_reacted"
+    assert error_code(ValueError("plain")) == "plain"
