@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -23,30 +22,13 @@ from .events import BotIdentity, Question, is_own
 from .files import Attachments, read_attachments
 from .model import Completion, ModelClient
 from .slack_api import SlackApi, error_code
+from .state import State
 
 log = logging.getLogger(__name__)
 
 STATUS = "is thinking…"
 CLAIM_REACTION = "eyes"
 RESTARTING = "I'm restarting and couldn't finish. Please ask again in a moment."
-
-
-class Seen:
-    """The messages this process has taken up, so a redelivery or a twin event is skipped."""
-
-    def __init__(self, remember: int = 10_000):
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._remember = remember
-
-    def first(self, question: Question) -> bool:
-        """True the first time a message is seen; memory is bounded (oldest forgotten)."""
-        key = (question.channel, question.ts)
-        if key in self._keys:
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self._remember:
-            self._keys.popitem(last=False)
-        return True
 
 
 @dataclass
@@ -95,14 +77,15 @@ class Answerer:
         model: ModelClient,
         settings: Settings,
         identity: BotIdentity,
+        state: State,
     ):
         self.slack = slack
         self.model = model
         self.settings = settings
         self.identity = identity
-        self.limiter = policy.RateLimiter(settings.access.requests_per_hour)
-        self.seen = Seen()
+        self.state = state
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._learning: dict[tuple[str, str], asyncio.Future[tuple[bool, list | None]]] = {}
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
         """Reply to ``question`` in its thread; every failure ends in a message there.
@@ -110,7 +93,7 @@ class Answerer:
         With ``follow_up`` (a thread reply without a mention) only when the bot is already
         part of that thread.
         """
-        if not self.seen.first(question):
+        if not await self.state.claim(f"{question.channel}:{question.ts}"):
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
         async with self._tracked():
@@ -146,21 +129,53 @@ class Answerer:
                 self._in_flight.discard(task)
 
     async def _answer(self, question: Question, follow_up: bool) -> None:
+        # The cheap checks come first: no Slack read is spent on someone who is refused.
+        refusal = policy.refusal(self.settings.access, question, self.identity)
         thread = None
         if follow_up:
-            thread = await self._read_thread(question)
-            if not any(is_own(message, self.identity) for message in thread):
+            has_bot, thread = await self._bots_thread(question, allowed=refusal is None)
+            if not has_bot:
                 return  # not the bot's conversation: only a mention brings it in
-        refusal = policy.refusal(self.settings.access, question, self.identity)
-        refusal = refusal or self._over_limit(question)
+        refusal = refusal or await self._over_limit(question)
         if refusal:
             if await self.slack.claim(question.channel, question.ts, CLAIM_REACTION):
                 await self.slack.post_text(question.target, refusal)
             return
         await self._respond(question, thread)
 
-    def _over_limit(self, question: Question) -> str | None:
-        allowed, wait = self.limiter.allow(question.user)
+    async def _bots_thread(
+        self, question: Question, *, allowed: bool
+    ) -> tuple[bool, list[dict] | None]:
+        """Whether the bot takes part in the question's thread, from memory or read once
+        (only for someone allowed to ask); the thread when it was read."""
+        channel, thread_ts = question.channel, question.thread_ts or question.ts
+        known = await self.state.thread_has_bot(channel, thread_ts)
+        if known is not None or not allowed:
+            return bool(known), None
+        key = (channel, thread_ts)
+        if key not in self._learning:  # replies in quick succession: one read serves them all
+            self._learning[key] = asyncio.ensure_future(self._learn_thread(channel, thread_ts))
+            self._learning[key].add_done_callback(lambda _: self._learning.pop(key, None))
+        has_bot, thread = await asyncio.shield(self._learning[key])
+        if thread is None:
+            return has_bot, None
+        if not any(m.get("ts") == question.ts for m in thread):
+            thread = [*thread, question.as_message()]
+        return has_bot, list(thread)
+
+    async def _learn_thread(self, channel: str, thread_ts: str) -> tuple[bool, list[dict] | None]:
+        """Read a thread the bot has no memory of; remember whether the bot is in it."""
+        try:
+            thread = await self.slack.thread(channel, thread_ts)
+        except SlackApiError as error:
+            log.warning("could not read thread %s (%s)", thread_ts, error_code(error))
+            return False, None
+        has_bot = any(is_own(message, self.identity) for message in thread)
+        await self.state.remember_thread(channel, thread_ts, has_bot)
+        return has_bot, thread
+
+    async def _over_limit(self, question: Question) -> str | None:
+        allowed, wait = await self.state.count_request(question.user)
         if allowed:
             return None
         return policy.rate_limited_message(wait, self.settings.access.requests_per_hour)
@@ -170,6 +185,7 @@ class Answerer:
         # longer. So the model is asked at once, and nothing of its answer is shown until
         # the claim is known to be ours (a duplicate only costs a cancelled request).
         target = question.target
+        await self.state.remember_thread(target.channel, target.thread_ts, True)
         claim = asyncio.ensure_future(
             self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
         )

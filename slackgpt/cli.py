@@ -17,9 +17,7 @@ from dotenv import find_dotenv, load_dotenv
 from . import doctor
 from .config import ConfigError, Settings, load_settings
 from .logs import configure_logging
-from .model import ModelClient, build_openai_client
-from .runtime import Runtime, StartupError
-from .slack_api import SlackApi
+from .runtime import StartupError, build_runtime
 
 log = logging.getLogger("slackgpt")
 
@@ -81,11 +79,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, on_signal)
-    runtime = Runtime(
-        settings,
-        model=ModelClient(build_openai_client(settings), settings),
-        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url),
-    )
+    runtime = build_runtime(settings)
     try:
         await runtime.start()
         # What is loaded by now (the SDKs, Bolt, pydantic's models) lives as long as the

@@ -55,17 +55,21 @@ def decode_text(data: bytes) -> str | None:
         return _unless_binary(data.decode("latin-1"))
 
 
+_SAMPLE_CHARS = 20_000
+
+
 def _korean(data: bytes) -> str | None:
     """``data`` as CP949 (Korean Windows, e.g. Excel's CSV) if it reads as Korean text.
 
     Accepted when most non-ASCII characters are Hangul syllables and nearly all of those are
-    the common ones of EUC-KR: Latin-1 text decoded as CP949 gives rare syllables.
+    the common ones of EUC-KR: Latin-1 text decoded as CP949 gives rare syllables. Only the
+    beginning is inspected character by character, so a large file costs no more.
     """
     try:
         text = data.decode("cp949")
     except UnicodeDecodeError:
         return None
-    non_ascii = [c for c in text if ord(c) > 0x7F]
+    non_ascii = [c for c in text[:_SAMPLE_CHARS] if ord(c) > 0x7F]
     hangul = [c for c in non_ascii if 0xAC00 <= ord(c) <= 0xD7A3]
     common = sum(_in_euc_kr(c) for c in hangul)
     if hangul and len(hangul) * 2 >= len(non_ascii) and common * 10 >= len(hangul) * 9:

@@ -44,27 +44,8 @@ def to_model_messages(
     prefixed with who wrote them. Mentions of the bot are removed; empty messages are skipped.
     ``attachments`` (the files of the message at ``until_ts``) join that message.
     """
-    messages: list[dict[str, object]] = [{"role": "system", "content": system_prompt}]
-    for message in sorted(thread, key=lambda m: float(m.get("ts", 0))):
-        if until_ts is not None and float(message.get("ts", 0)) > float(until_ts):
-            break
-        if message.get("subtype") not in SPOKEN_SUBTYPES:
-            continue
-        own = is_own(message, identity)
-        text = slack_to_text(message.get("text") or "", None if own else identity.user_id)
-        with_files = attachments is not None and message.get("ts") == until_ts and not own
-        if with_files:
-            text = text or "(see the attached files)"
-        if not text:
-            continue
-        if own:
-            messages.append({"role": "assistant", "content": text})
-            continue
-        content: object = f"{speaker(message)}: {text}"
-        if with_files and attachments is not None:
-            content = user_content(str(content), attachments)
-        messages.append({"role": "user", "content": content})
-    return messages
+    turns = (_turn(m, identity, until_ts, attachments) for m in _spoken(thread, until_ts))
+    return [{"role": "system", "content": system_prompt}, *(t for t in turns if t)]
 
 
 def build_prompt(
@@ -76,13 +57,72 @@ def build_prompt(
     attachments: Attachments | None,
     budget: int,
 ) -> Prompt:
-    """The thread as the model's messages within ``budget`` tokens, with notes for the reader."""
-    messages, dropped = fit_to_budget(
-        to_model_messages(
-            system_prompt, thread, identity, until_ts=until_ts, attachments=attachments
-        ),
-        budget,
-    )
+    """The thread as the model's messages within ``budget`` tokens, with notes for the reader.
+
+    The root and the newest message are always kept; older turns go first. The work is
+    bounded by the budget, not by the thread: turns are read newest first, and once they
+    hold more characters than could ever fit (no text costs under a token per 4
+    characters), the older ones are counted as left out without being read.
+    """
+    spoken = _spoken(thread, until_ts)
+    root = next((i for i, m in enumerate(spoken) if _turn(m, identity, until_ts, attachments)), 0)
+    recent: list[dict[str, object]] = []
+    room, skipped = 4 * budget, 0
+    for index in range(len(spoken) - 1, root, -1):
+        if room < 0:
+            skipped = index - root
+            break
+        turn = _turn(spoken[index], identity, until_ts, attachments)
+        if turn:
+            recent.append(turn)
+            room -= _chars(turn["content"])
+    head = [_turn(spoken[root], identity, until_ts, attachments)] if spoken else []
+    system = {"role": "system", "content": system_prompt}
+    messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], budget)
+    return Prompt(messages, _notes(attachments, dropped + skipped))
+
+
+def _spoken(thread: list[dict], until_ts: str | None) -> list[dict]:
+    """The thread's spoken messages up to ``until_ts`` (inclusive), oldest first."""
+    last = float(until_ts) if until_ts is not None else float("inf")
+    ordered = sorted(thread, key=lambda m: float(m.get("ts", 0)))
+    return [
+        m
+        for m in ordered
+        if float(m.get("ts", 0)) <= last and m.get("subtype") in SPOKEN_SUBTYPES
+    ]
+
+
+def _turn(
+    message: dict,
+    identity: BotIdentity,
+    until_ts: str | None,
+    attachments: Attachments | None,
+) -> dict[str, object] | None:
+    """One message as a chat turn, or None when it says nothing to the model."""
+    own = is_own(message, identity)
+    text = slack_to_text(message.get("text") or "", None if own else identity.user_id)
+    with_files = attachments is not None and message.get("ts") == until_ts and not own
+    if with_files:
+        text = text or "(see the attached files)"
+    if not text:
+        return None
+    if own:
+        return {"role": "assistant", "content": text}
+    content: object = f"{speaker(message)}: {text}"
+    if with_files and attachments is not None:
+        content = user_content(str(content), attachments)
+    return {"role": "user", "content": content}
+
+
+def _chars(content: object) -> int:
+    if isinstance(content, str):
+        return len(content)
+    parts = content if isinstance(content, list) else []
+    return sum(len(str(p.get("text") or "")) for p in parts if isinstance(p, dict))
+
+
+def _notes(attachments: Attachments | None, dropped: int) -> tuple[str, ...]:
     notes = [f"_Note: {note}_" for note in (attachments.notes if attachments else [])]
     if dropped:
         plural = "s" if dropped > 1 else ""
@@ -90,7 +130,7 @@ def build_prompt(
             f"_(I left out {dropped} earlier message{plural} of this thread to stay within "
             "my context budget.)_"
         )
-    return Prompt(messages, tuple(notes))
+    return tuple(notes)
 
 
 def footer(notes: tuple[str, ...], usage_line: str | None = None) -> str:

@@ -14,8 +14,9 @@ from .config import Settings
 from .events import BotIdentity
 from .failures import slack_token_fix
 from .http_mode import HttpServer, serve_http
-from .model import ModelClient
+from .model import ModelClient, build_openai_client
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected
+from .state import LocalState, State
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,26 @@ def _skip_token_notices(record: logging.LogRecord) -> bool:
     return not (message.startswith(("As you gave `client`", "As `installation_store`")))
 
 
+def build_runtime(settings: Settings) -> Runtime:
+    """The bot as ``python app.py`` runs it, built from the settings; not yet started."""
+    return Runtime(
+        settings,
+        model=ModelClient(build_openai_client(settings), settings),
+        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url),
+        state=LocalState(settings.access.requests_per_hour),
+    )
+
+
 class Runtime:
     """The running bot: a Bolt app fed over Socket Mode (or, in HTTP mode, the Events API)."""
 
-    def __init__(self, settings: Settings, *, model: ModelClient, slack: SlackApi):
+    def __init__(
+        self, settings: Settings, *, model: ModelClient, slack: SlackApi, state: State
+    ):
         self.settings = settings
         self.model = model
         self.slack = slack
+        self.state = state
         self.answerer: Answerer | None = None
         self.identity: BotIdentity | None = None
         self.handler: AsyncSocketModeHandler | None = None
@@ -89,7 +103,11 @@ class Runtime:
         identity, socket_url = await self._check_tokens()
         self.identity = identity
         self.answerer = Answerer(
-            slack=self.slack, model=self.model, settings=settings, identity=identity
+            slack=self.slack,
+            model=self.model,
+            settings=settings,
+            identity=identity,
+            state=self.state,
         )
         secret = settings.slack_signing_secret or None
         app = build_app(self.slack, self.answerer, signing_secret=secret)
@@ -123,6 +141,7 @@ class Runtime:
         await self._disconnect()
         await self.slack.close()
         await self.model.close()
+        await self.state.close()
 
     async def _check_tokens(self) -> tuple[BotIdentity, str]:
         """Who the bot is, and a Socket Mode URL (none in HTTP mode); or a StartupError."""

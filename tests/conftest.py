@@ -10,9 +10,7 @@ import pytest
 from fakes.openai import FakeOpenAI
 from fakes.slack import FakeSlack
 from slackgpt.config import Settings, load_settings
-from slackgpt.model import ModelClient, build_openai_client
-from slackgpt.runtime import Runtime
-from slackgpt.slack_api import SlackApi
+from slackgpt.runtime import Runtime, build_runtime
 
 
 @pytest.fixture
@@ -62,15 +60,6 @@ async def start_bot(settings: Settings) -> AsyncIterator[Callable[..., object]]:
     yield start
     for runtime in runtimes:
         await runtime.close()
-
-
-def build_runtime(settings: Settings) -> Runtime:
-    """The bot as ``python app.py`` builds it, not yet started."""
-    return Runtime(
-        settings,
-        model=ModelClient(build_openai_client(settings), settings),
-        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url),
-    )
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from slackgpt.answer import Answerer, Seen
+from slackgpt.answer import Answerer
 from slackgpt.events import BotIdentity, Question
 from slackgpt.model import ModelClient, build_openai_client
 from slackgpt.slack_api import SlackApi
+from slackgpt.state import LocalState
 
 
 class BrokenThreads(SlackApi):
@@ -22,6 +23,7 @@ async def test_an_unexpected_error_still_ends_in_a_message(slack, llm, settings)
         model=ModelClient(build_openai_client(settings), settings),
         settings=settings,
         identity=BotIdentity("UBOT", "BBOT", "gpt"),
+        state=LocalState(None),
     )
     root = slack.add_message("C1", "root")
     question = Question(channel="C1", ts=root["ts"], user="U1", text="<@UBOT> hi",
@@ -35,13 +37,3 @@ async def test_an_unexpected_error_still_ends_in_a_message(slack, llm, settings)
     assert len(replies) == 1
     assert "Something went wrong" in replies[0]["text"]
     assert not llm.requests
-
-
-def test_a_message_is_taken_up_once():
-    seen = Seen(remember=2)
-    first = Question(channel="C1", ts="1.0", user="U1", text="hi")
-    assert seen.first(first) is True
-    assert seen.first(first) is False
-    seen.first(Question(channel="C1", ts="2.0", user="U1", text="hi"))
-    seen.first(Question(channel="C1", ts="3.0", user="U1", text="hi"))
-    assert seen.first(first) is True  # memory is bounded: the oldest key was forgotten

@@ -63,6 +63,34 @@ async def test_thread_the_bot_is_not_part_of_is_left_alone(slack, llm, bot):
                                                "conversations.replies"}
 
 
+async def test_follow_ups_cost_no_thread_read_per_human_reply(slack, llm, bot):
+    """The bot remembers the threads it is in and the ones it is not."""
+    llm.script(Reply(text="Paris."), Reply(text="Big."))
+    ours = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> capital of France?")
+    await slack.answered(CHANNEL, ours["ts"])
+    reads_after_answer = len(slack.calls_to("conversations.replies"))
+    await thread_reply(slack, ours, "<@U2> nice, right?")  # for someone else: no read
+    await thread_reply(slack, ours, "how big is it?")  # a follow-up: read only to answer
+    await slack.answered(CHANNEL, ours["ts"], count=2)
+    assert len(slack.calls_to("conversations.replies")) == reads_after_answer + 1
+
+    theirs = slack.add_message(CHANNEL, "lunch?", user="U2")
+    for text in ("sure", "noon?", "ok"):
+        await thread_reply(slack, theirs, text)
+    await asyncio.sleep(0.5)
+    learned = [c for c in slack.calls_to("conversations.replies") if c.params["ts"] == theirs["ts"]]
+    assert len(learned) == 1  # learned once that the bot is not in it
+    assert len(llm.requests) == 2
+
+
+async def test_a_refused_persons_thread_reply_costs_no_read(slack, llm, start_bot):
+    await start_bot(access=AccessRules(allowed_users=frozenset({"U1"})))
+    root = slack.add_message(CHANNEL, "a thread the bot has never seen", user="U2")
+    await thread_reply(slack, root, "anyone?", user="U2")
+    assert await nothing_happens(slack, llm)
+    assert not slack.calls_to("conversations.replies") and not llm.requests
+
+
 async def test_follow_up_addressed_to_someone_else_is_left_alone(slack, llm, bot):
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi")
     await slack.answered(CHANNEL, root["ts"])

@@ -21,6 +21,7 @@ from slackgpt.http_mode import build_http_app, serve_http
 from slackgpt.model import ModelClient, build_openai_client
 from slackgpt.runtime import build_app
 from slackgpt.slack_api import SlackApi
+from slackgpt.state import LocalState
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,7 +57,9 @@ async def http_bot(settings: Settings) -> AsyncIterator[HttpBot]:
     model = ModelClient(build_openai_client(settings), settings)
     slack = SlackApi(settings.slack_bot_token, settings.slack_api_url)
     identity = (await slack.whoami()).identity
-    answerer = Answerer(slack=slack, model=model, settings=settings, identity=identity)
+    answerer = Answerer(
+        slack=slack, model=model, settings=settings, identity=identity, state=LocalState(None)
+    )
     app = build_app(slack, answerer, signing_secret=SECRET)
     server = await serve_http(app, "127.0.0.1", 0, signing_secret=SECRET)
     async with aiohttp.ClientSession() as session:

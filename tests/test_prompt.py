@@ -59,3 +59,31 @@ def test_attachments_join_the_question_only():
     assert messages[1]["content"] == "<@U1>: root"
     assert messages[2]["content"].startswith("<@U1>: (see the attached files)")
     assert "hello" in messages[2]["content"]
+
+
+class CountingMessage(dict):
+    """A Slack message that counts how often its text is read."""
+
+    reads = 0
+
+    def get(self, key, default=None):
+        if key == "text":
+            CountingMessage.reads += 1
+        return super().get(key, default)
+
+
+def test_a_huge_thread_costs_what_the_budget_holds_not_what_the_thread_holds():
+    from slackgpt.budget import fit_to_budget
+    from slackgpt.prompt import build_prompt
+
+    text = "슬랙 API 제한이 뭐야? 긴 메시지입니다. " * 100 + "English words too. " * 40
+    thread = [msg(f"{1000 + i}.0", text, user=f"U{i % 5}") for i in range(1000)]
+    exact, dropped = fit_to_budget(to_model_messages("SYS", thread, BOT), 20_000)
+
+    CountingMessage.reads = 0
+    lazy = [CountingMessage(m) for m in thread]
+    prompt = build_prompt("SYS", lazy, BOT, until_ts="1999.0", attachments=None, budget=20_000)
+
+    assert prompt.messages == exact  # the same answer as reading everything
+    assert f"I left out {dropped} earlier messages" in prompt.notes[0]
+    assert CountingMessage.reads < 50  # but only about the kept turns were read, not 1,000

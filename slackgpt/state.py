@@ -1,0 +1,99 @@
+"""What the bot remembers between events: claimed messages, its threads, per-person counts.
+
+:class:`LocalState` keeps it in this process (one copy of the bot). Several copies share it
+through a store (see ``REDIS_URL``) that implements the same :class:`State` protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from .policy import HOUR, RateLimiter
+
+CLAIM_TTL = 24 * HOUR  # Slack redelivers an event for minutes, not days
+OUTSIDE_TTL = 600.0  # how long "the bot is not in this thread" is trusted without a store
+
+
+class State(Protocol):
+    """Memory the answer path needs; every method is safe to call from many tasks."""
+
+    async def claim(self, key: str) -> bool:
+        """True for the first caller with ``key`` (a message); False for every later one."""
+        ...
+
+    async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:
+        """True/False when known whether the bot takes part in a thread; None when unknown."""
+        ...
+
+    async def remember_thread(self, channel: str, thread_ts: str, has_bot: bool) -> None:
+        """Note whether the bot takes part in a thread (True is never forgotten first)."""
+        ...
+
+    async def count_request(self, user: str) -> tuple[bool, float]:
+        """Count a question by ``user`` if within their hourly limit: (allowed, wait)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class _Bounded:
+    """A dict that forgets its oldest entries beyond ``size`` (and expired ones on read)."""
+
+    def __init__(self, size: int, clock: Callable[[], float]):
+        self.size, self.clock = size, clock
+        self._items: OrderedDict[object, tuple[object, float]] = OrderedDict()
+
+    def get(self, key: object) -> object | None:
+        value, expires = self._items.get(key, (None, float("inf")))
+        if expires <= self.clock():
+            del self._items[key]
+            return None
+        return value
+
+    def put(self, key: object, value: object, ttl: float | None = None) -> None:
+        expires = self.clock() + ttl if ttl is not None else float("inf")
+        self._items[key] = (value, expires)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class LocalState:
+    """:class:`State` in this process's memory, bounded in size."""
+
+    def __init__(
+        self,
+        requests_per_hour: int | None,
+        *,
+        remember: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._claims = _Bounded(remember, clock)
+        self._threads = _Bounded(remember, clock)
+        self._limiter = RateLimiter(requests_per_hour, clock=clock)
+
+    async def claim(self, key: str) -> bool:
+        if self._claims.get(key):
+            return False
+        self._claims.put(key, True, CLAIM_TTL)
+        return True
+
+    async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:
+        value = self._threads.get((channel, thread_ts))
+        return None if value is None else bool(value)
+
+    async def remember_thread(self, channel: str, thread_ts: str, has_bot: bool) -> None:
+        # Without a shared store, another copy may answer in a thread this one thinks is not
+        # the bot's: "not" is trusted for a while only.
+        self._threads.put((channel, thread_ts), has_bot, None if has_bot else OUTSIDE_TTL)
+
+    async def count_request(self, user: str) -> tuple[bool, float]:
+        return self._limiter.allow(user)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,51 @@
+"""The bot's memory in one process: claims, its threads, per-person counts, all bounded."""
+
+from __future__ import annotations
+
+from slackgpt.state import OUTSIDE_TTL, LocalState
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_message_is_claimed_once_and_memory_is_bounded():
+    state = LocalState(None, remember=2)
+    assert await state.claim("C1:1.0") is True
+    assert await state.claim("C1:1.0") is False
+    await state.claim("C1:2.0")
+    await state.claim("C1:3.0")
+    assert await state.claim("C1:1.0") is True  # the oldest key was forgotten
+
+
+async def test_threads_with_the_bot_are_remembered_and_others_for_a_while():
+    clock = Clock()
+    state = LocalState(None, clock=clock)
+    assert await state.thread_has_bot("C1", "1.0") is None
+    await state.remember_thread("C1", "1.0", True)
+    await state.remember_thread("C1", "2.0", False)
+    assert await state.thread_has_bot("C1", "1.0") is True
+    assert await state.thread_has_bot("C1", "2.0") is False
+    clock.now += OUTSIDE_TTL + 1
+    assert await state.thread_has_bot("C1", "1.0") is True
+    assert await state.thread_has_bot("C1", "2.0") is None  # asked again after a while
+
+
+async def test_a_thread_the_bot_joins_stops_being_outside():
+    state = LocalState(None)
+    await state.remember_thread("C1", "1.0", False)
+    await state.remember_thread("C1", "1.0", True)
+    assert await state.thread_has_bot("C1", "1.0") is True
+
+
+async def test_requests_are_counted_per_person():
+    state = LocalState(2)
+    assert (await state.count_request("U1"))[0] is True
+    assert (await state.count_request("U1"))[0] is True
+    allowed, wait = await state.count_request("U1")
+    assert allowed is False and 3500 < wait <= 3600
+    assert (await state.count_request("U2"))[0] is True
