@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 
 from fakes.openai import Reply
 from slackgpt import doctor
@@ -181,3 +182,26 @@ def test_render_masks_secrets_and_shows_fixes_only_for_problems():
     assert lines[1] == "[FAIL] Longer name  token xoxb-[REDACTED] refused"
     assert lines[2].strip() == "FIX: Do this." and lines[2].index("FIX") == lines[1].index("token")
     assert "never shown" not in report
+
+
+async def test_a_key_a_server_echoes_back_is_masked_whatever_its_shape(settings, capsys):
+    """An Azure-style key has no sk- prefix: --check masks the configured value itself."""
+    key = "3f9a1c0e7b5d42a8a1c9e6f0b2d4c8aa"
+
+    async def echo(request: web.Request) -> web.Response:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        body = {"error": {"message": f"Model not deployed for key {sent}", "code": None}}
+        return web.json_response(body, status=400)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+        assert await doctor.run(replace(settings, openai_base_url=url, openai_api_key=key)) == 1
+    finally:
+        await runner.cleanup()
+    out = capsys.readouterr().out
+    assert "Model not deployed for key" in out and key not in out

@@ -130,6 +130,41 @@ async def test_unsigned_request_gets_401(http_bot, headers):
         assert response.status == 401
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "body", "content_type"),
+    [
+        ("\u00b2", '{"type": "url_verification", "challenge": "c"}', "application/json"),
+        ("9" * 5000, '{"type": "url_verification", "challenge": "c"}', "application/json"),
+        ("1700000000", '{"type": "url_ver', "application/json"),
+        ("1700000000", "payload=%7Bnot json", "application/x-www-form-urlencoded"),
+        ("", "\x00\xff garbage", "text/plain"),
+    ],
+    ids=["superscript-digit", "5000-digits", "broken-json", "broken-form", "garbage"],
+)
+async def test_malformed_requests_are_refused_quietly(http_bot, caplog, timestamp, body,
+                                                        content_type):
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=00",
+               "Content-Type": content_type}
+    async with http_bot.session.post(
+        http_bot.url + "/slack/events", data=body.encode(), headers=headers
+    ) as response:
+        assert response.status == 401
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_signed_body_that_is_not_json_gets_400(http_bot, caplog):
+    body, timestamp = '{"type": "event_callback", "event": ', str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature or "",
+               "Content-Type": "application/json"}
+    async with http_bot.session.post(
+        http_bot.url + "/slack/events", data=body, headers=headers
+    ) as response:
+        assert response.status == 400
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
 async def test_signed_mention_is_acked_at_once_and_answered_in_the_thread(http_bot, slack, llm):
     forged = slack.add_message("C1", f"<@{slack.bot_user_id}> forged question")
     forged_response = await http_bot.post(mention_payload(slack, forged), secret="guess")
