@@ -8,11 +8,16 @@ thread, feedback clicks and message shortcuts as ``interactive`` envelopes, and 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ContextActionsBlock,
@@ -441,3 +446,161 @@ async def test_an_unacked_interaction_misses_the_deadline_and_is_not_retried() -
             assert len(socket.seen) == 1 and len(slack.envelopes) == 1
         finally:
             await socket.client.close()
+
+
+# -- a real Bolt app ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def bolt(slack: FakeSlack, app: AsyncApp) -> AsyncIterator[AsyncSocketModeHandler]:
+    """``app`` connected to the fake over Socket Mode (its client's base_url leads there)."""
+    handler = AsyncSocketModeHandler(app, slack.app_token, ping_interval=0.5)
+    await handler.connect_async()
+    try:
+        yield handler
+    finally:
+        await handler.close_async()
+
+
+def bolt_app(slack: FakeSlack) -> AsyncApp:
+    return AsyncApp(client=web(slack), logger=logging.getLogger("test-bolt"))
+
+
+async def test_bolts_assistant_middleware_handles_the_assistant_events(slack: FakeSlack) -> None:
+    slack.grant("assistant:write")
+    app, assistant, seen = bolt_app(slack), AsyncAssistant(), {}
+
+    @assistant.thread_started
+    async def started(say, set_suggested_prompts, get_thread_context, context) -> None:
+        seen["started"] = (await get_thread_context(), context.channel_id, context.thread_ts)
+        await say("How can I help?")
+        await set_suggested_prompts(prompts=PROMPTS, title="Try")
+
+    @assistant.thread_context_changed
+    async def changed(payload: dict) -> None:
+        seen["changed"] = payload["assistant_thread"]["context"]
+
+    @assistant.user_message
+    async def asked(payload: dict, say, set_status, set_title) -> None:
+        seen.setdefault("asked", []).append(payload["text"])
+        await set_status("is thinking...")
+        await set_title(payload["text"])
+        await say(f"You said: {payload['text']}")
+
+    app.assistant(assistant)
+    async with bolt(slack, app):
+        thread = await slack.start_assistant_thread("U1", context_channel="C1")
+        key = (thread.channel, thread.thread_ts)
+        await slack.wait_for(lambda: key in slack.suggested_prompts)
+        context, channel, thread_ts = seen["started"]
+        assert (context.channel_id, channel, thread_ts) == ("C1", "D1", thread.thread_ts)
+        assert slack.suggested_prompts[key].prompts == PROMPTS
+        await slack.change_assistant_context(thread, "C2")
+        await slack.wait_for(lambda: "changed" in seen)
+        assert seen["changed"]["channel_id"] == "C2"
+        await slack.assistant_message(thread, "Plan a trip")
+        replies = await slack.answered(*key, count=2)
+        assert [r["text"] for r in replies] == ["How can I help?", "You said: Plan a trip"]
+        assert slack.titles[key] == "Plan a trip"
+        assert slack.statuses[-1][:3] == ("D1", thread.thread_ts, "is thinking...")
+        for envelope in slack.envelopes:
+            await slack.acked(envelope["envelope_id"])
+
+
+async def test_the_assistant_middleware_takes_every_dm_thread_reply(slack: FakeSlack) -> None:
+    """Bolt tells an assistant thread by ``channel_type: im`` + ``thread_ts`` alone."""
+    app, assistant, seen = bolt_app(slack), AsyncAssistant(), []
+
+    @assistant.user_message
+    async def asked(payload: dict) -> None:
+        seen.append(("assistant", payload["text"]))
+
+    @app.event("message")
+    async def message(event: dict) -> None:
+        seen.append(("event", event["text"]))
+
+    app.assistant(assistant)
+    async with bolt(slack, app):
+        top = await slack.dm("a plain DM")
+        await slack.dm("a reply in an ordinary DM thread", thread_ts=top["ts"])
+        await slack.wait_for(lambda: len(seen) == 2)
+    assert sorted(seen) == [
+        ("assistant", "a reply in an ordinary DM thread"),
+        ("event", "a plain DM"),
+    ]
+
+
+async def test_plain_event_listeners_get_the_assistant_helpers_too(slack: FakeSlack) -> None:
+    slack.grant("assistant:write")
+    app, seen = bolt_app(slack), {}
+
+    @app.event("assistant_thread_started")
+    async def started(event: dict, say, set_suggested_prompts, context) -> None:
+        seen["started"] = (event["assistant_thread"]["context"], context.channel_id)
+        await say("Hello")
+        await set_suggested_prompts(prompts=PROMPTS)
+
+    @app.event("message")
+    async def message(event: dict, say, set_status) -> None:
+        seen["message"] = event
+        await set_status("is thinking...")
+        await say("An answer")
+
+    async with bolt(slack, app):
+        thread = await slack.start_assistant_thread("U3", context_channel="C1")
+        key = (thread.channel, thread.thread_ts)
+        await slack.wait_for(lambda: key in slack.suggested_prompts)
+        await slack.assistant_message(thread, "question")
+        replies = await slack.answered(*key, count=2)
+    assert seen["started"] == ({"channel_id": "C1", "team_id": "T1"}, "D3")
+    assert [r["text"] for r in replies] == ["Hello", "An answer"]  # say() stays in the thread
+    assert seen["message"]["assistant_thread"]["action_token"]
+    assert slack.statuses[-1][:3] == ("D3", thread.thread_ts, "is thinking...")
+
+
+async def test_bolt_acks_a_feedback_click_and_responds(slack: FakeSlack) -> None:
+    app, seen = bolt_app(slack), {}
+
+    @app.action("feedback")
+    async def feedback(ack, action: dict, body: dict, respond, context) -> None:
+        await ack()
+        seen["click"] = (action["value"], body["message"]["ts"], context.channel_id)
+        await respond(text="Thanks for the feedback", response_type="ephemeral")
+
+    async with bolt(slack, app):
+        thread_ts, ts = await answered_with_feedback(slack)
+        started = time.monotonic()
+        envelope_id = await slack.click_feedback("D1", ts, positive=True)
+        assert await slack.acked(envelope_id) is None
+        await slack.wait_for(lambda: bool(slack.responses))
+    assert slack.acks[envelope_id] - started < 3.0
+    assert seen["click"] == ("good-feedback", ts, "D1")
+    [response] = slack.responses
+    assert (response.channel, response.ts) == ("D1", ts)
+    assert response.body["text"] == "Thanks for the feedback"
+    assert slack.bot_text("D1", thread_ts) == "An answer"  # an ephemeral reply leaves it
+
+
+async def test_bolt_acks_a_message_shortcut(slack: FakeSlack) -> None:
+    app, seen = bolt_app(slack), {}
+
+    @app.shortcut("ask_gpt")
+    async def shortcut(ack, shortcut: dict, context) -> None:
+        await ack()
+        seen["shortcut"] = (shortcut["message"]["text"], shortcut["channel"]["id"])
+        seen["context"] = (context.channel_id, context.user_id)
+
+    async with bolt(slack, app):
+        msg = slack.add_message("C1", "Is this right?", user="U2")
+        envelope_id = await slack.message_shortcut("ask_gpt", "C1", msg["ts"], user="U1")
+        await slack.acked(envelope_id)
+        await slack.wait_for(lambda: "shortcut" in seen)
+    assert seen == {"shortcut": ("Is this right?", "C1"), "context": ("C1", "U1")}
+
+
+async def test_an_action_nobody_listens_to_is_never_acked(slack: FakeSlack) -> None:
+    async with bolt(slack, bolt_app(slack)):
+        _, ts = await answered_with_feedback(slack)
+        envelope_id = await slack.click_feedback("D1", ts)
+        with pytest.raises(AssertionError):
+            await slack.acked(envelope_id, within=0.5)
