@@ -79,14 +79,19 @@ def _context_actions_ok(block: Json) -> bool:
         return False
     if not isinstance(elements, list) or not 1 <= len(elements) <= CONTEXT_ACTIONS_MAX:
         return False
-    checks: dict[Any, Callable[[Json], bool]] = {
-        "feedback_buttons": _feedback_ok,
-        "icon_button": _icon_ok,
-    }
-    if not all(isinstance(e, dict) and checks.get(e.get("type"), _no)(e) for e in elements):
+    if not all(_element_ok(e) for e in elements):
         return False
     ids = [e["action_id"] for e in elements if "action_id" in e]
     return len(ids) == len(set(ids))
+
+
+def _element_ok(element: Any) -> bool:
+    """A context_actions element: feedback buttons or an icon button, well formed."""
+    if not isinstance(element, dict):
+        return False
+    if element.get("type") == "feedback_buttons":
+        return _feedback_ok(element)
+    return element.get("type") == "icon_button" and _icon_ok(element)
 
 
 def _feedback_ok(element: Json) -> bool:
@@ -140,17 +145,13 @@ def _short_id(value: Any) -> bool:
     return value is None or _text_ok(value, ID_MAX)
 
 
-def _no(_: Json) -> bool:
-    return False
-
-
 def _feedback_element(blocks: list[Json] | None) -> tuple[int, Json] | None:
     """The index of the first context_actions block with feedback buttons, and the element."""
     for i, block in enumerate(blocks or []):
         if block.get("type") != "context_actions":
             continue
         for element in block.get("elements") or []:
-            if element.get("type") == "feedback_buttons":
+            if isinstance(element, dict) and element.get("type") == "feedback_buttons":
                 return i, element
     return None
 

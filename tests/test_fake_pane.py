@@ -250,6 +250,7 @@ async def test_feedback_buttons_ride_on_stop_stream_post_and_update(slack: FakeS
         feedback_block(elements=[buttons(postive_button={})]),  # a typo: an unknown key
         feedback_block(elements=[{"type": "button", "text": {"type": "plain_text", "text": "x"}}]),
         {"type": "actions", "elements": [buttons()]},  # feedback buttons outside context_actions
+        feedback_block(elements=[{"type": ["feedback_buttons"]}]),
     ],
 )
 async def test_malformed_feedback_blocks_are_refused_and_change_nothing(
