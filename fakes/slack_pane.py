@@ -642,7 +642,7 @@ class PaneMixin:
         }
 
     async def _interact(self, payload: Json) -> str:
-        """Send an ``interactive`` envelope (Slack neither retries it nor takes a payload)."""
+        """Send an ``interactive`` envelope (never redelivered; accepts no response payload)."""
         await self.wait_for(lambda: bool(self._sockets), message="a Socket Mode connection")
         sent = time.monotonic()
         envelope_id = await self.send_envelope("interactive", payload)
