@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import WSMsgType, web
 
+from fakes.slack_pane import PaneMixin, context_actions_error
+
 Json = dict[str, Any]
 
 TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text; chat.update refuses it
@@ -117,9 +119,11 @@ def _check_blocks(blocks: Any) -> None:
         raise SlackError("invalid_blocks")
     if sum(len(b.get("text", "")) for b in blocks if b["type"] == "markdown") > MARKDOWN_LIMIT:
         raise SlackError("msg_blocks_too_long")
+    if error := context_actions_error(blocks):  # feedback buttons: fakes/slack_pane.py
+        raise SlackError(error)
 
 
-class FakeSlack:
+class FakeSlack(PaneMixin):
     """A workspace with one bot, speaking Slack's wire protocols."""
 
     bot_token = "xoxb-fake-bot"
@@ -162,6 +166,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._web_api)
         app.router.add_get("/link/", self._socket)
         app.router.add_get("/files-pri/{team_file}/{name}", self._file)
+        self._add_pane_routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -386,14 +391,18 @@ class FakeSlack:
             transport.abort()
 
     async def _deliver(self, payload: Json, attempt: int, reason: str) -> str:
+        extra = {"retry_attempt": attempt, "retry_reason": reason}
+        return await self.send_envelope("events_api", payload, **extra)
+
+    async def send_envelope(self, kind: str, payload: Json, **extra: Any) -> str:
+        """Send one Socket Mode envelope of type ``kind`` on an open socket; return its id."""
         await self.wait_for(lambda: bool(self._sockets), message="a Socket Mode connection")
         envelope = {
             "envelope_id": str(uuid.uuid4()),
             "payload": payload,
-            "type": "events_api",
+            "type": kind,
             "accepts_response_payload": False,
-            "retry_attempt": attempt,
-            "retry_reason": reason,
+            **extra,
         }
         self.envelopes.append(envelope)
         sockets = list(self._sockets)
@@ -427,8 +436,10 @@ class FakeSlack:
         self._sockets[ws] = request.transport
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT and (eid := json.loads(msg.data).get("envelope_id")):
+                ack = json.loads(msg.data) if msg.type == WSMsgType.TEXT else {}
+                if eid := ack.get("envelope_id"):
                     self.acks.setdefault(eid, time.monotonic())
+                    self.ack_payloads.setdefault(eid, ack.get("payload"))
         finally:
             del self._sockets[ws]
         return ws
@@ -617,8 +628,8 @@ class FakeSlack:
 
     def _api_chat_stopStream(self, params: Json) -> Json:
         msg = self._open_stream(params)
+        _check_blocks(params.get("blocks"))  # before any change: a refused call changes nothing
         msg.markdown = self._grow(params, msg.markdown or "")
-        _check_blocks(params.get("blocks"))
         msg.blocks, msg.streaming = params.get("blocks") or msg.blocks, False
         return {"channel": msg.channel, "ts": msg.ts, "message": msg.api(self.team_id)}
 
