@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import secrets
 import time
 import uuid
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from aiohttp import WSMsgType, web
+
+from fakes.slack_limits import RateLimiter
 
 Json = dict[str, Any]
 
@@ -36,13 +39,14 @@ class SlackError(Exception):
 
 @dataclass
 class Call:
-    """One Web API call as received (``response`` is what the fake answered)."""
+    """One Web API call as received (``response`` and ``status``: what the fake answered)."""
 
     method: str
     params: Json
     token: str
     at: float
     response: Json = field(default_factory=dict)
+    status: int = 200
 
 
 class Status(NamedTuple):
@@ -120,7 +124,15 @@ def _check_blocks(blocks: Any) -> None:
 
 
 class FakeSlack:
-    """A workspace with one bot, speaking Slack's wire protocols."""
+    """A workspace with one bot, speaking Slack's wire protocols.
+
+    ``latency``: seconds Slack takes to answer a call or deliver an envelope. ``page_size``:
+    most messages per ``conversations.replies`` page. ``ack_timeout``: redeliver an unacked
+    event after this many seconds, as Slack does (None: never). ``rate_limits``: Slack's rate
+    tiers (``True``: at Slack's pace; a :class:`RateLimiter` for a shorter window or other
+    limits; ``False``: unlimited, the default); over a limit a call gets HTTP 429 with
+    ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
+    """
 
     bot_token = "xoxb-fake-bot"
     app_token = "xapp-fake-app"
@@ -136,9 +148,17 @@ class FakeSlack:
     stream_ttl: float | None = None  # seconds after which Slack ends an open stream
 
     def __init__(
-        self, *, latency: float = 0.0, page_size: int = 1000, ack_timeout: float | None = None
+        self,
+        *,
+        latency: float = 0.0,
+        page_size: int = 1000,
+        ack_timeout: float | None = None,
+        rate_limits: bool | RateLimiter = False,
     ) -> None:
         self.latency, self.page_size, self.ack_timeout = latency, page_size, ack_timeout
+        self.rate_limits: RateLimiter | None = (
+            RateLimiter() if rate_limits is True else rate_limits or None
+        )
         self.port = 0
         self.calls: list[Call] = []
         self.acks: dict[str, float] = {}
@@ -198,6 +218,10 @@ class FakeSlack:
     def calls_to(self, method: str) -> list[Call]:
         """The calls made to one Web API method, in order."""
         return [c for c in self.calls if c.method == method]
+
+    def throttled(self, method: str | None = None) -> int:
+        """How many calls to ``method`` (None: to any method) were answered HTTP 429."""
+        return sum(1 for c in self.calls if c.status == 429 and method in (None, c.method))
 
     def fail(
         self,
@@ -475,18 +499,29 @@ class FakeSlack:
         status, headers = 200, {"x-oauth-scopes": self.scopes} if token == self.bot_token else {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         try:
-            if fault := self._take_fault(method):
+            if fault := self._refusal(call, handler is None, bad_json):
                 status = fault.status
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                 raise SlackError(fault.error)
-            if handler is None or bad_json:
-                raise SlackError("unknown_method" if handler is None else "invalid_json")
-            self._authorize(method, token)
+            assert handler is not None
             call.response = {"ok": True, **handler(params)}
         except SlackError as e:
             call.response = {"ok": False, "error": str(e)}
+        call.status = status
         return web.json_response(call.response, status=status, headers=headers)
+
+    def _refusal(self, call: Call, unknown: bool, bad_json: bool) -> _Fault | None:
+        """An injected fault or a rate limit for the call; raises SlackError if it is invalid."""
+        if fault := self._take_fault(call.method):
+            return fault
+        if unknown or bad_json:
+            raise SlackError("unknown_method" if unknown else "invalid_json")
+        self._authorize(call.method, call.token)
+        limits = self.rate_limits
+        if limits is not None and (wait := limits.admit(call.method, call.params)):
+            return _Fault("ratelimited", 1, 429, max(1, math.ceil(wait)))  # whole seconds
+        return None
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)

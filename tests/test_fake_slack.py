@@ -1,0 +1,238 @@
+"""FakeSlack is faithful about limits: rate tiers, public hooks, streamed files, foreign hosts.
+
+Rate-limit tests run Slack's allowances in a 6-second "minute" (``RateLimiter(window=6)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from fakes.slack import FakeSlack
+from fakes.slack_limits import METHOD_LIMITS, Limit, RateLimiter
+
+pytestmark = pytest.mark.timeout(20)
+
+WINDOW = 6.0  # seconds per Slack "minute" where a test waits in real time
+
+
+class Clock:
+    """A clock that moves only when told: exact counts, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def web(slack: FakeSlack, **kw: object) -> AsyncWebClient:
+    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def limited(clock: Clock) -> AsyncIterator[FakeSlack]:
+    """FakeSlack at Slack's rates (a minute is 60 s), on a clock that moves when told."""
+    async with FakeSlack(rate_limits=RateLimiter(clock=clock)) as fake:
+        yield fake
+
+
+async def refused(call: object) -> SlackApiError:
+    with pytest.raises(SlackApiError) as info:
+        await call  # type: ignore[misc]
+    return info.value
+
+
+async def start_streams(client: AsyncWebClient, count: int, channel: str = "D1") -> None:
+    for _ in range(count):
+        await client.chat_startStream(channel=channel, thread_ts="1.0", markdown_text="hi")
+
+
+def start_stream(client: AsyncWebClient) -> object:
+    return client.chat_startStream(channel="D1", thread_ts="1.0", markdown_text="x")
+
+
+# -- rate tiers ------------------------------------------------------------------------------
+
+
+async def test_tier_2_allows_a_minutes_worth_then_429_with_retry_after(
+    limited: FakeSlack, clock: Clock
+):
+    client = web(limited)
+    await start_streams(client, 20)  # Tier 2: 20 a minute, all at once after a quiet spell
+    err = await refused(start_stream(client))
+    assert err.response.status_code == 429
+    assert err.response.data == {"ok": False, "error": "ratelimited"}
+    assert err.response.headers["Retry-After"] == "3"  # one call every 60 s / 20
+    assert limited.throttled("chat.startStream") == 1 and limited.throttled() == 1
+    assert len(limited.calls_to("chat.startStream")) == 21
+    assert limited.calls_to("chat.startStream")[-1].status == 429
+    clock.now += 2.9
+    assert (await refused(start_stream(client))).response.headers["Retry-After"] == "1"
+    clock.now += 0.1
+    await start_stream(client)
+    assert (await refused(start_stream(client))).response.headers["Retry-After"] == "3"
+    assert limited.throttled("chat.startStream") == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "allowance", "retry_after"),
+    [
+        ("chat.update", {"channel": "C1", "ts": "1.0", "text": "x"}, 50, "2"),  # 1.2 s
+        ("conversations.replies", {"channel": "C1", "ts": "1.0"}, 50, "2"),
+        ("reactions.add", {"channel": "C1", "timestamp": "1.0", "name": "x"}, 50, "2"),
+        ("chat.appendStream", {"channel": "C1", "ts": "1.0", "markdown_text": "x"}, 100, "1"),
+        ("users.info", {"user": "U1"}, 100, "1"),  # 0.6 s
+        ("auth.test", {}, 600, "1"),
+    ],
+)
+async def test_each_method_has_its_own_allowance(
+    limited: FakeSlack, method: str, args: dict, allowance: int, retry_after: str
+):
+    client = web(limited)
+    await start_streams(client, 20)  # startStream's allowance used up: no other method's
+    results = await asyncio.gather(
+        *(client.api_call(method, json=args) for _ in range(allowance)), return_exceptions=True
+    )
+    # invalid calls count too (here: messages that do not exist), as they do at Slack
+    assert limited.throttled(method) == 0, {str(r) for r in results}
+    err = await refused(client.api_call(method, json=args))
+    assert err.response.status_code == 429 and err.response.headers["Retry-After"] == retry_after
+
+
+async def test_post_message_is_limited_per_channel_and_per_workspace(clock: Clock):
+    limits = RateLimiter(
+        clock=clock,
+        limits={"chat.postMessage": Limit(8)},  # workspace-wide
+        channel_limits={"chat.postMessage": Limit(60, burst=3)},  # per channel: 1/s, bursts of 3
+    )
+    async with FakeSlack(rate_limits=limits) as slack:
+        client = web(slack)
+        for _ in range(3):
+            await client.chat_postMessage(channel="C1", text="x")
+        err = await refused(client.chat_postMessage(channel="C1", text="too fast"))
+        assert err.response.status_code == 429 and err.response.headers["Retry-After"] == "1"
+        for channel in ("C2", "C2", "C3", "C3", "C4"):  # other channels are not held back...
+            await client.chat_postMessage(channel=channel, text="x")
+        err = await refused(client.chat_postMessage(channel="C5", text="x"))  # ...up to the cap
+        assert err.response.headers["Retry-After"] == "8"  # 60 s / 8
+        clock.now += 7.5
+        await client.chat_postMessage(channel="C1", text="later")
+        assert slack.throttled("chat.postMessage") == 2
+        posted = [c.params["text"] for c in slack.calls_to("chat.postMessage") if c.status == 200]
+        assert posted[:3] == ["x"] * 3 and posted[-1] == "later"
+
+
+async def test_slacks_default_post_message_pace(limited: FakeSlack, clock: Clock):
+    client = web(limited)
+    await asyncio.gather(*(client.chat_postMessage(channel="C1", text="x") for _ in range(5)))
+    assert (await refused(client.chat_postMessage(channel="C1", text="x"))).response.status_code
+    clock.now += 1.0
+    await client.chat_postMessage(channel="C1", text="one a second")
+
+
+async def test_one_allowance_for_every_copy_of_the_bot(limited: FakeSlack):
+    first, second = web(limited), web(limited)  # two processes: two sessions, one app
+    await start_streams(first, 12)
+    await start_streams(second, 8)
+    for client in (first, second):
+        assert (await refused(start_stream(client))).response.status_code == 429
+
+
+async def test_slack_sdk_retry_handler_waits_as_told():
+    limits = RateLimiter(window=WINDOW, limits={"reactions.add": Limit(20, burst=1)})
+    async with FakeSlack(rate_limits=limits) as slack:
+        root = slack.add_message("C1", "hello")
+        handler = AsyncRateLimitErrorRetryHandler(max_retry_count=2)
+        patient = web(slack, retry_handlers=[handler])
+        await patient.reactions_add(channel="C1", timestamp=root["ts"], name="eyes")
+        started = time.monotonic()  # the next call fits 6 s / 20 = 0.3 s later: Retry-After 1
+        await patient.reactions_add(channel="C1", timestamp=root["ts"], name="wave")
+        waited = time.monotonic() - started
+        assert slack.throttled("reactions.add") == 1
+        assert [c.status for c in slack.calls_to("reactions.add")] == [200, 429, 200]
+        assert 1.0 <= waited < 2.5  # Retry-After 1, plus the sdk's jitter of up to 1 s
+        assert slack.reactions[("C1", root["ts"])] == {"eyes", "wave"}
+
+
+async def test_waiting_retry_after_in_real_time_is_enough():
+    async with FakeSlack(rate_limits=RateLimiter(window=WINDOW)) as slack:
+        client = web(slack)
+        await asyncio.gather(*(start_stream(client) for _ in range(20)))
+        if slack.throttled() == 0:  # a slow machine may refill a token meanwhile
+            await asyncio.gather(*(start_stream(client) for _ in range(5)), return_exceptions=True)
+        err = await refused(start_stream(client))
+        await asyncio.sleep(int(err.response.headers["Retry-After"]))
+        await start_stream(client)
+
+
+async def test_without_the_switch_nothing_is_limited(slack: FakeSlack):
+    assert slack.rate_limits is None
+    client = web(slack)
+    await asyncio.gather(*(start_streams(client, 10, f"D{i}") for i in range(6)))  # 60 > 20
+    await asyncio.gather(*(client.chat_postMessage(channel="C1", text="x") for _ in range(30)))
+    assert slack.throttled() == 0 and len(slack.calls_to("chat.startStream")) == 60
+
+
+async def test_rate_limits_true_means_slacks_own_pace():
+    async with FakeSlack(rate_limits=True) as slack:
+        assert slack.rate_limits is not None and slack.rate_limits.window == 60.0
+        await start_streams(web(slack), 20)
+        assert (await refused(start_stream(web(slack)))).response.status_code == 429
+
+
+async def test_injected_429_still_works_and_is_counted(limited: FakeSlack):
+    limited.fail("auth.test", status=429, retry_after=3)
+    err = await refused(web(limited).auth_test())
+    assert err.response.headers["Retry-After"] == "3" and limited.throttled("auth.test") == 1
+
+
+async def test_a_rejected_token_uses_no_allowance(limited: FakeSlack):
+    stranger = AsyncWebClient(token="xoxb-other", base_url=limited.api_url)
+    for _ in range(25):
+        assert (await refused(start_stream(stranger))).response["error"] == "invalid_auth"
+    await start_streams(web(limited), 20)
+    assert limited.throttled() == 0
+
+
+def test_tier_table_follows_slacks_method_pages():
+    tiers = {name: limit.per_minute for name, limit in METHOD_LIMITS.items()}
+    assert tiers["chat.startStream"] == tiers["chat.stopStream"] == 20
+    assert tiers["chat.update"] == tiers["reactions.add"] == tiers["conversations.replies"] == 50
+    assert tiers["conversations.history"] == tiers["apps.connections.open"] == 50
+    assert tiers["chat.appendStream"] == tiers["users.info"] == 100
+    assert tiers["assistant.threads.setTitle"] == tiers["assistant.threads.setSuggestedPrompts"]
+    assert tiers["assistant.threads.setStatus"] == 600
+
+
+def test_a_bucket_refills_at_its_rate_and_never_beyond_its_burst(clock: Clock):
+    limiter = RateLimiter(limits={"x": Limit(60, burst=2)}, clock=clock)
+    assert [limiter.admit("x", {}) for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
+    clock.now += 0.5
+    assert limiter.admit("x", {}) == pytest.approx(0.5)  # refused calls use nothing
+    clock.now += 100.0
+    assert [limiter.admit("x", {}) == 0.0 for _ in range(3)] == [True, True, False]
+    assert limiter.admit("not.limited", {}) == 0.0
+    limiter.reset()
+    assert limiter.admit("x", {}) == 0.0
+    with pytest.raises(ValueError):
+        Limit(10, burst=0.5)
+    with pytest.raises(ValueError):
+        RateLimiter(window=0)
+
+
+def test_a_shorter_window_keeps_the_counts(clock: Clock):
+    limiter = RateLimiter(window=6, clock=clock)
+    assert sum(limiter.admit("chat.startStream", {}) == 0.0 for _ in range(25)) == 20
+    assert limiter.admit("chat.startStream", {}) == pytest.approx(0.3)  # 6 s / 20
