@@ -131,7 +131,11 @@ class FakeSlack:
     event after this many seconds, as Slack does (None: never). ``rate_limits``: Slack's rate
     tiers (``True``: at Slack's pace; a :class:`RateLimiter` for a shorter window or other
     limits; ``False``: unlimited, the default); over a limit a call gets HTTP 429 with
-    ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
+    ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``. ``connect_cost``: seconds a
+    new Web API connection waits before its first request (TCP + TLS handshakes; 0 on
+    loopback). ``backlog``: the listen queue (aiohttp's 128 drops connections in a burst of
+    hundreds). ``on_envelope_sent(envelope, at)``: called as each envelope is written to a
+    socket (``wire_times`` keeps those times too).
     """
 
     bot_token = "xoxb-fake-bot"
@@ -154,8 +158,15 @@ class FakeSlack:
         page_size: int = 1000,
         ack_timeout: float | None = None,
         rate_limits: bool | RateLimiter = False,
+        connect_cost: float = 0.0,
+        backlog: int = 128,
+        on_envelope_sent: Callable[[Json, float], None] | None = None,
     ) -> None:
         self.latency, self.page_size, self.ack_timeout = latency, page_size, ack_timeout
+        self.connect_cost, self.backlog = connect_cost, backlog
+        self.on_envelope_sent = on_envelope_sent
+        self.wire_times: dict[str, float] = {}  # envelope_id → when first written to a socket
+        self._api_peers: set[Any] = set()  # client (host, port) of every Web API connection
         self.rate_limits: RateLimiter | None = (
             RateLimiter() if rate_limits is True else rate_limits or None
         )
@@ -184,7 +195,7 @@ class FakeSlack:
         app.router.add_get("/files-pri/{team_file}/{name}", self._file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self.backlog).start()
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
@@ -212,6 +223,11 @@ class FakeSlack:
     def sockets_open(self) -> int:
         """How many Socket Mode connections are live."""
         return len(self._sockets)
+
+    @property
+    def api_connections(self) -> int:
+        """How many distinct connections have carried Web API calls so far."""
+        return len(self._api_peers)
 
     # -- test helpers ----------------------------------------------------------------
 
@@ -310,11 +326,19 @@ class FakeSlack:
 
     def thread(self, channel: str, thread_ts: str) -> list[Json]:
         """What a person sees: root then replies, ``text`` visible, ``streaming`` flag."""
-        return [
-            {"user": m.user, "bot_id": m.bot_id, **m.api(self.team_id)}
-            | {"text": m.visible(), "streaming": m.streaming}
-            for m in self._thread(channel, thread_ts)
-        ]
+        return [self._seen(m) for m in self._thread(channel, thread_ts)]
+
+    def _seen(self, m: _Msg) -> Json:
+        return {"user": m.user, "bot_id": m.bot_id, **m.api(self.team_id)} | {
+            "channel": m.channel,
+            "text": m.visible(),
+            "streaming": m.streaming,
+        }
+
+    def channel_messages(self, channel: str) -> list[Json]:
+        """Every message of a channel, replies included, oldest first, as ``thread`` shows them."""
+        found = [m for (ch, _), m in self._messages.items() if ch == channel]
+        return [self._seen(m) for m in sorted(found, key=lambda m: m.ts)]
 
     def bot_replies(self, channel: str, thread_ts: str) -> list[Json]:
         """This bot's messages in a thread."""
@@ -463,6 +487,13 @@ class FakeSlack:
         with contextlib.suppress(ConnectionError):
             if not ws.closed:
                 await ws.send_json(data)
+                if envelope_id := data.get("envelope_id"):
+                    self._envelope_sent(envelope_id, data)
+
+    def _envelope_sent(self, envelope_id: str, envelope: Json) -> None:
+        at = self.wire_times.setdefault(envelope_id, time.monotonic())
+        if self.on_envelope_sent is not None:
+            self.on_envelope_sent(envelope, at)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -478,6 +509,7 @@ class FakeSlack:
     # -- Web API ---------------------------------------------------------------------
 
     async def _web_api(self, request: web.Request) -> web.Response:
+        await self._new_connection(request)
         method, params, bad_json = request.match_info["method"], dict(request.query), False
         if request.body_exists and request.content_type == "application/json":
             try:
@@ -522,6 +554,14 @@ class FakeSlack:
         if limits is not None and (wait := limits.admit(call.method, call.params)):
             return _Fault("ratelimited", 1, 429, max(1, math.ceil(wait)))  # whole seconds
         return None
+
+    async def _new_connection(self, request: web.Request) -> None:
+        """Note the client's connection; a new one first pays ``connect_cost``."""
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer not in self._api_peers:
+            self._api_peers.add(peer)
+            if self.connect_cost:
+                await asyncio.sleep(self.connect_cost)  # before the request reaches Slack
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)

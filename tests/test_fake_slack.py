@@ -9,9 +9,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack import FakeSlack
@@ -143,11 +147,13 @@ async def test_slacks_default_post_message_pace(limited: FakeSlack, clock: Clock
 
 
 async def test_one_allowance_for_every_copy_of_the_bot(limited: FakeSlack):
-    first, second = web(limited), web(limited)  # two processes: two sessions, one app
-    await start_streams(first, 12)
-    await start_streams(second, 8)
-    for client in (first, second):
-        assert (await refused(start_stream(client))).response.status_code == 429
+    async with aiohttp.ClientSession() as one, aiohttp.ClientSession() as two:
+        first, second = web(limited, session=one), web(limited, session=two)  # two processes
+        await start_streams(first, 12)
+        await start_streams(second, 8)
+        for client in (first, second):
+            assert (await refused(start_stream(client))).response.status_code == 429
+    assert limited.api_connections == 2  # keep-alive sessions: one connection each
 
 
 async def test_slack_sdk_retry_handler_waits_as_told():
@@ -236,3 +242,91 @@ def test_a_shorter_window_keeps_the_counts(clock: Clock):
     limiter = RateLimiter(window=6, clock=clock)
     assert sum(limiter.admit("chat.startStream", {}) == 0.0 for _ in range(25)) == 20
     assert limiter.admit("chat.startStream", {}) == pytest.approx(0.3)  # 6 s / 20
+
+
+# -- public hooks ----------------------------------------------------------------------------
+
+
+async def connect(slack: FakeSlack, seen: list[float]) -> SocketModeClient:
+    """A connected sdk socket client that acks at once and notes when each request arrived."""
+    client = SocketModeClient(app_token=slack.app_token, web_client=web(slack), ping_interval=1)
+
+    async def on_request(c: SocketModeClient, req: SocketModeRequest) -> None:
+        seen.append(time.monotonic())
+        await c.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+
+    client.socket_mode_request_listeners.append(on_request)  # type: ignore[arg-type]
+    await client.connect()
+    return client
+
+
+async def test_wire_times_and_callback_say_when_each_envelope_went_out():
+    sent: list[tuple[str, float]] = []
+    async with FakeSlack(
+        latency=0.05, on_envelope_sent=lambda env, at: sent.append((env["envelope_id"], at))
+    ) as slack:
+        seen: list[float] = []
+        client = await connect(slack, seen)
+        try:
+            before = time.monotonic()
+            eid = await slack.send_event({"type": "app_mention", "text": "hi", "channel": "C1"})
+            await slack.wait_for(lambda: eid in slack.acks)
+        finally:
+            await client.close()
+    assert sent == [(eid, slack.wire_times[eid])]
+    assert before + 0.05 <= slack.wire_times[eid] <= seen[0] <= slack.acks[eid]
+    assert list(slack.wire_times) == [e["envelope_id"] for e in slack.envelopes]
+
+
+async def test_a_new_connection_pays_the_connect_cost_once():
+    async with FakeSlack(connect_cost=0.3) as slack, aiohttp.ClientSession() as session:
+        client = web(slack, session=session)
+        started = time.monotonic()
+        await client.auth_test()
+        first = time.monotonic() - started
+        assert slack.calls[0].at - started >= 0.3  # the call reached "Slack" after handshakes
+        started = time.monotonic()
+        await client.auth_test()  # the same keep-alive connection
+        second = time.monotonic() - started
+        assert first >= 0.3 > second and slack.api_connections == 1
+        await web(slack).auth_test()  # without a session the sdk opens one per call
+        assert slack.api_connections == 2
+
+
+async def test_channel_messages_show_visible_text_and_streaming(slack: FakeSlack):
+    root = slack.add_message("C1", "<@UBOT> hi")
+    slack.add_message("C2", "elsewhere")
+    client = web(slack)
+    await client.chat_postMessage(channel="C1", text="plain")
+    stream = await client.chat_startStream(
+        channel="C1", thread_ts=root["ts"], markdown_text="Hel", recipient_user_id="U1",
+        recipient_team_id="T1",
+    )
+    await client.chat_appendStream(channel="C1", ts=stream["ts"], markdown_text="lo")
+    messages = slack.channel_messages("C1")
+    assert [(m["text"], m["streaming"]) for m in messages] == [
+        ("<@UBOT> hi", False), ("plain", False), ("Hello", True)
+    ]
+    assert [m["bot_id"] for m in messages] == [None, "BBOT", "BBOT"]
+    assert messages[2]["thread_ts"] == root["ts"] and messages[2]["channel"] == "C1"
+    assert slack.channel_messages("C9") == []
+
+
+async def burst_of_connections(port: int, count: int) -> float:
+    """Open ``count`` TCP connections at once; the slowest one's seconds."""
+
+    async def one() -> float:
+        started = time.monotonic()
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        took = time.monotonic() - started
+        writer.close()
+        return took
+
+    return max(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def test_a_large_backlog_takes_a_burst_of_connections():
+    async with FakeSlack(backlog=1024) as slack:
+        assert slack.backlog == 1024
+        slowest = await burst_of_connections(slack.port, 400)
+    assert slowest < 0.9  # a dropped SYN is only retried after 1 s
