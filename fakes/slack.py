@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import WSMsgType, web
 
+from fakes.slack_files import FileHosting
 from fakes.slack_limits import RateLimiter
 
 Json = dict[str, Any]
@@ -123,7 +124,7 @@ def _check_blocks(blocks: Any) -> None:
         raise SlackError("msg_blocks_too_long")
 
 
-class FakeSlack:
+class FakeSlack(FileHosting):
     """A workspace with one bot, speaking Slack's wire protocols.
 
     ``latency``: seconds Slack takes to answer a call or deliver an envelope. ``page_size``:
@@ -184,8 +185,7 @@ class FakeSlack:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_us = self._next_socket = 0
         self._runner: web.AppRunner | None = None
-        self._files: dict[str, bytes] = {}
-        self.downloads: list[str] = []  # file ids downloaded with the bot token
+        self._init_files(backlog)
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
@@ -197,6 +197,7 @@ class FakeSlack:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self.backlog).start()
         self.port = self._runner.addresses[0][1]
+        await self.foreign.start()
 
     async def stop(self) -> None:
         """Cancel redeliveries, cut sockets and stop listening."""
@@ -206,6 +207,7 @@ class FakeSlack:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.foreign.stop()
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()
@@ -275,32 +277,6 @@ class FakeSlack:
         msg.subtype = subtype
         self._messages[(channel, msg.ts)] = msg
         return {**msg.api(self.team_id), "channel": channel}
-
-    def add_file(self, name: str, content: bytes, mimetype: str, filetype: str = "") -> Json:
-        """Host a file as Slack does (private URL, bot token needed); return its file object."""
-        file_id = f"F{len(self._files) + 1:08d}"
-        self._files[file_id] = content
-        url = f"http://127.0.0.1:{self.port}/files-pri/{self.team_id}-{file_id}/{name}"
-        return {
-            "id": file_id,
-            "name": name,
-            "title": name,
-            "mimetype": mimetype,
-            "filetype": filetype or name.rpartition(".")[2],
-            "size": len(content),
-            "url_private": url,
-            "url_private_download": url + "?download=1",
-        }
-
-    async def _file(self, request: web.Request) -> web.Response:
-        """A private file: its bytes with the bot token, else Slack's sign-in page (HTTP 200)."""
-        file_id = request.match_info["team_file"].partition("-")[2]
-        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if bearer != self.bot_token or file_id not in self._files:
-            page = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body>"
-            return web.Response(text=page, content_type="text/html")
-        self.downloads.append(file_id)
-        return web.Response(body=self._files[file_id], content_type="application/octet-stream")
 
     async def mention(
         self,
