@@ -1,6 +1,7 @@
 """FakeSlack is faithful about limits: rate tiers, public hooks, streamed files, foreign hosts.
 
-Rate-limit tests run Slack's allowances in a 6-second "minute" (``RateLimiter(window=6)``).
+Rate-limit tests count on a clock that moves only when told (exact, whatever the machine's
+speed); those that wait in real time run Slack's allowances in a 6-second "minute".
 """
 
 from __future__ import annotations
