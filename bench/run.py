@@ -14,7 +14,8 @@ Diagnostics: ``--cold`` (no warm-up mention, so Bolt's first ``auth.test`` falls
 burst), ``--connect-rtts 2`` (charge each new Web API connection a TCP + TLS handshake, as
 real Slack does), ``--bots K`` (K copies of the bot, events spread over their sockets),
 ``--gc-trace`` (the bot's garbage-collector pauses during the burst), ``--profile DIR``
-(cProfile of the bot).
+(cProfile of the bot), ``--rate-limits`` (FakeSlack enforces Slack's rate tiers: 429s
+show as "Slack refused calls" warnings).
 
 Timing model (all times are ``time.monotonic()`` in this process):
 
@@ -101,6 +102,7 @@ class Config:
     gc_trace: bool = False
     connect_rtts: float = 0.0
     bots: int = 1
+    rate_limits: bool = False
 
     @property
     def model_time(self) -> float:
@@ -152,6 +154,11 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument(
         "--gc-trace", action="store_true", help="report the bot's garbage-collector pauses"
     )
+    p.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="FakeSlack applies Slack's rate tiers (HTTP 429 + Retry-After over the limit)",
+    )
     args = p.parse_args(argv)
     try:
         ns = [int(x) for x in (args.n or ("1,10" if args.quick else "1,50,200")).split(",")]
@@ -178,6 +185,7 @@ def parse_args(argv: list[str] | None) -> Config:
         gc_trace=args.gc_trace,
         connect_rtts=args.connect_rtts,
         bots=args.bots,
+        rate_limits=args.rate_limits,
     )
     if cfg.tokens < 1 or cfg.repeat < 1 or cfg.bots < 1:
         p.error("--tokens, --repeat and --bots must be at least 1")
@@ -189,7 +197,8 @@ def parse_args(argv: list[str] | None) -> Config:
 
 @contextlib.contextmanager
 def big_backlog():
-    """Let the fakes' listening sockets queue a burst of new connections."""
+    """Let FakeOpenAI's listening socket queue a burst of new connections (FakeSlack takes a
+    ``backlog`` argument; FakeOpenAI has none yet)."""
     original = web.TCPSite
     web.TCPSite = functools.partial(original, backlog=BACKLOG)  # type: ignore[misc]
     try:
@@ -198,28 +207,15 @@ def big_backlog():
         web.TCPSite = original  # type: ignore[misc]
 
 
-class BenchSlack(FakeSlack):
-    """FakeSlack that also notes when each envelope is written to the bot's socket, and can
-    charge new Web API connections for their TCP and TLS handshakes."""
-
-    def __init__(self, *, connect_cost: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.wire: dict[str, float] = {}
-        self.connect_cost = connect_cost
-        self.connections: set[Any] = set()  # client (host, port) of every Web API connection
-
-    async def _web_api(self, request: web.Request) -> web.Response:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if peer not in self.connections:
-            self.connections.add(peer)
-            if self.connect_cost:
-                await asyncio.sleep(self.connect_cost)  # before the request reaches Slack
-        return await super()._web_api(request)
-
-    async def _send(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
-        await super()._send(ws, data)
-        if envelope_id := data.get("envelope_id"):
-            self.wire.setdefault(envelope_id, time.monotonic())
+def bench_slack(cfg: Config) -> FakeSlack:
+    """FakeSlack with Slack's round trip, handshake cost per new connection and listen queue;
+    its ``wire_times`` say when each envelope was written to the bot's socket."""
+    return FakeSlack(
+        latency=cfg.rtt,
+        connect_cost=cfg.connect_rtts * cfg.rtt,
+        backlog=BACKLOG,
+        rate_limits=cfg.rate_limits,
+    )
 
 
 _QUESTION = re.compile(r"q-(C[A-Z0-9]+)")
@@ -478,11 +474,8 @@ def answered(slack: FakeSlack, pending: set[str]) -> set[str]:
 def bot_text(slack: FakeSlack, channel: str) -> tuple[str, bool]:
     """The bot's visible text in a channel (all its messages, oldest first), and whether any
     message is still streaming."""
-    mine = sorted(
-        (m for (ch, _), m in slack._messages.items() if ch == channel and m.bot_id),
-        key=lambda m: m.ts,
-    )
-    return "".join(m.visible() for m in mine), any(m.streaming for m in mine)
+    mine = [m for m in slack.channel_messages(channel) if m["bot_id"]]
+    return "".join(m["text"] for m in mine), any(m["streaming"] for m in mine)
 
 
 async def wait_answers(
@@ -542,14 +535,14 @@ def peak_per_second(times: list[float]) -> int:
 async def run_scenario(cfg: Config, n: int, run: int, workdir: Path, idle_before: bool) -> dict:
     """Start fakes and a fresh bot, send N mentions at once, measure, tear everything down."""
     result: dict[str, Any] = {"n": n, "run": run, "errors": [], "warnings": []}
-    slack = BenchSlack(latency=cfg.rtt, connect_cost=cfg.connect_rtts * cfg.rtt)
+    slack = bench_slack(cfg)
     llm = BenchOpenAI(cfg)
     bot: BotGroup | None = None
     lag = LagMonitor()
     expected = "".join(answer_chunks(cfg.tokens))
     try:
+        await slack.start()
         with big_backlog():
-            await slack.start()
             await llm.start()
         bot = BotGroup(
             [BotProcess(cfg, slack, llm, workdir, f"n{n}-r{run}-b{i}") for i in range(cfg.bots)]
@@ -574,7 +567,7 @@ async def run_scenario(cfg: Config, n: int, run: int, workdir: Path, idle_before
 
         channels = [f"C{i:05d}" for i in range(n)]
         calls_before = len(slack.calls)
-        connections_before = len(slack.connections)
+        connections_before = slack.api_connections
         envelopes_before = len(slack.envelopes)
         lag.start()
         cpu0 = bot.cpu()
@@ -605,7 +598,7 @@ async def run_scenario(cfg: Config, n: int, run: int, workdir: Path, idle_before
         result["rss_peak_sum_mb"] = mem.get("VmHWM_sum")
         result["rss_end_mb"] = mem.get("VmRSS")
         result["wall_s"] = t_done - t_post
-        result["web_api_connections_per_answer"] = (len(slack.connections) - connections_before) / n
+        result["web_api_connections_per_answer"] = (slack.api_connections - connections_before) / n
         result["harness_lag_p99_ms"] = 1000 * (pct(lag.lags, 0.99) or 0)
         result["harness_lag_max_ms"] = 1000 * max(lag.lags, default=0)
         if cfg.gc_trace:
@@ -635,7 +628,7 @@ async def run_scenario(cfg: Config, n: int, run: int, workdir: Path, idle_before
 
 def analyze(
     cfg: Config,
-    slack: BenchSlack,
+    slack: FakeSlack,
     llm: BenchOpenAI,
     channels: list[str],
     calls_before: int,
@@ -672,10 +665,10 @@ def analyze(
     starts, completions = [], []
     for ch in channels:
         eid = envelope_of.get(ch)
-        if eid is None or eid not in slack.wire:
+        if eid is None or eid not in slack.wire_times:
             out["errors"].append(f"no event was delivered for {ch}")
             continue
-        event = slack.wire[eid]
+        event = slack.wire_times[eid]
         starts.append(event)
         if eid in slack.acks:
             series["ack"].append(slack.acks[eid] - event)
@@ -902,7 +895,8 @@ def render(cfg: Config, med: dict[int, dict[str, Any]], targets: list[dict], inf
         f"(model time {cfg.model_time:.2f} s), STREAM_INTERVAL {cfg.stream_interval:g} s, "
         f"{'cold' if not cfg.warmup else 'warm'} bot, median of {cfg.repeat} run(s)"
         + (f", new connection +{cfg.connect_rtts:g} RTT" if cfg.connect_rtts else "")
-        + (f", {cfg.bots} copies of the bot" if cfg.bots > 1 else ""),
+        + (f", {cfg.bots} copies of the bot" if cfg.bots > 1 else "")
+        + (", Slack's rate limits on" if cfg.rate_limits else ""),
         f"machine: {info['nproc']} x {info['cpu']}, load {info['load_start']} → "
         f"{info['load_end']}; Python {info['python']}; {info['versions']}",
         "",

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import secrets
 import time
 import uuid
@@ -19,6 +20,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import WSMsgType, web
 
+from fakes.slack_files import FileHosting
+from fakes.slack_limits import RateLimiter
 from fakes.slack_pane import PaneMixin, context_actions_error
 
 Json = dict[str, Any]
@@ -38,13 +41,14 @@ class SlackError(Exception):
 
 @dataclass
 class Call:
-    """One Web API call as received (``response`` is what the fake answered)."""
+    """One Web API call as received (``response`` and ``status``: what the fake answered)."""
 
     method: str
     params: Json
     token: str
     at: float
     response: Json = field(default_factory=dict)
+    status: int = 200
 
 
 class Status(NamedTuple):
@@ -123,8 +127,20 @@ def _check_blocks(blocks: Any) -> None:
         raise SlackError(error)
 
 
-class FakeSlack(PaneMixin):
-    """A workspace with one bot, speaking Slack's wire protocols."""
+class FakeSlack(PaneMixin, FileHosting):
+    """A workspace with one bot, speaking Slack's wire protocols.
+
+    ``latency``: seconds Slack takes to answer a call or deliver an envelope. ``page_size``:
+    most messages per ``conversations.replies`` page. ``ack_timeout``: redeliver an unacked
+    event after this many seconds, as Slack does (None: never). ``rate_limits``: Slack's rate
+    tiers (``True``: at Slack's pace; a :class:`RateLimiter` for a shorter window or other
+    limits; ``False``: unlimited, the default); over a limit a call gets HTTP 429 with
+    ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``. ``connect_cost``: seconds a
+    new Web API connection waits before its first request (TCP + TLS handshakes; 0 on
+    loopback). ``backlog``: the listen queue (aiohttp's 128 drops connections in a burst of
+    hundreds). ``on_envelope_sent(envelope, at)``: called as each envelope is written to a
+    socket (``wire_times`` keeps those times too).
+    """
 
     bot_token = "xoxb-fake-bot"
     app_token = "xapp-fake-app"
@@ -140,9 +156,24 @@ class FakeSlack(PaneMixin):
     stream_ttl: float | None = None  # seconds after which Slack ends an open stream
 
     def __init__(
-        self, *, latency: float = 0.0, page_size: int = 1000, ack_timeout: float | None = None
+        self,
+        *,
+        latency: float = 0.0,
+        page_size: int = 1000,
+        ack_timeout: float | None = None,
+        rate_limits: bool | RateLimiter = False,
+        connect_cost: float = 0.0,
+        backlog: int = 128,
+        on_envelope_sent: Callable[[Json, float], None] | None = None,
     ) -> None:
         self.latency, self.page_size, self.ack_timeout = latency, page_size, ack_timeout
+        self.connect_cost, self.backlog = connect_cost, backlog
+        self.on_envelope_sent = on_envelope_sent
+        self.wire_times: dict[str, float] = {}  # envelope_id → when first written to a socket
+        self._api_peers: set[Any] = set()  # client (host, port) of every Web API connection
+        self.rate_limits: RateLimiter | None = (
+            RateLimiter() if rate_limits is True else rate_limits or None
+        )
         self.port = 0
         self.calls: list[Call] = []
         self.acks: dict[str, float] = {}
@@ -157,8 +188,7 @@ class FakeSlack(PaneMixin):
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_us = self._next_socket = 0
         self._runner: web.AppRunner | None = None
-        self._files: dict[str, bytes] = {}
-        self.downloads: list[str] = []  # file ids downloaded with the bot token
+        self._init_files(backlog)
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
@@ -169,8 +199,9 @@ class FakeSlack(PaneMixin):
         self._add_pane_routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self.backlog).start()
         self.port = self._runner.addresses[0][1]
+        await self.foreign.start()
 
     async def stop(self) -> None:
         """Cancel redeliveries, cut sockets and stop listening."""
@@ -180,6 +211,7 @@ class FakeSlack(PaneMixin):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.foreign.stop()
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()
@@ -198,11 +230,20 @@ class FakeSlack(PaneMixin):
         """How many Socket Mode connections are live."""
         return len(self._sockets)
 
+    @property
+    def api_connections(self) -> int:
+        """How many distinct connections have carried Web API calls so far."""
+        return len(self._api_peers)
+
     # -- test helpers ----------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
         """The calls made to one Web API method, in order."""
         return [c for c in self.calls if c.method == method]
+
+    def throttled(self, method: str | None = None) -> int:
+        """How many calls to ``method`` (None: to any method) were answered HTTP 429."""
+        return sum(1 for c in self.calls if c.status == 429 and method in (None, c.method))
 
     def fail(
         self,
@@ -241,32 +282,6 @@ class FakeSlack(PaneMixin):
         self._messages[(channel, msg.ts)] = msg
         return {**msg.api(self.team_id), "channel": channel}
 
-    def add_file(self, name: str, content: bytes, mimetype: str, filetype: str = "") -> Json:
-        """Host a file as Slack does (private URL, bot token needed); return its file object."""
-        file_id = f"F{len(self._files) + 1:08d}"
-        self._files[file_id] = content
-        url = f"http://127.0.0.1:{self.port}/files-pri/{self.team_id}-{file_id}/{name}"
-        return {
-            "id": file_id,
-            "name": name,
-            "title": name,
-            "mimetype": mimetype,
-            "filetype": filetype or name.rpartition(".")[2],
-            "size": len(content),
-            "url_private": url,
-            "url_private_download": url + "?download=1",
-        }
-
-    async def _file(self, request: web.Request) -> web.Response:
-        """A private file: its bytes with the bot token, else Slack's sign-in page (HTTP 200)."""
-        file_id = request.match_info["team_file"].partition("-")[2]
-        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if bearer != self.bot_token or file_id not in self._files:
-            page = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body>"
-            return web.Response(text=page, content_type="text/html")
-        self.downloads.append(file_id)
-        return web.Response(body=self._files[file_id], content_type="application/octet-stream")
-
     async def mention(
         self,
         channel: str,
@@ -291,11 +306,19 @@ class FakeSlack(PaneMixin):
 
     def thread(self, channel: str, thread_ts: str) -> list[Json]:
         """What a person sees: root then replies, ``text`` visible, ``streaming`` flag."""
-        return [
-            {"user": m.user, "bot_id": m.bot_id, **m.api(self.team_id)}
-            | {"text": m.visible(), "streaming": m.streaming}
-            for m in self._thread(channel, thread_ts)
-        ]
+        return [self._seen(m) for m in self._thread(channel, thread_ts)]
+
+    def _seen(self, m: _Msg) -> Json:
+        return {"user": m.user, "bot_id": m.bot_id, **m.api(self.team_id)} | {
+            "channel": m.channel,
+            "text": m.visible(),
+            "streaming": m.streaming,
+        }
+
+    def channel_messages(self, channel: str) -> list[Json]:
+        """Every message of a channel, replies included, oldest first, as ``thread`` shows them."""
+        found = [m for (ch, _), m in self._messages.items() if ch == channel]
+        return [self._seen(m) for m in sorted(found, key=lambda m: m.ts)]
 
     def bot_replies(self, channel: str, thread_ts: str) -> list[Json]:
         """This bot's messages in a thread."""
@@ -450,6 +473,13 @@ class FakeSlack(PaneMixin):
         with contextlib.suppress(ConnectionError):
             if not ws.closed:
                 await ws.send_json(data)
+                if envelope_id := data.get("envelope_id"):
+                    self._envelope_sent(envelope_id, data)
+
+    def _envelope_sent(self, envelope_id: str, envelope: Json) -> None:
+        at = self.wire_times.setdefault(envelope_id, time.monotonic())
+        if self.on_envelope_sent is not None:
+            self.on_envelope_sent(envelope, at)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -465,6 +495,7 @@ class FakeSlack(PaneMixin):
     # -- Web API ---------------------------------------------------------------------
 
     async def _web_api(self, request: web.Request) -> web.Response:
+        await self._new_connection(request)
         method, params, bad_json = request.match_info["method"], dict(request.query), False
         if request.body_exists and request.content_type == "application/json":
             try:
@@ -486,18 +517,37 @@ class FakeSlack(PaneMixin):
         status, headers = 200, {"x-oauth-scopes": self.scopes} if token == self.bot_token else {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         try:
-            if fault := self._take_fault(method):
+            if fault := self._refusal(call, handler is None, bad_json):
                 status = fault.status
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                 raise SlackError(fault.error)
-            if handler is None or bad_json:
-                raise SlackError("unknown_method" if handler is None else "invalid_json")
-            self._authorize(method, token)
+            assert handler is not None
             call.response = {"ok": True, **handler(params)}
         except SlackError as e:
             call.response = {"ok": False, "error": str(e)}
+        call.status = status
         return web.json_response(call.response, status=status, headers=headers)
+
+    def _refusal(self, call: Call, unknown: bool, bad_json: bool) -> _Fault | None:
+        """An injected fault or a rate limit for the call; raises SlackError if it is invalid."""
+        if fault := self._take_fault(call.method):
+            return fault
+        if unknown or bad_json:
+            raise SlackError("unknown_method" if unknown else "invalid_json")
+        self._authorize(call.method, call.token)
+        limits = self.rate_limits
+        if limits is not None and (wait := limits.admit(call.method, call.params)):
+            return _Fault("ratelimited", 1, 429, max(1, math.ceil(wait)))  # whole seconds
+        return None
+
+    async def _new_connection(self, request: web.Request) -> None:
+        """Note the client's connection; a new one first pays ``connect_cost``."""
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer not in self._api_peers:
+            self._api_peers.add(peer)
+            if self.connect_cost:
+                await asyncio.sleep(self.connect_cost)  # before the request reaches Slack
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
 from fakes.openai import FakeOpenAI
+from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
 from slackgpt.config import Settings, load_settings
 from slackgpt.runtime import Runtime, build_runtime
@@ -66,3 +67,10 @@ async def start_bot(settings: Settings) -> AsyncIterator[Callable[..., object]]:
 async def bot(start_bot) -> Runtime:
     """The real bot, running against the fakes."""
     return await start_bot()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A fresh Redis-protocol server on 127.0.0.1 for this test (see fakes/redis_server.py)."""
+    with redis_server() as server:
+        yield server.url
