@@ -1,7 +1,8 @@
-"""One answer's flow: claim the question, show the bot is working, read, stream, end.
+"""One answer's flow: claim the question, check it, show the bot is working, read, stream.
 
 The decisions are made by the pure modules (:mod:`policy`, :mod:`prompt`, :mod:`failures`);
-Slack is reached only through :class:`~slackgpt.slack_api.SlackApi`.
+Slack is reached only through :class:`~slackgpt.slack_api.SlackApi`; the stream itself is
+:class:`~slackgpt.streaming.AnswerStream`.
 """
 
 from __future__ import annotations
@@ -9,62 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
 from . import failures, policy, prompt
 from .config import Settings
 from .delivery import Delivery
-from .events import BotIdentity, Question, is_own
+from .events import BotIdentity, Question
 from .files import Attachments, read_attachments
-from .model import Completion, ModelClient
+from .model import ModelClient
 from .slack_api import SlackApi, error_code
 from .state import State
+from .streaming import STATUS, AnswerStream
+from .threads import Threads
 
 log = logging.getLogger(__name__)
 
-STATUS = "is thinking…"
 CLAIM_REACTION = "eyes"
-RESTARTING = "I'm restarting and couldn't finish. Please ask again in a moment."
-
-
-@dataclass
-class _Run:
-    """One answer in progress: where it goes, what was shown, how it ended (for the log)."""
-
-    question: Question
-    delivery: Delivery
-    claim: asyncio.Future[bool]
-    started: float = field(default_factory=time.monotonic)
-    completion: Completion = field(default_factory=Completion)
-    outcome: str = "ok"
-    first_text: float | None = None
-
-    async def ours(self) -> bool:
-        """True once the Slack claim is this copy's; else the answer is another copy's."""
-        if await self.claim:
-            return True
-        self.outcome = "duplicate"
-        log.info("another copy is answering %s/%s", self.question.channel, self.question.ts)
-        return False
-
-    def log_line(self) -> None:
-        """One structured line per answer."""
-        usage = self.completion.usage
-        fields = {
-            "event_id": self.question.event_id,
-            "channel": self.question.channel,
-            "outcome": self.outcome,
-            "first_text_s": round(self.first_text - self.started, 3) if self.first_text else None,
-            "total_s": round(time.monotonic() - self.started, 3),
-            "chars": len(self.delivery.shown),
-            "tokens": usage.total if usage else None,
-        }
-        text = " ".join(f"{key}={value}" for key, value in fields.items())
-        log.info("answer %s", text, extra=fields)
 
 
 class Answerer:
@@ -84,8 +47,9 @@ class Answerer:
         self.settings = settings
         self.identity = identity
         self.state = state
+        self.threads = Threads(slack, state, identity)
+        self.context_budget = settings.context_tokens  # lowered when the model says so
         self._in_flight: set[asyncio.Task[object]] = set()
-        self._learning: dict[tuple[str, str], asyncio.Future[tuple[bool, list | None]]] = {}
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
         """Reply to ``question`` in its thread; every failure ends in a message there.
@@ -133,7 +97,7 @@ class Answerer:
         refusal = policy.refusal(self.settings.access, question, self.identity)
         thread = None
         if follow_up:
-            has_bot, thread = await self._bots_thread(question, allowed=refusal is None)
+            has_bot, thread = await self.threads.has_bot(question, allowed=refusal is None)
             if not has_bot:
                 return  # not the bot's conversation: only a mention brings it in
         refusal = refusal or await self._over_limit(question)
@@ -142,37 +106,6 @@ class Answerer:
                 await self.slack.post_text(question.target, refusal)
             return
         await self._respond(question, thread)
-
-    async def _bots_thread(
-        self, question: Question, *, allowed: bool
-    ) -> tuple[bool, list[dict] | None]:
-        """Whether the bot takes part in the question's thread, from memory or read once
-        (only for someone allowed to ask); the thread when it was read."""
-        channel, thread_ts = question.channel, question.thread_ts or question.ts
-        known = await self.state.thread_has_bot(channel, thread_ts)
-        if known is not None or not allowed:
-            return bool(known), None
-        key = (channel, thread_ts)
-        if key not in self._learning:  # replies in quick succession: one read serves them all
-            self._learning[key] = asyncio.ensure_future(self._learn_thread(channel, thread_ts))
-            self._learning[key].add_done_callback(lambda _: self._learning.pop(key, None))
-        has_bot, thread = await asyncio.shield(self._learning[key])
-        if thread is None:
-            return has_bot, None
-        if not any(m.get("ts") == question.ts for m in thread):
-            thread = [*thread, question.as_message()]
-        return has_bot, list(thread)
-
-    async def _learn_thread(self, channel: str, thread_ts: str) -> tuple[bool, list[dict] | None]:
-        """Read a thread the bot has no memory of; remember whether the bot is in it."""
-        try:
-            thread = await self.slack.thread(channel, thread_ts)
-        except SlackApiError as error:
-            log.warning("could not read thread %s (%s)", thread_ts, error_code(error))
-            return False, None
-        has_bot = any(is_own(message, self.identity) for message in thread)
-        await self.state.remember_thread(channel, thread_ts, has_bot)
-        return has_bot, thread
 
     async def _over_limit(self, question: Question) -> str | None:
         allowed, wait = await self.state.count_request(question.user)
@@ -185,101 +118,48 @@ class Answerer:
         # longer. So the model is asked at once, and nothing of its answer is shown until
         # the claim is known to be ours (a duplicate only costs a cancelled request).
         target = question.target
-        await self.state.remember_thread(target.channel, target.thread_ts, True)
+        await self.threads.joined(question)
         claim = asyncio.ensure_future(
             self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
         )
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
-        run = _Run(question, delivery, claim)
+        stream = AnswerStream(
+            question, delivery, claim, self.model, self.slack, self.settings.show_usage
+        )
         try:
             thread, attachments = await asyncio.gather(
-                self._read_thread(question) if thread is None else _ready(thread),
+                self.threads.read(question) if thread is None else _ready(thread),
                 self._read_files(question),
             )
             for _ in range(3):  # let the sign's requests leave before the model's is built
                 await asyncio.sleep(0)
-            await self._deliver(run, self._prompt(question, thread, attachments))
+            build = self._builder(question, thread, attachments)
+            fits = await stream.run(build, self.context_budget)
+            self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
-            run.outcome = f"slack_error:{error_code(error)}"
+            stream.outcome = f"slack_error:{error_code(error)}"
             log.error("could not deliver the answer to %s: %s", target, error_code(error))
         finally:
             await asyncio.gather(claim, status, return_exceptions=True)
-            run.log_line()
+            stream.log_line()
 
-    def _prompt(
-        self, question: Question, thread: list[dict], attachments: Attachments | None
-    ) -> prompt.Prompt:
+    def _builder(self, question: Question, thread: list[dict], attachments: Attachments | None):
+        """``budget → Prompt`` for this question."""
         settings = self.settings
-        return prompt.build_prompt(
-            policy.system_prompt_for(settings.access, question.channel, settings.system_prompt),
-            thread,
-            self.identity,
-            until_ts=question.ts,
-            attachments=attachments,
-            budget=settings.context_tokens,
-        )
+        system = policy.system_prompt_for(settings.access, question.channel, settings.system_prompt)
 
-    async def _deliver(self, run: _Run, request: prompt.Prompt) -> None:
-        """Stream the model's answer into the thread once the claim is ours, and end it."""
-        try:
-            error = await self._pipe(run, request)
-        except asyncio.CancelledError:
-            run.outcome = "cancelled"
-            await self._end_interrupted(run, RESTARTING)
-            raise
-        if not await run.ours():
-            return
-        if error is not None:
-            run.outcome = f"error:{type(error).__name__}"
-            log.warning("model call failed for %s: %r", run.question.event_id, error)
-            why = failures.explain(error, self.model.model_name).people
-            await self._end_interrupted(run, why)
-            return
-        await self._end(run, request.notes)
-
-    async def _pipe(self, run: _Run, request: prompt.Prompt) -> Exception | None:
-        """Model → delivery until the model ends; the model's failure is returned, not raised."""
-        try:
-            stream = self.model.stream(request.messages, run.completion)
-            async with contextlib.aclosing(stream) as deltas:
-                async for delta in deltas:
-                    if run.first_text is None:
-                        if not await run.ours():
-                            return None
-                        run.first_text = time.monotonic()
-                    run.delivery.write(delta)
-                    if run.delivery.stopped_by_user:
-                        run.outcome = "stopped"
-                        break
-        except Exception as error:  # the model failed: the caller says so in the thread
-            return error
-        return None
-
-    async def _end(self, run: _Run, notes: tuple[str, ...]) -> None:
-        """End a complete answer: notes and footer, or a notice when there was no text."""
-        delivery, completion = run.delivery, run.completion
-        if run.first_text:
-            delivery.write(prompt.ending_note(completion.finish_reason))
-            usage = completion.usage if self.settings.show_usage else None
-            line = prompt.usage_line(self.model.model_name, usage.total) if usage else None
-            delivery.write(prompt.footer(notes, line))
-        await delivery.finish()
-        if not delivery.started and not delivery.stopped_by_user:
-            run.outcome = "empty"
-            await self.slack.post_text(
-                run.question.target, prompt.empty_answer(completion.finish_reason)
+        def build(budget: int) -> prompt.Prompt:
+            return prompt.build_prompt(
+                system,
+                thread,
+                self.identity,
+                until_ts=question.ts,
+                attachments=attachments,
+                budget=budget,
             )
 
-    async def _end_interrupted(self, run: _Run, why: str) -> None:
-        """End an answer that could not be completed: keep what was shown, add why."""
-        delivery = run.delivery
-        if delivery.started or delivery.has_pending:
-            delivery.write(prompt.interrupted(why))
-            await delivery.finish()
-        else:
-            await delivery.finish()
-            await self.slack.post_text(delivery.target, f":warning: {why}")
+        return build
 
     async def _read_files(self, question: Question) -> Attachments | None:
         if not question.files:
@@ -290,18 +170,6 @@ class Answerer:
             images_allowed=self.settings.model_images,
             max_chars=self.settings.max_file_chars,
         )
-
-    async def _read_thread(self, question: Question) -> list[dict]:
-        if not question.thread_ts:
-            return [question.as_message()]
-        try:
-            thread = await self.slack.thread(question.channel, question.thread_ts)
-        except SlackApiError as error:
-            log.warning("could not read thread (%s); answering the message alone", error)
-            return [question.as_message()]
-        if not any(m.get("ts") == question.ts for m in thread):
-            thread.append(question.as_message())
-        return thread
 
 
 async def _ready(value: list[dict]) -> list[dict]:

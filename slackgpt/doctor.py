@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -15,7 +16,7 @@ import openai
 from .config import Settings
 from .failures import Failure, explain, slack_token_fix
 from .logs import redact
-from .model import build_openai_client
+from .model import ModelClient, build_openai_client
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 
 Status = Literal["ok", "warn", "fail"]
@@ -222,40 +223,41 @@ def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
 
 
 async def check_model(settings: Settings, client: openai.AsyncOpenAI) -> Check:
-    """One tiny non-streaming chat completion with the configured model."""
-    model = settings.openai_model
-    name = "Model endpoint"
+    """The streaming request an answer sends, with a tiny question; read to the first words."""
+    name, model_name = "Model endpoint", settings.openai_model
     where = _public(settings.openai_base_url or "https://api.openai.com/v1")
     quick = client.with_options(max_retries=0, timeout=min(settings.openai_timeout, 30.0))
-    request: dict[str, object] = {
-        "model": model,
-        "messages": [{"role": "user", "content": "Reply with the word OK."}],
-        "max_completion_tokens": 16,
-    }
+    patience = min(settings.first_token_timeout, 30.0)
+    model = ModelClient(quick, replace(settings, first_token_timeout=patience))
     started = time.monotonic()
-    warning = ""
     try:
-        try:
-            await quick.chat.completions.create(**request)  # type: ignore[call-overload]
-        except openai.BadRequestError as error:
-            if "max_completion_tokens" not in str(error):
-                raise
-            del request["max_completion_tokens"]  # older servers: retry without it
-            await quick.chat.completions.create(**request)  # type: ignore[call-overload]
-            warning = "the server does not accept max_completion_tokens"
-    except openai.APIError as error:
-        return await _model_failure(name, model, where, quick, error)
-    took = time.monotonic() - started
-    detail = f"{model} at {where} answered in {took:.1f}s"
-    if warning:
+        await _first_words(model)
+    except Exception as error:
+        return await _model_failure(name, model_name, where, quick, error)
+    detail = f"{model_name} at {where} answered in {time.monotonic() - started:.1f}s"
+    if model.dropped:
+        fields = ", ".join(model.dropped)
+        fix = "Leave MAX_COMPLETION_TOKENS unset." if "max_completion_tokens" in fields else ""
         return Check(
-            name, "warn", f"{detail}, but {warning}", "Leave MAX_COMPLETION_TOKENS unset."
+            name,
+            "warn",
+            f"{detail}, but the server refuses {fields}; the bot sends requests without it",
+            fix or "Nothing to do: answers work without it.",
         )
     return Check(name, "ok", detail)
 
 
+async def _first_words(model: ModelClient) -> None:
+    """Stream a tiny answer until its first words (or its end)."""
+    question = [{"role": "user", "content": "Reply with the word OK."}]
+    async with contextlib.aclosing(model.stream(question)) as pieces:
+        async for piece in pieces:
+            if isinstance(piece, str):
+                return
+
+
 async def _model_failure(
-    name: str, model: str, where: str, client: openai.AsyncOpenAI, error: openai.APIError
+    name: str, model: str, where: str, client: openai.AsyncOpenAI, error: BaseException
 ) -> Check:
     failure: Failure = explain(error, model)
     if failure.kind == "unknown_model":

@@ -6,6 +6,8 @@ the common proxies'), and is used by answers and ``--check`` alike.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 
 import openai
@@ -21,6 +23,22 @@ class ModelTimeout(Exception):
         self.started = started
         where = "between two pieces of" if started else "before the first words of"
         super().__init__(f"no data for {seconds:g}s {where} the answer")
+
+
+class StreamCut(Exception):
+    """The model's stream ended, or broke off, before the model said it was finished."""
+
+    def __init__(self, cause: BaseException | None = None):
+        self.cause = cause
+        how = f"broke off ({type(cause).__name__})" if cause else "ended without a finish reason"
+        super().__init__(f"the stream {how}")
+
+
+# Optional request fields the bot may drop for a server that refuses them.
+OPTIONAL_FIELDS = ("stream_options", "max_completion_tokens", "temperature")
+_CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)")
+_CONTEXT_USED = re.compile(r"(?:resulted in|requested|you requested) (\d+) tokens")
+_CONTEXT_IN_MESSAGES = re.compile(r"\((\d+) in the messages")
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,17 @@ def explain(error: BaseException, model_name: str) -> Failure:
     """The :class:`Failure` that ``error`` (from the model or the bot itself) stands for."""
     if isinstance(error, ModelTimeout):
         return _timeout(error)
+    if isinstance(error, StreamCut):
+        return _cut(error)
+    if isinstance(error, json.JSONDecodeError):
+        return Failure(
+            "garbled",
+            "The model service sent a garbled answer, so I stopped. Please try again.",
+            "{where} sent a stream chunk that is not valid JSON",
+            "Something between the bot and the model (a proxy, a load balancer) corrupts "
+            "streamed responses; check its log and buffering settings.",
+            transient=True,
+        )
     if isinstance(error, openai.APIConnectionError):
         return _connection(error)
     if isinstance(error, openai.APIStatusError):
@@ -99,6 +128,55 @@ def error_code(error: openai.APIError) -> str | None:
     body = error.body if isinstance(error.body, dict) else {}
     inner = body.get("error", body)
     return str(inner["code"]) if isinstance(inner, dict) and inner.get("code") else None
+
+
+def is_context_overflow(error: BaseException | None) -> bool:
+    """True when the model refused the request as longer than its context."""
+    return isinstance(error, openai.BadRequestError) and explain(error, "").kind == "context"
+
+
+def smaller_budget(error: BaseException, sent_tokens: int, budget: int) -> int:
+    """A context budget that should fit after ``error`` refused ``sent_tokens`` (our estimate).
+
+    Uses the limit and the size the server reported, when it did ("maximum context length is
+    N tokens ... resulted in M tokens"): our estimate scaled by N/M, with a margin; else half.
+    """
+    text = str(error)
+    limit, used = _CONTEXT_LIMIT.search(text), _CONTEXT_USED.search(text)
+    in_messages = _CONTEXT_IN_MESSAGES.search(text)
+    if limit and (in_messages or used):
+        reported = int((in_messages or used).group(1))  # type: ignore[union-attr]
+        room = int(limit.group(1)) - (int(used.group(1)) - reported if in_messages and used else 0)
+        if reported > 0 and 0 < room < reported:
+            return max(1, min(budget, sent_tokens) * room * 9 // (reported * 10))
+    return max(1, min(budget, sent_tokens) // 2)
+
+
+def rejected_field(error: BaseException, sent: set[str]) -> str | None:
+    """The optional request field a server refused (400/422 naming it), or None."""
+    if not isinstance(error, (openai.BadRequestError, openai.UnprocessableEntityError)):
+        return None
+    body = error.body if isinstance(error.body, dict) else {}
+    param = str(body.get("param") or "")
+    text = f"{param} {error}".lower()
+    for field in OPTIONAL_FIELDS:
+        if field in sent and field in text:
+            return field
+    return None
+
+
+def _cut(error: StreamCut) -> Failure:
+    if error.cause is not None:
+        people = "The connection to the model service broke off mid-answer. Please try again."
+    else:
+        people = "The model's answer stopped before it was finished. Please try again."
+    return Failure(
+        "cut",
+        people,
+        f"{{where}}: {error}",
+        "Check the model server's and any proxy's logs and timeouts for cut responses.",
+        transient=True,
+    )
 
 
 def _timeout(error: ModelTimeout) -> Failure:
@@ -162,7 +240,7 @@ def _status(error: openai.APIStatusError, model_name: str) -> Failure:
     if isinstance(error, openai.RateLimitError):
         return _rate_limited(error)
     if isinstance(error, openai.BadRequestError):
-        return _bad_request(error)
+        return _bad_request(error, model_name)
     if status >= 500:
         return Failure(
             "server",
@@ -208,8 +286,11 @@ def _rate_limited(error: openai.RateLimitError) -> Failure:
     )
 
 
-def _bad_request(error: openai.BadRequestError) -> Failure:
-    if error_code(error) == "context_length_exceeded" or "context" in str(error).lower():
+def _bad_request(error: openai.BadRequestError, model_name: str) -> Failure:
+    text = str(error).lower()
+    if "invalid model name" in text or error_code(error) in ("model_not_found", "invalid_model"):
+        return _unknown_model(model_name, 400)
+    if error_code(error) == "context_length_exceeded" or "context" in text:
         return Failure(
             "context",
             "This conversation is too long for the model. Please start a new thread, or ask "

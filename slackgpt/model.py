@@ -1,4 +1,9 @@
-"""The model client: stream a chat completion with the configured parameters."""
+"""The model client: stream a chat completion with the configured parameters.
+
+Thinking (reasoning deltas) counts as progress; a stream that ends without saying it is
+finished, or breaks off, raises :class:`~slackgpt.failures.StreamCut`; an optional field the
+server refuses is dropped for that server, once, and logged.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,17 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx2
 import openai
 
 from .config import Settings
-from .failures import ModelTimeout
+from .failures import ModelTimeout, StreamCut, rejected_field
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, object]
+THINKING_EVERY = 10.0  # seconds between two Thinking reports of one long thought
+_REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM/DeepSeek, OpenRouter/Ollama
 
 
 @dataclass
@@ -38,6 +46,40 @@ class Completion:
     finish_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Thinking:
+    """The model is reasoning; ``seconds`` since the request was sent."""
+
+    seconds: float
+
+
+class _Clock:
+    """The stream's deadlines: the first sign of life, then the gap between two pieces."""
+
+    def __init__(self, first: float, idle: float):
+        self.first, self.idle = first, idle
+        self.sent = time.monotonic()
+        self.alive = False  # anything (thought or word) has arrived
+        self.reported = float("-inf")
+
+    def remaining(self) -> float:
+        if self.alive:
+            return self.idle
+        return max(0.0, self.sent + self.first - time.monotonic())
+
+    def timeout(self) -> ModelTimeout:
+        return ModelTimeout(self.idle if self.alive else self.first, started=self.alive)
+
+    def thought(self) -> Thinking | None:
+        """A Thinking report, at most one per THINKING_EVERY seconds."""
+        self.alive = True
+        now = time.monotonic()
+        if now - self.reported < THINKING_EVERY:
+            return None
+        self.reported = now
+        return Thinking(now - self.sent)
+
+
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     """The OpenAI (or compatible) client for these settings."""
     return openai.AsyncOpenAI(
@@ -57,63 +99,92 @@ class ModelClient:
         self.model_name = settings.openai_model
         self.first_token_timeout = settings.first_token_timeout
         self.idle_timeout = settings.openai_timeout
-        self.params: dict[str, object] = {}
+        self.params: dict[str, object] = {"stream_options": {"include_usage": True}}
         if settings.max_completion_tokens is not None:
             self.params["max_completion_tokens"] = settings.max_completion_tokens
         if settings.temperature is not None:
             self.params["temperature"] = settings.temperature
+        self.dropped: list[str] = []  # optional fields this server refused
 
     async def close(self) -> None:
         """Release the client's connections."""
         await self.client.close()
 
+    def request(self, messages: list[Message]) -> dict[str, object]:
+        """The streaming request an answer sends (and ``--check`` too)."""
+        return {"model": self.model_name, "messages": messages, "stream": True, **self.params}
+
     async def stream(
         self, messages: list[Message], completion: Completion | None = None
-    ) -> AsyncIterator[str]:
-        """Yield the answer's text as the model writes it; ``completion`` gets usage and finish.
+    ) -> AsyncIterator[str | Thinking]:
+        """Yield the answer's text as the model writes it, and Thinking while it reasons.
 
-        Raises :class:`ModelTimeout` when the first words take longer than the first-token
-        timeout (retries included), or the stream then goes quiet for the idle timeout.
+        ``completion`` gets usage and the finish reason. Raises ModelTimeout when nothing
+        arrives within the first-token timeout (retries included), or the stream then goes
+        quiet for the idle timeout; StreamCut when it ends or breaks off unfinished.
         """
         completion = completion if completion is not None else Completion()
-        deadline = time.monotonic() + self.first_token_timeout
-        started = False
-
-        def remaining() -> float:
-            return self.idle_timeout if started else max(0.0, deadline - time.monotonic())
-
+        clock = _Clock(self.first_token_timeout, self.idle_timeout)
+        stream = await self._open(messages, clock)
         try:
-            stream = await asyncio.wait_for(
-                self.client.chat.completions.create(
-                    model=self.model_name,
-                    messages=messages,  # type: ignore[arg-type]
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    **self.params,  # type: ignore[arg-type]
-                ),
-                remaining(),
-            )
-        except asyncio.TimeoutError:
-            raise ModelTimeout(self.first_token_timeout, started=False) from None
-        chunks = aiter(stream)
-        try:
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(anext(chunks), remaining())
-                except StopAsyncIteration:
-                    return
-                except asyncio.TimeoutError:
-                    seconds = self.idle_timeout if started else self.first_token_timeout
-                    raise ModelTimeout(seconds, started=started) from None
-                if chunk.usage is not None:
-                    completion.usage = Usage(
-                        chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0
-                    )
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        completion.finish_reason = choice.finish_reason
-                    if choice.delta and choice.delta.content:
-                        started = True
-                        yield choice.delta.content
+            async for chunk in _chunks(stream, clock):
+                for item in _read(chunk, completion, clock):
+                    yield item
         finally:
             await stream.close()
+        if completion.finish_reason is None and completion.usage is None:
+            raise StreamCut()
+
+    async def _open(self, messages: list[Message], clock: _Clock):
+        """Send the request; a refused optional field is dropped and the request sent again."""
+        while True:
+            request = self.request(messages)
+            try:
+                return await asyncio.wait_for(
+                    self.client.chat.completions.create(**request),  # type: ignore[call-overload]
+                    clock.remaining(),
+                )
+            except asyncio.TimeoutError:
+                raise clock.timeout() from None
+            except openai.APIStatusError as error:
+                field = rejected_field(error, set(self.params))
+                if field is None:
+                    raise
+                self.params.pop(field)
+                self.dropped.append(field)
+                log.warning("%s refused %s; sending requests without it", self.model_name, field)
+
+
+async def _chunks(stream, clock: _Clock) -> AsyncIterator[object]:
+    """The stream's chunks within the clock's deadlines; a broken connection is a StreamCut."""
+    chunks = aiter(stream)
+    while True:
+        try:
+            yield await asyncio.wait_for(anext(chunks), clock.remaining())
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise clock.timeout() from None
+        except (httpx2.TransportError, openai.APIConnectionError) as error:
+            raise StreamCut(error) from error
+
+
+def _read(chunk, completion: Completion, clock: _Clock) -> list[str | Thinking]:
+    """What one chunk carries: words, a thought, usage, the finish reason."""
+    if chunk.usage is not None:
+        completion.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+    items: list[str | Thinking] = []
+    for choice in chunk.choices:
+        if choice.finish_reason:
+            completion.finish_reason = choice.finish_reason
+        delta = choice.delta
+        if delta is None:
+            continue
+        if any(getattr(delta, name, None) for name in _REASONING_FIELDS):
+            thought = clock.thought()
+            if thought is not None:
+                items.append(thought)
+        if delta.content:
+            clock.alive = True
+            items.append(delta.content)
+    return items

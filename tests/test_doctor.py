@@ -51,7 +51,7 @@ async def test_all_checks_pass(settings, slack, llm):
     assert "all 8 scopes" in found["Bot scopes"].detail
     assert "gpt-test" in found["Model endpoint"].detail
     request = llm.requests[-1]
-    assert request["max_completion_tokens"] == 16 and not request.get("stream")
+    assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
     assert exit_code(checks) == 0
     report = render(checks)
     assert report.endswith("All 4 checks passed.") and "FIX" not in report
@@ -129,7 +129,7 @@ async def test_model_server_without_max_completion_tokens_is_a_warning(settings,
     llm.script(
         Reply(status=400, error_message="Unrecognized request argument: max_completion_tokens")
     )
-    checks = await check(settings)
+    checks = await check(settings, max_completion_tokens=500)
     model = by_name(checks)["Model endpoint"]
     assert model.status == "warn" and "MAX_COMPLETION_TOKENS" in model.fix
     assert "max_completion_tokens" not in llm.requests[-1]

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.answer import STATUS
+from slackgpt.streaming import STATUS
 
 CHANNEL = "C1"
 

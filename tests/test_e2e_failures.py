@@ -31,15 +31,13 @@ FAILURES = [
            error_message="Rate limit reached", headers={"retry-after": "0"}), "rate limit"),
     (Reply(status=404, error_type="invalid_request_error", error_code="model_not_found",
            error_message="The model does not exist"), "OPENAI_MODEL"),
-    (Reply(status=400, error_type="invalid_request_error", error_code="context_length_exceeded",
-           error_message="This model's maximum context length is 128000 tokens"), "too long"),
     (Reply(status=500, error_type="server_error", error_message="boom"), "internal error"),
     (Reply(status=403, error_type="permission_error", error_message="no access"), "allowed"),
 ]
 
 
 @pytest.mark.parametrize(("failure", "explanation"), FAILURES,
-                         ids=["auth", "quota", "rate", "model", "context", "server", "denied"])
+                         ids=["auth", "quota", "rate", "model", "server", "denied"])
 async def test_model_failure_is_explained_and_the_next_mention_works(
     slack, llm, bot, failure, explanation
 ):
@@ -116,3 +114,20 @@ async def test_model_rate_limit_is_retried_after_its_delay(slack, llm, start_bot
     question = await ask(slack)
     assert await text_of(slack, question, timeout=15) == "Third time lucky."
     assert len(llm.requests) == 3
+
+
+OVERFLOW = Reply(
+    status=400,
+    error_type="invalid_request_error",
+    error_code="context_length_exceeded",
+    error_message="This model's maximum context length is 128000 tokens",
+)
+
+
+async def test_a_context_the_model_keeps_refusing_ends_in_too_long(slack, llm, bot):
+    llm.script(OVERFLOW, OVERFLOW, OVERFLOW, Reply(text="Back to normal."))
+    first = await ask(slack)
+    text = await text_of(slack, first)
+    assert "too long" in text and ":warning:" in text
+    assert len(llm.requests) == 3  # the first try and two smaller ones
+    assert await text_of(slack, await ask(slack)) == "Back to normal."

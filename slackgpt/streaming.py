@@ -1,0 +1,152 @@
+"""One answer's stream: the model's words into the thread, thinking shown, the ending.
+
+A request longer than the model's context is tried again with a smaller budget (the root and
+the newest message always kept); what the model's failures mean comes from :mod:`failures`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import failures, prompt
+from .budget import messages_tokens
+from .delivery import Delivery
+from .events import Question
+from .model import Completion, ModelClient, Thinking
+from .slack_api import SlackApi
+
+log = logging.getLogger(__name__)
+
+STATUS = "is thinking…"
+RESTARTING = "I'm restarting and couldn't finish. Please ask again in a moment."
+CONTEXT_RETRIES = 2
+
+
+@dataclass
+class AnswerStream:
+    """One answer in progress: where it goes, what was shown, how it ended (for the log)."""
+
+    question: Question
+    delivery: Delivery
+    claim: asyncio.Future[bool]
+    model: ModelClient
+    slack: SlackApi
+    show_usage: bool = False
+    started: float = field(default_factory=time.monotonic)
+    completion: Completion = field(default_factory=Completion)
+    outcome: str = "ok"
+    first_text: float | None = None
+
+    async def run(self, build: Callable[[int], prompt.Prompt], budget: int) -> int:
+        """Stream the answer into the thread once the claim is ours, and end it.
+
+        ``build(budget)`` makes the model's messages; returns the budget that worked (smaller
+        than ``budget`` when the model's context turned out to be).
+        """
+        request = build(budget)
+        try:
+            error = await self._pipe(request)
+            for _ in range(CONTEXT_RETRIES):
+                if not failures.is_context_overflow(error) or self.first_text is not None:
+                    break
+                sent = messages_tokens(request.messages)
+                budget = failures.smaller_budget(error, sent, budget)  # type: ignore[arg-type]
+                log.info("context exceeded at ~%d tokens; trying %d", sent, budget)
+                request = build(budget)
+                self.completion = Completion()
+                error = await self._pipe(request)
+        except asyncio.CancelledError:
+            self.outcome = "cancelled"
+            await self._end_interrupted(RESTARTING)
+            raise
+        await self._finish(error, request.notes)
+        return budget
+
+    async def ours(self) -> bool:
+        """True once the Slack claim is this copy's; else the answer is another copy's."""
+        if await self.claim:
+            return True
+        self.outcome = "duplicate"
+        log.info("another copy is answering %s/%s", self.question.channel, self.question.ts)
+        return False
+
+    def log_line(self) -> None:
+        """One structured line per answer."""
+        usage = self.completion.usage
+        fields = {
+            "event_id": self.question.event_id,
+            "channel": self.question.channel,
+            "outcome": self.outcome,
+            "first_text_s": round(self.first_text - self.started, 3) if self.first_text else None,
+            "total_s": round(time.monotonic() - self.started, 3),
+            "chars": len(self.delivery.shown),
+            "tokens": usage.total if usage else None,
+        }
+        text = " ".join(f"{key}={value}" for key, value in fields.items())
+        log.info("answer %s", text, extra=fields)
+
+    async def _pipe(self, request: prompt.Prompt) -> Exception | None:
+        """Model → delivery until the model ends; the model's failure is returned, not raised."""
+        try:
+            stream = self.model.stream(request.messages, self.completion)
+            async with contextlib.aclosing(stream) as pieces:
+                async for piece in pieces:
+                    if isinstance(piece, Thinking):
+                        await self._thinking(piece)
+                        continue
+                    if self.first_text is None:
+                        if not await self.ours():
+                            return None
+                        self.first_text = time.monotonic()
+                    self.delivery.write(piece)
+                    if self.delivery.stopped_by_user:
+                        self.outcome = "stopped"
+                        break
+        except Exception as error:  # the model failed: the caller says so in the thread
+            return error
+        return None
+
+    async def _thinking(self, thought: Thinking) -> None:
+        """Show a long thought under the thread, while no words are shown yet."""
+        if self.first_text is None and thought.seconds >= 5:
+            status = f"{STATUS} ({int(thought.seconds)} s)"
+            await self.slack.set_status(self.question.target, status)
+
+    async def _finish(self, error: Exception | None, notes: tuple[str, ...]) -> None:
+        if not await self.ours():
+            return
+        if error is not None:
+            self.outcome = f"error:{type(error).__name__}"
+            log.warning("model call failed for %s: %r", self.question.event_id, error)
+            await self._end_interrupted(failures.explain(error, self.model.model_name).people)
+            return
+        await self._end(notes)
+
+    async def _end(self, notes: tuple[str, ...]) -> None:
+        """End a complete answer: notes and footer, or a notice when there was no text."""
+        delivery, completion = self.delivery, self.completion
+        if self.first_text:
+            delivery.write(prompt.ending_note(completion.finish_reason))
+            usage = completion.usage if self.show_usage else None
+            line = prompt.usage_line(self.model.model_name, usage.total) if usage else None
+            delivery.write(prompt.footer(notes, line))
+        await delivery.finish()
+        if not delivery.started and not delivery.stopped_by_user:
+            self.outcome = "empty"
+            text = prompt.empty_answer(completion.finish_reason)
+            await self.slack.post_text(self.question.target, text)
+
+    async def _end_interrupted(self, why: str) -> None:
+        """End an answer that could not be completed: keep what was shown, add why."""
+        delivery = self.delivery
+        if delivery.started or delivery.has_pending:
+            delivery.write(prompt.interrupted(why))
+            await delivery.finish()
+        else:
+            await delivery.finish()
+            await self.slack.post_text(delivery.target, f":warning: {why}")
