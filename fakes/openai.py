@@ -8,18 +8,27 @@ and script answers, delays and failures with ``Reply``.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-Json = dict[str, Any]
+from fakes.openai_answers import SseAnswer, completion_body
+from fakes.openai_reply import Reply
+from fakes.openai_wire import (
+    Json,
+    estimate_tokens,
+    openai_error,
+)
+
+__all__ = [
+    "FakeOpenAI",
+    "Json",
+    "Reply",
+    "estimate_tokens",
+]
 
 _ERROR_MESSAGES = {
     "insufficient_quota": "You exceeded your current quota, please check your plan and "
@@ -29,36 +38,6 @@ _ERROR_MESSAGES = {
     "However, your messages resulted in 130000 tokens. Please reduce the length of the "
     "messages.",
 }
-
-
-@dataclass
-class Reply:
-    """One scripted answer (or failure) to a chat completion request."""
-
-    text: str = "Hello!"
-    chunks: list[str] | None = None  # explicit deltas; default: word-ish pieces of text
-    first_token_delay: float = 0.0
-    token_delay: float = 0.0
-    status: int = 200
-    error_type: str | None = None
-    error_code: str | None = None
-    error_message: str = ""
-    headers: dict[str, str] | None = None
-    cut_after: int | None = None  # abort the connection after N content chunks
-    stall_after: int | None = None  # send nothing more after N content chunks
-    error_after: int | None = None  # send a `data: {"error": ...}` event after N chunks
-    finish_reason: str = "stop"
-
-    def deltas(self) -> list[str]:
-        """The content pieces streamed for this reply."""
-        if self.chunks is not None:
-            return list(self.chunks)
-        return re.findall(r"\s*\S+|\s+", self.text)
-
-
-def estimate_tokens(text: str) -> int:
-    """Roughly 4 characters a token, like OpenAI's rule of thumb."""
-    return max(1, math.ceil(len(text) / 4)) if text else 0
 
 
 def _content_text(content: Any) -> str:
@@ -80,7 +59,7 @@ def _error(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    body = openai_error(message, type_, code, param)
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -89,7 +68,11 @@ class FakeOpenAI:
 
     api_key = "sk-fake"
 
-    def __init__(self, *, default: Callable[[Json], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default: Callable[[Json], Reply] | None = None,
+    ) -> None:
         self.models = {"gpt-test", "gpt-test-mini", "gpt-4o-mini", "gpt-5-mini"}
         self.default = default or _echo
         self.requests: list[Json] = []  # chat completion bodies, in order
@@ -168,14 +151,12 @@ class FakeOpenAI:
             body = await request.json()
         except ValueError:
             body = None
-        self.requests.append(body if isinstance(body, dict) else {"_invalid": True})
+        recorded = body if isinstance(body, dict) else {"_invalid": True}
+        self.requests.append(recorded)
         self.request_headers.append(dict(request.headers))
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        invalid = self._validate(body)
-        if invalid is not None:
-            return invalid
+        refused = self._authorized(request) or self._refusal(body)
+        if refused is not None:
+            return refused
         reply = self._script.pop(0) if self._script else self.default(body)
         if reply.status != 200:
             return self._scripted_error(reply)
@@ -184,7 +165,8 @@ class FakeOpenAI:
             return await self._stream(request, body, reply, include_usage)
         return await self._complete(request, body, reply)
 
-    def _validate(self, body: Any) -> web.Response | None:
+    def _refusal(self, body: Any) -> web.Response | None:
+        """What the server says before any model runs, if it refuses the request."""
         if not isinstance(body, dict):
             return _error(
                 400,
@@ -192,6 +174,9 @@ class FakeOpenAI:
                 "invalid_request_error",
                 None,
             )
+        return self._validate(body)
+
+    def _validate(self, body: Json) -> web.Response | None:
         if not body.get("model"):
             return _error(400, "you must provide a model parameter", "invalid_request_error", None)
         if body["model"] not in self.models:
@@ -231,46 +216,15 @@ class FakeOpenAI:
         )
         return _error(reply.status, message, type_, code, headers=reply.headers)
 
-    def _usage(self, body: Json, text: str) -> Json:
-        prompt = sum(
-            4 + estimate_tokens(_content_text(m.get("content")))
-            for m in body["messages"]
-            if isinstance(m, dict)
-        )
-        completion = estimate_tokens(text)
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
-
     async def _complete(self, request: web.Request, body: Json, reply: Reply) -> web.Response:
-        deltas = reply.deltas()
         if reply.stall_after is not None:
             await self._closing.wait()  # never answers: the client's timeout decides
         if reply.cut_after is not None or reply.stall_after is not None:
             if request.transport is not None:
                 request.transport.close()
             return web.Response()
-        await asyncio.sleep(reply.first_token_delay + reply.token_delay * max(0, len(deltas) - 1))
-        text = "".join(deltas)
-        completion = {
-            "id": "chatcmpl-" + secrets.token_hex(12),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": reply.finish_reason,
-                }
-            ],
-            "usage": self._usage(body, text),
-            "system_fingerprint": "fp_fake",
-        }
-        return web.json_response(completion, headers=self._headers(reply))
+        await asyncio.sleep(reply.duration())
+        return web.json_response(completion_body(body, reply), headers=self._headers(reply))
 
     async def _stream(
         self, request: web.Request, body: Json, reply: Reply, include_usage: bool
@@ -283,56 +237,7 @@ class FakeOpenAI:
             }
         )
         await response.prepare(request)
-        base = {
-            "id": "chatcmpl-" + secrets.token_hex(12),
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": body["model"],
-            "system_fingerprint": "fp_fake",
-        }
-        extra = {"usage": None} if include_usage else {}
-
-        async def send(data: Json | str) -> None:
-            text = data if isinstance(data, str) else json.dumps(data)
-            await response.write(f"data: {text}\n\n".encode())
-
-        def chunk(delta: Json, finish: str | None = None) -> Json:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            return {**base, "choices": [choice], **extra}
-
-        await asyncio.sleep(reply.first_token_delay)
-        await send(chunk({"role": "assistant", "content": "", "refusal": None}))
-        deltas = reply.deltas()
-        for i in range(len(deltas) + 1):
-            if i == reply.stall_after:
-                await self._closing.wait()
-            if i in (reply.cut_after, reply.stall_after):
-                if request.transport is not None:  # FIN mid-body: incomplete chunked response
-                    request.transport.close()
-                return response
-            if i == reply.error_after:
-                await send(
-                    {
-                        "error": {
-                            "message": reply.error_message
-                            or "The server had an error while processing your request.",
-                            "type": reply.error_type or "server_error",
-                            "param": None,
-                            "code": reply.error_code,
-                        }
-                    }
-                )
-                await response.write_eof()
-                return response
-            if i < len(deltas):
-                if i and reply.token_delay:
-                    await asyncio.sleep(reply.token_delay)
-                await send(chunk({"content": deltas[i]}))
-        await send(chunk({}, reply.finish_reason))
-        if include_usage:
-            await send({**base, "choices": [], "usage": self._usage(body, "".join(deltas))})
-        await send("[DONE]")
-        await response.write_eof()
+        await SseAnswer(request, response, body, reply, include_usage, self._closing).run()
         return response
 
     @staticmethod
