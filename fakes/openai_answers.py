@@ -65,7 +65,7 @@ class SseAnswer:
         return {**self.base, "choices": [choice], **extra}
 
     async def run(self) -> str:
-        """Write the whole answer as scripted; return how it ended (``done``, ``cut``...)."""
+        """Write the whole answer as scripted; return how it ended (``done``, ``eof``...)."""
         await asyncio.sleep(self.reply.first_token_delay)
         await self.send(self.chunk({"role": "assistant", "content": "", "refusal": None}))
         deltas = self.reply.deltas()
@@ -93,6 +93,9 @@ class SseAnswer:
             await self.send({"error": self._error()})
             await self.response.write_eof()
             return "error"
+        if i == reply.eof_after:
+            await self.response.write_eof()  # the terminating chunk: a clean end of body
+            return "eof"
         return None
 
     def _error(self) -> Json:

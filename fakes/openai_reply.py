@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 
 def _pieces(text: str) -> list[str]:
@@ -38,6 +38,10 @@ class Reply:
     error_after: int | None = None
     """Send a ``data: {"error": ...}`` event after N content chunks."""
     finish_reason: str = "stop"
+    _: KW_ONLY  # the options below are keyword-only; the ones above keep their positions
+    eof_after: int | None = None
+    """End the response cleanly (proper chunked end) after N content chunks, with no
+    ``finish_reason`` chunk, no usage and no ``data: [DONE]``. Streaming only."""
 
     def deltas(self) -> list[str]:
         """The content pieces streamed for this reply."""
