@@ -15,8 +15,10 @@ from fakes.openai_wire import Json, usage
 
 def completion_body(body: Json, reply: Reply) -> Json:
     """The non-streaming ``chat.completion`` for ``reply``."""
-    text = "".join(reply.deltas())
+    text, thought = "".join(reply.deltas()), "".join(reply.reasoning_deltas())
     message: Json = {"role": "assistant", "content": text, "refusal": None}
+    if thought:
+        message[reply.reasoning_field] = thought
     return {
         "id": "chatcmpl-" + secrets.token_hex(12),
         "object": "chat.completion",
@@ -25,7 +27,7 @@ def completion_body(body: Json, reply: Reply) -> Json:
         "choices": [
             {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
         ],
-        "usage": usage(body, text),
+        "usage": usage(body, text, thought),
         "system_fingerprint": "fp_fake",
     }
 
@@ -68,6 +70,7 @@ class SseAnswer:
         """Write the whole answer as scripted; return how it ended (``done``, ``eof``...)."""
         await asyncio.sleep(self.reply.first_token_delay)
         await self.send(self.chunk({"role": "assistant", "content": "", "refusal": None}))
+        await self._think()
         deltas = self.reply.deltas()
         for i in range(len(deltas) + 1):
             ended = await self._interrupt(i, deltas)
@@ -79,6 +82,17 @@ class SseAnswer:
                 await self.send(self.chunk({"content": deltas[i]}))
         await self._finish(deltas)
         return "done"
+
+    async def _think(self) -> None:
+        field = self.reply.reasoning_field
+        empty = None if field == "reasoning_content" else ""  # as DeepSeek / as Ollama
+        pieces = self.reply.reasoning_deltas()
+        for i, piece in enumerate(pieces):
+            if i:
+                await asyncio.sleep(self.reply.reasoning_delay)
+            await self.send(self.chunk({"content": empty, field: piece}))
+        if pieces:
+            await asyncio.sleep(self.reply.reasoning_delay)
 
     async def _interrupt(self, i: int, deltas: list[str]) -> str | None:
         """Apply the script's mishaps due after ``i`` content chunks; say if the stream ended."""
@@ -111,7 +125,8 @@ class SseAnswer:
     async def _finish(self, deltas: list[str]) -> None:
         await self.send(self.chunk({}, self.reply.finish_reason))
         if self.include_usage:
-            counts = usage(self.body, "".join(deltas))
+            thought = "".join(self.reply.reasoning_deltas())
+            counts = usage(self.body, "".join(deltas), thought)
             await self.send({**self.base, "choices": [], "usage": counts})
         await self.send("[DONE]")
         await self.response.write_eof()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import KW_ONLY, dataclass
+from typing import Literal
+
+ReasoningField = Literal["reasoning_content", "reasoning"]
 
 
 def _pieces(text: str) -> list[str]:
@@ -14,8 +17,8 @@ def _pieces(text: str) -> list[str]:
 class Reply:
     """One scripted answer (or failure) to a chat completion request.
 
-    The ``*_after`` options count content chunks and apply to streaming answers; non-streaming
-    ones are noted where they differ.
+    The ``*_after`` options count content chunks (reasoning chunks don't count) and apply to
+    streaming answers; non-streaming ones are noted where they differ.
     """
 
     text: str = "Hello!"
@@ -42,6 +45,17 @@ class Reply:
     eof_after: int | None = None
     """End the response cleanly (proper chunked end) after N content chunks, with no
     ``finish_reason`` chunk, no usage and no ``data: [DONE]``. Streaming only."""
+    reasoning: str = ""
+    """Thinking streamed before any content, in word-ish pieces (or ``reasoning_chunks``);
+    non-streaming answers carry it whole in the message, under ``reasoning_field``."""
+    reasoning_chunks: list[str] | None = None
+    reasoning_field: ReasoningField = "reasoning_content"
+    """``reasoning_content`` (DeepSeek, LiteLLM, vLLM until vllm#27752 in late 2025: deltas
+    ``{"content": null, "reasoning_content": ...}``) or ``reasoning`` (Ollama, OpenRouter,
+    vLLM since: ``{"content": "", "reasoning": ...}``)."""
+    reasoning_delay: float = 0.0
+    """Seconds between reasoning chunks, and from the last one to the first content: N pieces
+    think for N x ``reasoning_delay`` seconds."""
 
     def deltas(self) -> list[str]:
         """The content pieces streamed for this reply."""
@@ -49,6 +63,14 @@ class Reply:
             return list(self.chunks)
         return _pieces(self.text)
 
+    def reasoning_deltas(self) -> list[str]:
+        """The reasoning pieces streamed before the content."""
+        if self.reasoning_chunks is not None:
+            return list(self.reasoning_chunks)
+        return _pieces(self.reasoning)
+
     def duration(self) -> float:
         """How long the whole answer takes to write, as scripted."""
-        return self.first_token_delay + self.token_delay * max(0, len(self.deltas()) - 1)
+        thinking = self.reasoning_delay * len(self.reasoning_deltas())
+        writing = self.token_delay * max(0, len(self.deltas()) - 1)
+        return self.first_token_delay + thinking + writing

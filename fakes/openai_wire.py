@@ -30,15 +30,19 @@ def _prompt_tokens(body: Json) -> int:
     )
 
 
-def usage(body: Json, text: str) -> Json:
-    """The ``usage`` object of an answer."""
+def usage(body: Json, text: str, reasoning: str = "") -> Json:
+    """The ``usage`` object of an answer; reasoning counts as completion tokens, like o1/R1."""
     prompt = _prompt_tokens(body)
-    completion = estimate_tokens(text)
-    return {
+    thought = estimate_tokens(reasoning)
+    completion = estimate_tokens(text) + thought
+    result: Json = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if reasoning:
+        result["completion_tokens_details"] = {"reasoning_tokens": thought}
+    return result
 
 
 def openai_error(

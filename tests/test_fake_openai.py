@@ -6,6 +6,7 @@ asserts what the client observes: exception class, status, ``code``, message, ch
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -13,8 +14,9 @@ import aiohttp
 import openai
 import pytest
 from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from fakes.openai import FakeOpenAI, Reply
+from fakes.openai import FakeOpenAI, Reply, estimate_tokens
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -85,3 +87,50 @@ async def test_eof_after_leaves_non_streaming_answers_whole(llm: FakeOpenAI) -> 
     res = await complete(llm)
     assert res.choices[0].message.content == "one two three"
     assert res.choices[0].finish_reason == "stop"
+
+
+# -- 2. reasoning before content -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "empty"), [("reasoning_content", None), ("reasoning", "")])
+async def test_reasoning_streams_first_with_its_own_pacing(
+    llm: FakeOpenAI, field: str, empty: str | None
+) -> None:
+    thought = "Let me think about it"  # 5 pieces, 0.1 s apart: 0.5 s of thinking
+    llm.script(Reply("The answer.", reasoning=thought, reasoning_field=field, reasoning_delay=0.1))
+    got: list[tuple[float, ChatCompletionChunk]] = []
+    start = time.monotonic()
+    await stream_chunks(llm, got, stream_options={"include_usage": True})
+    deltas = [(t, c.choices[0].delta) for t, c in got if c.choices]
+    thinking = [(t, d) for t, d in deltas if d.model_extra]
+    # The SDK's ChoiceDelta declares neither field; pydantic keeps unknown ones (extra="allow"):
+    # readable as attributes and listed in model_extra, never mixed into .content.
+    assert field not in ChoiceDelta.model_fields
+    pieces = ["Let", " me", " think", " about", " it"]
+    assert [d.model_extra for _, d in thinking] == [{field: p} for p in pieces]
+    assert "".join(getattr(d, field) for _, d in thinking) == thought
+    assert all(d.content == empty for _, d in thinking)
+    first_content = next(t for t, c in got if c.choices and c.choices[0].delta.content)
+    assert first_content >= thinking[-1][0]
+    assert 0.45 <= first_content - start < 2.0
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(thinking)]
+    assert len(gaps) == 4 and min(gaps) >= 0.08
+    assert contents(got) == ["The", " answer."]
+    counted = got[-1][1].usage
+    assert counted is not None and counted.completion_tokens_details is not None
+    assert counted.completion_tokens_details.reasoning_tokens == estimate_tokens(thought)
+    assert counted.completion_tokens == estimate_tokens(thought) + estimate_tokens("The answer.")
+
+
+async def test_non_streaming_reasoning_is_in_the_message_and_takes_its_time(
+    llm: FakeOpenAI,
+) -> None:
+    llm.script(Reply("Yes.", reasoning_chunks=["Hm", "m."], reasoning_delay=0.2))
+    start = time.monotonic()
+    res = await complete(llm)
+    message = res.choices[0].message
+    assert time.monotonic() - start >= 0.35
+    assert (message.content, message.model_extra) == ("Yes.", {"reasoning_content": "Hmm."})
+    assert message.reasoning_content == "Hmm."  # type: ignore[attr-defined]
+    assert res.usage is not None and res.usage.completion_tokens_details is not None
+    assert res.usage.completion_tokens_details.reasoning_tokens == 1
