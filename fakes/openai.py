@@ -2,7 +2,8 @@
 
 Serves ``POST /v1/chat/completions`` (JSON or SSE streaming) and ``GET /v1/models``
 on 127.0.0.1. Point ``AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key)`` at it
-and script answers, delays and failures with ``Reply``.
+and script answers, delays and failures with ``Reply``. The server itself can enforce a
+context window (``context_limit``) the way some servers do.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 
 from fakes.openai_answers import SseAnswer, completion_body
 from fakes.openai_reply import Reply
 from fakes.openai_wire import (
+    ContextStyle,
     Json,
+    context_error,
     estimate_tokens,
     openai_error,
+    prompt_tokens,
 )
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "Json",
     "Reply",
     "estimate_tokens",
+    "prompt_tokens",
 ]
 
 _ERROR_MESSAGES = {
@@ -64,7 +69,12 @@ def _error(
 
 
 class FakeOpenAI:
-    """A scriptable OpenAI Chat Completions endpoint."""
+    """A scriptable OpenAI Chat Completions endpoint.
+
+    ``context_limit``: answer 400 when the prompt (``prompt_tokens``) is over N tokens, worded
+    as ``context_style`` says: ``openai`` (messages alone) or ``vllm`` (messages plus the
+    requested completion). Both are attributes, changeable while the fake runs.
+    """
 
     api_key = "sk-fake"
 
@@ -72,9 +82,15 @@ class FakeOpenAI:
         self,
         *,
         default: Callable[[Json], Reply] | None = None,
+        context_limit: int | None = None,
+        context_style: ContextStyle = "openai",
     ) -> None:
+        if context_style not in get_args(ContextStyle):
+            raise ValueError(f"unknown context_style {context_style!r}")
         self.models = {"gpt-test", "gpt-test-mini", "gpt-4o-mini", "gpt-5-mini"}
         self.default = default or _echo
+        self.context_limit = context_limit
+        self.context_style: ContextStyle = context_style
         self.requests: list[Json] = []  # chat completion bodies, in order
         self.request_headers: list[dict[str, str]] = []  # headers of each request
         self._script: list[Reply] = []
@@ -174,7 +190,11 @@ class FakeOpenAI:
                 "invalid_request_error",
                 None,
             )
-        return self._validate(body)
+        invalid = self._validate(body)
+        if invalid is not None or self.context_limit is None:
+            return invalid
+        too_long = context_error(self.context_style, self.context_limit, body)
+        return None if too_long is None else web.json_response(too_long, status=400)
 
     def _validate(self, body: Json) -> web.Response | None:
         if not body.get("model"):

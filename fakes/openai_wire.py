@@ -1,13 +1,21 @@
-"""What OpenAI-compatible servers put on the wire: token estimates and error bodies."""
+"""What OpenAI-compatible servers put on the wire: token estimates and error bodies.
+
+Every error body reproduces a real server's wording; where it was seen is noted next to it.
+"""
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 Json = dict[str, Any]
 
+ContextStyle = Literal["openai", "vllm"]
+
 MESSAGE_OVERHEAD = 4  # tokens of role and separators around each message
+IMAGE_TOKENS = 765  # OpenAI's price of a 1024x1024 image at "high"/"auto" detail (85 + 4 x 170)
+IMAGE_TOKENS_LOW = 85  # ... and of any image at "low" detail
 
 
 def estimate_tokens(text: str) -> int:
@@ -15,24 +23,36 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4)) if text else 0
 
 
-def _content_text(content: Any) -> str:
+def _part_tokens(part: Any) -> int:
+    if not isinstance(part, dict):
+        return estimate_tokens(str(part))
+    if part.get("type") == "text":
+        return estimate_tokens(str(part.get("text") or ""))
+    if part.get("type") == "image_url":
+        image = part.get("image_url")
+        low = isinstance(image, dict) and image.get("detail") == "low"
+        return IMAGE_TOKENS_LOW if low else IMAGE_TOKENS
+    return estimate_tokens(json.dumps(part))  # audio, files...: what they carry
+
+
+def content_tokens(content: Any) -> int:
+    """Estimated tokens of a message's ``content``: a string or a list of parts (images too)."""
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
+        return sum(_part_tokens(p) for p in content)
+    return estimate_tokens(str(content or ""))
 
 
-def _prompt_tokens(body: Json) -> int:
+def prompt_tokens(body: Json) -> int:
+    """The request's prompt tokens as the fake counts them (usage and ``context_limit``)."""
     messages = body.get("messages") or []
     return sum(
-        MESSAGE_OVERHEAD + estimate_tokens(_content_text(m.get("content")))
-        for m in messages
-        if isinstance(m, dict)
+        MESSAGE_OVERHEAD + content_tokens(m.get("content")) for m in messages if isinstance(m, dict)
     )
 
 
 def usage(body: Json, text: str, reasoning: str = "") -> Json:
     """The ``usage`` object of an answer; reasoning counts as completion tokens, like o1/R1."""
-    prompt = _prompt_tokens(body)
+    prompt = prompt_tokens(body)
     thought = estimate_tokens(reasoning)
     completion = estimate_tokens(text) + thought
     result: Json = {
@@ -50,3 +70,61 @@ def openai_error(
 ) -> Json:
     """OpenAI's error envelope."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def vllm_error(message: str) -> Json:
+    """vLLM's 400 ``ErrorResponse`` as older releases sent it: a top-level object, ``code`` an
+    int (newer releases nest it under ``error``)."""
+    return {
+        "object": "error",
+        "message": message,
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+
+
+def requested_completion(body: Json) -> int | None:
+    """The completion budget the request asks for, if any."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def context_error(style: ContextStyle, limit: int, body: Json) -> Json | None:
+    """The 400 body for a request over ``limit`` tokens, or None when it fits.
+
+    ``openai``: api.openai.com today, counting the messages alone. ``vllm``: older vLLM (still
+    in vllm#20409, mid-2025; OpenAI said the same in 2023), counting the messages plus
+    ``max_completion_tokens``/``max_tokens``; wording from vLLM's
+    entrypoints/openai/serving_engine.py (``_validate_prompt_and_tokenize``).
+    """
+    prompt = prompt_tokens(body)
+    head = f"This model's maximum context length is {limit} tokens. However, "
+    if style == "openai":
+        if prompt <= limit:
+            return None
+        message = (
+            f"{head}your messages resulted in {prompt} tokens. "
+            "Please reduce the length of the messages."
+        )
+        return openai_error(message, "invalid_request_error", "context_length_exceeded", "messages")
+    if style != "vllm":
+        raise ValueError(f"unknown context_style {style!r}")
+    completion = requested_completion(body)
+    if completion is None:  # vLLM fills the rest of the window: only a full window fails
+        if prompt < limit:
+            return None
+        # the comma before "Please" is vLLM's own
+        return vllm_error(
+            f"{head}you requested {prompt} tokens in the messages, "
+            "Please reduce the length of the messages."
+        )
+    if prompt + completion <= limit:
+        return None
+    return vllm_error(
+        f"{head}you requested {prompt + completion} tokens ({prompt} in the messages, "
+        f"{completion} in the completion). Please reduce the length of the messages or completion."
+    )

@@ -16,7 +16,7 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from fakes.openai import FakeOpenAI, Reply, estimate_tokens
+from fakes.openai import FakeOpenAI, Reply, estimate_tokens, prompt_tokens
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -134,3 +134,78 @@ async def test_non_streaming_reasoning_is_in_the_message_and_takes_its_time(
     assert message.reasoning_content == "Hmm."  # type: ignore[attr-defined]
     assert res.usage is not None and res.usage.completion_tokens_details is not None
     assert res.usage.completion_tokens_details.reasoning_tokens == 1
+
+
+# -- 3. a context window the fake enforces ---------------------------------------------------
+
+
+def long_message(chars: int) -> list[Any]:
+    return [{"role": "user", "content": "y" * chars}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_context_limit_answers_openais_400(stream: bool) -> None:
+    async with FakeOpenAI(context_limit=50) as fake:
+        fake.script(Reply("kept for the next request"))
+        err = await failure(
+            fake, openai.BadRequestError, messages=long_message(400), stream=stream
+        )  # 4 + 400 / 4 = 104 tokens
+        fits = await complete(fake, messages=long_message(120))
+    assert (err.status_code, err.code, err.param, err.type) == (
+        400,
+        "context_length_exceeded",
+        "messages",
+        "invalid_request_error",
+    )
+    assert err.message == (
+        "Error code: 400 - This model's maximum context length is 50 tokens. However, your "
+        "messages resulted in 104 tokens. Please reduce the length of the messages."
+    )
+    assert fits.choices[0].message.content == "kept for the next request"  # script untouched
+    assert fits.usage is not None and fits.usage.prompt_tokens == 34
+
+
+async def test_context_limit_counts_images_and_can_be_changed() -> None:
+    def with_image(detail: str) -> list[Any]:
+        image = {
+            "type": "image_url",
+            "image_url": {"url": "data:image/png;base64,AA", "detail": detail},
+        }
+        return [{"role": "user", "content": [{"type": "text", "text": "see"}, image]}]
+
+    async with FakeOpenAI(context_limit=500) as fake:
+        err = await failure(fake, openai.BadRequestError, messages=with_image("high"))
+        low = await complete(fake, messages=with_image("low"))
+        fake.context_limit = None
+        high = await complete(fake, messages=with_image("auto"))
+    assert "your messages resulted in 770 tokens" in err.message  # 4 + 1 + 765
+    assert low.usage is not None and low.usage.prompt_tokens == 90  # 4 + 1 + 85
+    assert high.usage is not None and high.usage.prompt_tokens == 770
+    assert prompt_tokens({"messages": with_image("low")}) == 90
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_vllm_context_wording_counts_the_completion_too(stream: bool) -> None:
+    async with FakeOpenAI(context_limit=100, context_style="vllm") as fake:
+        msgs = long_message(184)  # 4 + 46 = 50 tokens
+        over = await failure(
+            fake, openai.BadRequestError, messages=msgs, max_completion_tokens=60, stream=stream
+        )
+        full = await failure(fake, openai.BadRequestError, messages=long_message(400))
+        fits = await complete(fake, messages=msgs, max_tokens=50)
+    # vLLM's top-level {"object": "error", ...}: the SDK takes the whole body as the error
+    assert over.body == {
+        "object": "error",
+        "message": "This model's maximum context length is 100 tokens. However, you requested "
+        "110 tokens (50 in the messages, 60 in the completion). Please reduce the length of the "
+        "messages or completion.",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    assert (over.code, over.type, over.param) == ("400", "BadRequestError", None)  # code: a str
+    assert full.message == (
+        "Error code: 400 - This model's maximum context length is 100 tokens. However, you "
+        "requested 104 tokens in the messages, Please reduce the length of the messages."
+    )
+    assert fits.choices[0].message.content == "You said: " + "y" * 184
