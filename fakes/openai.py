@@ -175,7 +175,7 @@ class FakeOpenAI:
             return refused
         reply = self._script.pop(0) if self._script else self.default(body)
         if reply.status != 200:
-            return self._scripted_error(reply)
+            return self._scripted_error(reply, body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return await self._stream(request, body, reply, include_usage)
@@ -225,7 +225,10 @@ class FakeOpenAI:
             )
         return None
 
-    def _scripted_error(self, reply: Reply) -> web.Response:
+    def _scripted_error(self, reply: Reply, body: Json) -> web.Response:
+        exact = reply.error_json(body)
+        if exact is not None:
+            return web.json_response(exact, status=reply.status, headers=reply.headers)
         code, type_ = reply.error_code, reply.error_type
         if type_ is None:  # what OpenAI sends: insufficient_quota has its own type
             type_ = "requests" if reply.status == 429 else "invalid_request_error"

@@ -1,10 +1,13 @@
-"""Reply: one scripted answer (or failure) of FakeOpenAI."""
+"""Reply: one scripted answer (or failure) of FakeOpenAI, with presets for proxies' errors."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from fakes.openai_wire import Json, litellm_invalid_model_error, litellm_quota_error
 
 ReasoningField = Literal["reasoning_content", "reasoning"]
 
@@ -42,6 +45,9 @@ class Reply:
     """Send a ``data: {"error": ...}`` event after N content chunks."""
     finish_reason: str = "stop"
     _: KW_ONLY  # the options below are keyword-only; the ones above keep their positions
+    error_body: Json | Callable[[Json], Json] | None = None
+    """The exact error JSON (or a function of the request body giving it); overrides
+    ``error_type``/``error_code``/``error_message``. Used with ``status``."""
     eof_after: int | None = None
     """End the response cleanly (proper chunked end) after N content chunks, with no
     ``finish_reason`` chunk, no usage and no ``data: [DONE]``. Streaming only."""
@@ -74,3 +80,22 @@ class Reply:
         thinking = self.reasoning_delay * len(self.reasoning_deltas())
         writing = self.token_delay * max(0, len(self.deltas()) - 1)
         return self.first_token_delay + thinking + writing
+
+    def error_json(self, body: Json) -> Json | None:
+        """The scripted ``error_body`` for this request, if any."""
+        if callable(self.error_body):
+            return self.error_body(body)
+        return self.error_body
+
+    @classmethod
+    def litellm_quota_exceeded(cls, **changes: Any) -> Reply:
+        """429 from a LiteLLM proxy whose OpenAI key ran out of quota: OpenAI's wording behind
+        ``litellm.RateLimitError:``, ``type: throttling_error``, ``code: "429"`` (a string),
+        no ``insufficient_quota`` anywhere."""
+        return cls(status=429, error_body=litellm_quota_error, **changes)
+
+    @classmethod
+    def litellm_invalid_model(cls, **changes: Any) -> Reply:
+        """400 from a LiteLLM proxy with no route for the requested model: "Invalid model name
+        passed in model=<model>", ``type``/``param`` the string "None", ``code: "400"``."""
+        return cls(status=400, error_body=litellm_invalid_model_error, **changes)

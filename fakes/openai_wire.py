@@ -128,3 +128,29 @@ def context_error(style: ContextStyle, limit: int, body: Json) -> Json | None:
         f"{head}you requested {prompt + completion} tokens ({prompt} in the messages, "
         f"{completion} in the completion). Please reduce the length of the messages or completion."
     )
+
+
+# LiteLLM proxy (1.4x+) in front of OpenAI. Its ProxyException sends code as a string; a
+# litellm.RateLimitError has type "throttling_error" (litellm/exceptions.py); the router adds
+# the model group to every message. Quota text: BerriAI/litellm#13467.
+LITELLM_QUOTA_MESSAGE = (
+    "litellm.RateLimitError: RateLimitError: OpenAIException - You exceeded your current quota, "
+    "please check your plan and billing details. For more information on this error, read the "
+    "docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+
+
+def litellm_quota_error(body: Json) -> Json:
+    """LiteLLM's 429 for an exhausted OpenAI quota: no ``insufficient_quota`` code left."""
+    group = f"Received Model Group={body.get('model')}\nAvailable Model Group Fallbacks=None"
+    message = f"{LITELLM_QUOTA_MESSAGE}. {group}"
+    return {"error": {"message": message, "type": "throttling_error", "param": None, "code": "429"}}
+
+
+def litellm_invalid_model_error(body: Json) -> Json:
+    """LiteLLM's 400 for a model it has no route for (BerriAI/litellm#9663, #12061)."""
+    message = (
+        f"/chat/completions: Invalid model name passed in model={body.get('model')}. "
+        "Call `/v1/models` to view available models for your key."
+    )
+    return {"error": {"message": message, "type": "None", "param": "None", "code": "400"}}

@@ -7,6 +7,7 @@ asserts what the client observes: exception class, status, ``code``, message, ch
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from typing import Any
 
@@ -209,3 +210,49 @@ async def test_vllm_context_wording_counts_the_completion_too(stream: bool) -> N
         "requested 104 tokens in the messages, Please reduce the length of the messages."
     )
     assert fits.choices[0].message.content == "You said: " + "y" * 184
+
+
+# -- 4. a LiteLLM proxy in front of OpenAI ---------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_litellm_quota_is_a_429_without_insufficient_quota(
+    llm: FakeOpenAI, stream: bool
+) -> None:
+    llm.script(Reply.litellm_quota_exceeded())
+    err = await failure(llm, openai.RateLimitError, stream=stream)
+    assert (err.status_code, err.code, err.type, err.param) == (
+        429,
+        "429",
+        "throttling_error",
+        None,
+    )
+    assert err.message.startswith(
+        "Error code: 429 - litellm.RateLimitError: RateLimitError: OpenAIException - You "
+        "exceeded your current quota, please check your plan and billing details."
+    )
+    assert err.message.endswith(
+        "api-errors.. Received Model Group=gpt-test\nAvailable Model Group Fallbacks=None"
+    )
+    assert "insufficient_quota" not in json.dumps(err.body)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_litellm_unknown_model_is_a_400_naming_the_model(
+    llm: FakeOpenAI, stream: bool
+) -> None:
+    llm.script(Reply.litellm_invalid_model())
+    err = await failure(llm, openai.BadRequestError, model="gpt-4o-mini", stream=stream)
+    assert (err.status_code, err.code, err.type, err.param) == (400, "400", "None", "None")
+    assert err.message == (
+        "Error code: 400 - /chat/completions: Invalid model name passed in model=gpt-4o-mini. "
+        "Call `/v1/models` to view available models for your key."
+    )
+
+
+async def test_error_body_is_sent_verbatim(llm: FakeOpenAI) -> None:
+    llm.script(Reply(status=503, error_body={"detail": "upstream down"}, headers={"x-a": "1"}))
+    err = await failure(llm, openai.InternalServerError)
+    assert (err.status_code, err.body, err.code) == (503, {"detail": "upstream down"}, None)
+    assert err.message == "Error code: 503"  # no "message" field: the SDK says only the status
+    assert err.response.headers["x-a"] == "1"
