@@ -9,6 +9,7 @@ context window (``context_limit``) the way some servers do.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -247,7 +248,15 @@ class FakeOpenAI:
                 request.transport.close()
             return web.Response()
         await asyncio.sleep(reply.duration())
-        return web.json_response(completion_body(body, reply), headers=self._headers(reply))
+        completion = completion_body(body, reply)
+        if reply.corrupt_after is None:
+            return web.json_response(completion, headers=self._headers(reply))
+        text = json.dumps(completion)
+        return web.Response(
+            text=text[: len(text) // 2],
+            content_type="application/json",
+            headers=self._headers(reply),
+        )
 
     async def _stream(
         self, request: web.Request, body: Json, reply: Reply, include_usage: bool

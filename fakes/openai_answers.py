@@ -97,6 +97,10 @@ class SseAnswer:
     async def _interrupt(self, i: int, deltas: list[str]) -> str | None:
         """Apply the script's mishaps due after ``i`` content chunks; say if the stream ended."""
         reply = self.reply
+        if i == reply.corrupt_after:
+            following = self.chunk({"content": deltas[i]} if i < len(deltas) else {}, None)
+            text = json.dumps(following)
+            await self.send(text[: len(text) // 2])
         if i == reply.stall_after:
             await self.closing.wait()
         if i in (reply.cut_after, reply.stall_after):

@@ -51,6 +51,9 @@ class Reply:
     eof_after: int | None = None
     """End the response cleanly (proper chunked end) after N content chunks, with no
     ``finish_reason`` chunk, no usage and no ``data: [DONE]``. Streaming only."""
+    corrupt_after: int | None = None
+    """After N good content chunks, send a ``data:`` line of truncated JSON (the next chunk cut
+    in half), then go on as scripted. Non-streaming: the JSON body itself is cut in half."""
     reasoning: str = ""
     """Thinking streamed before any content, in word-ish pieces (or ``reasoning_chunks``);
     non-streaming answers carry it whole in the message, under ``reasoning_field``."""

@@ -256,3 +256,24 @@ async def test_error_body_is_sent_verbatim(llm: FakeOpenAI) -> None:
     assert (err.status_code, err.body, err.code) == (503, {"detail": "upstream down"}, None)
     assert err.message == "Error code: 503"  # no "message" field: the SDK says only the status
     assert err.response.headers["x-a"] == "1"
+
+
+# -- 5. a corrupted chunk --------------------------------------------------------------------
+
+
+async def test_corrupt_chunk_raises_a_bare_json_error_after_the_good_ones(
+    llm: FakeOpenAI,
+) -> None:
+    llm.script(Reply("one two three", corrupt_after=1))
+    got: list[tuple[float, ChatCompletionChunk]] = []
+    with pytest.raises(json.JSONDecodeError) as info:
+        await stream_chunks(llm, got)
+    # not wrapped: `except openai.OpenAIError` does not catch it
+    assert not isinstance(info.value, openai.OpenAIError)
+    assert contents(got) == ["one"]
+
+
+async def test_corrupt_non_streaming_body_raises_a_json_error(llm: FakeOpenAI) -> None:
+    llm.script(Reply("one two", corrupt_after=0))
+    err = await failure(llm, json.JSONDecodeError)
+    assert not isinstance(err, openai.OpenAIError)
