@@ -3,7 +3,8 @@
 Serves ``POST /v1/chat/completions`` (JSON or SSE streaming) and ``GET /v1/models``
 on 127.0.0.1. Point ``AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key)`` at it
 and script answers, delays and failures with ``Reply``. The server itself can enforce a
-context window (``context_limit``) the way some servers do.
+context window (``context_limit``) and refuse optional fields (``rejects``) the way some
+servers and proxies do.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, get_args
 
 from aiohttp import web
@@ -22,10 +23,12 @@ from fakes.openai_reply import Reply
 from fakes.openai_wire import (
     ContextStyle,
     Json,
+    RejectStyle,
     context_error,
     estimate_tokens,
     openai_error,
     prompt_tokens,
+    rejection_error,
 )
 
 __all__ = [
@@ -74,7 +77,9 @@ class FakeOpenAI:
 
     ``context_limit``: answer 400 when the prompt (``prompt_tokens``) is over N tokens, worded
     as ``context_style`` says: ``openai`` (messages alone) or ``vllm`` (messages plus the
-    requested completion). Both are attributes, changeable while the fake runs.
+    requested completion). ``rejects``: top-level request fields answered with 400, worded as
+    ``rejects_style`` says (``azure``, ``openai`` or ``vllm``). All are attributes,
+    changeable while the fake runs.
     """
 
     api_key = "sk-fake"
@@ -85,13 +90,19 @@ class FakeOpenAI:
         default: Callable[[Json], Reply] | None = None,
         context_limit: int | None = None,
         context_style: ContextStyle = "openai",
+        rejects: Iterable[str] = (),
+        rejects_style: RejectStyle = "azure",
     ) -> None:
         if context_style not in get_args(ContextStyle):
             raise ValueError(f"unknown context_style {context_style!r}")
+        if rejects_style not in get_args(RejectStyle):
+            raise ValueError(f"unknown rejects_style {rejects_style!r}")
         self.models = {"gpt-test", "gpt-test-mini", "gpt-4o-mini", "gpt-5-mini"}
         self.default = default or _echo
         self.context_limit = context_limit
         self.context_style: ContextStyle = context_style
+        self.rejects: set[str] = set(rejects)
+        self.rejects_style: RejectStyle = rejects_style
         self.requests: list[Json] = []  # chat completion bodies, in order
         self.request_headers: list[dict[str, str]] = []  # headers of each request
         self._script: list[Reply] = []
@@ -191,6 +202,10 @@ class FakeOpenAI:
                 "invalid_request_error",
                 None,
             )
+        rejected = [name for name in body if name in self.rejects]
+        if rejected:
+            error = rejection_error(self.rejects_style, body, rejected)
+            return web.json_response(error, status=400)
         invalid = self._validate(body)
         if invalid is not None or self.context_limit is None:
             return invalid

@@ -12,6 +12,7 @@ from typing import Any, Literal
 Json = dict[str, Any]
 
 ContextStyle = Literal["openai", "vllm"]
+RejectStyle = Literal["azure", "openai", "vllm"]
 
 MESSAGE_OVERHEAD = 4  # tokens of role and separators around each message
 IMAGE_TOKENS = 765  # OpenAI's price of a 1024x1024 image at "high"/"auto" detail (85 + 4 x 170)
@@ -128,6 +129,39 @@ def context_error(style: ContextStyle, limit: int, body: Json) -> Json | None:
         f"{head}you requested {prompt + completion} tokens ({prompt} in the messages, "
         f"{completion} in the completion). Please reduce the length of the messages or completion."
     )
+
+
+def rejection_error(style: RejectStyle, body: Json, fields: list[str]) -> Json:
+    """The 400 body of a server that does not know the request's top-level ``fields``.
+
+    ``azure``: Azure OpenAI's older API versions ("Unrecognized request argument supplied:
+    stream_options", langchain-ai/langchain#23552; the plural, names sorted, in Azure errors
+    quoted by users, e.g. "tool_choice, tools"). ``openai``: OpenAI's own unknown-parameter
+    error (agno-agi/agno#1066). ``vllm``: vLLM 0.4-0.5, whose pydantic models forbade extra
+    fields (modelscope/ms-agent#489).
+    """
+    names = sorted(fields)
+    if style == "azure":
+        plural = "s" if len(names) > 1 else ""
+        message = f"Unrecognized request argument{plural} supplied: {', '.join(names)}"
+        return openai_error(message, "invalid_request_error", None)
+    if style == "openai":
+        name = names[0]
+        return openai_error(
+            f"Unknown parameter: '{name}'.", "invalid_request_error", "unknown_parameter", name
+        )
+    if style != "vllm":
+        raise ValueError(f"unknown rejects_style {style!r}")
+    problems = [
+        {
+            "type": "extra_forbidden",
+            "loc": ("body", name),
+            "msg": "Extra inputs are not permitted",
+            "input": body[name],
+        }
+        for name in names
+    ]
+    return vllm_error(str(problems))
 
 
 # LiteLLM proxy (1.4x+) in front of OpenAI. Its ProxyException sends code as a string; a

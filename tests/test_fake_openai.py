@@ -277,3 +277,62 @@ async def test_corrupt_non_streaming_body_raises_a_json_error(llm: FakeOpenAI) -
     llm.script(Reply("one two", corrupt_after=0))
     err = await failure(llm, json.JSONDecodeError)
     assert not isinstance(err, openai.OpenAIError)
+
+
+# -- 6. a server that rejects optional fields ------------------------------------------------
+
+INCLUDE_USAGE = {"include_usage": True}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_rejected_stream_options_azure_wording(stream: bool) -> None:
+    async with FakeOpenAI(rejects={"stream_options"}) as fake:
+        err = await failure(
+            fake, openai.BadRequestError, stream=stream, stream_options=INCLUDE_USAGE
+        )
+        plain: list[tuple[float, ChatCompletionChunk]] = []
+        await stream_chunks(fake, plain)
+    assert err.message == "Error code: 400 - Unrecognized request argument supplied: stream_options"
+    assert (err.code, err.param, err.type) == (None, None, "invalid_request_error")
+    assert contents(plain) == ["You", " said:", " x"]
+
+
+async def test_rejected_fields_are_named_together_and_max_completion_tokens_too() -> None:
+    async with FakeOpenAI(rejects={"stream_options", "max_completion_tokens"}) as fake:
+        both = await failure(
+            fake,
+            openai.BadRequestError,
+            stream=True,
+            stream_options=INCLUDE_USAGE,
+            max_completion_tokens=10,
+        )
+        one = await failure(fake, openai.BadRequestError, max_completion_tokens=10)
+        fake.rejects_style = "openai"
+        openai_style = await failure(fake, openai.BadRequestError, max_completion_tokens=10)
+        fake.rejects.clear()
+        ok = await complete(fake, max_completion_tokens=10)
+    assert both.message == (
+        "Error code: 400 - Unrecognized request arguments supplied: max_completion_tokens, "
+        "stream_options"
+    )
+    assert one.message.endswith("argument supplied: max_completion_tokens")
+    assert openai_style.message == "Error code: 400 - Unknown parameter: 'max_completion_tokens'."
+    assert (openai_style.code, openai_style.param) == ("unknown_parameter", "max_completion_tokens")
+    assert ok.choices[0].message.content == "You said: x"
+
+
+async def test_rejected_field_vllm_wording() -> None:
+    async with FakeOpenAI(rejects={"stream_options"}, rejects_style="vllm") as fake:
+        err = await failure(fake, openai.BadRequestError, stream=True, stream_options=INCLUDE_USAGE)
+    assert err.message == (
+        "Error code: 400 - [{'type': 'extra_forbidden', 'loc': ('body', 'stream_options'), "
+        "'msg': 'Extra inputs are not permitted', 'input': {'include_usage': True}}]"
+    )
+    assert (err.code, err.type) == ("400", "BadRequestError")
+
+
+def test_unknown_styles_are_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="context_style"):
+        FakeOpenAI(context_style="azure")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="rejects_style"):
+        FakeOpenAI(rejects_style="litellm")  # type: ignore[arg-type]
