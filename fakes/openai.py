@@ -4,7 +4,7 @@ Serves ``POST /v1/chat/completions`` (JSON or SSE streaming) and ``GET /v1/model
 on 127.0.0.1. Point ``AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key)`` at it
 and script answers, delays and failures with ``Reply``. The server itself can enforce a
 context window (``context_limit``) and refuse optional fields (``rejects``) the way some
-servers and proxies do.
+servers and proxies do; ``on_request``/``on_stream_end``/``streams`` observe the traffic.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, get_args
 
 from aiohttp import web
 
-from fakes.openai_answers import SseAnswer, completion_body
+from fakes.openai_answers import SseAnswer, StreamRecord, completion_body
 from fakes.openai_reply import Reply
 from fakes.openai_wire import (
     ContextStyle,
@@ -35,6 +35,7 @@ __all__ = [
     "FakeOpenAI",
     "Json",
     "Reply",
+    "StreamRecord",
     "estimate_tokens",
     "prompt_tokens",
 ]
@@ -47,6 +48,12 @@ _ERROR_MESSAGES = {
     "However, your messages resulted in 130000 tokens. Please reduce the length of the "
     "messages.",
 }
+# request storage: when the request arrived (aiohttp < 3.12 has no RequestKey: a plain str)
+_ARRIVED: Any = (
+    web.RequestKey("fake_openai_arrived_at", float)
+    if hasattr(web, "RequestKey")
+    else "fake_openai_arrived_at"
+)
 
 
 def _content_text(content: Any) -> str:
@@ -78,8 +85,14 @@ class FakeOpenAI:
     ``context_limit``: answer 400 when the prompt (``prompt_tokens``) is over N tokens, worded
     as ``context_style`` says: ``openai`` (messages alone) or ``vllm`` (messages plus the
     requested completion). ``rejects``: top-level request fields answered with 400, worded as
-    ``rejects_style`` says (``azure``, ``openai`` or ``vllm``). All are attributes,
-    changeable while the fake runs.
+    ``rejects_style`` says (``azure``, ``openai`` or ``vllm``).
+
+    ``on_request(body)`` is called as each chat completion request arrives, before any check
+    (``{"_invalid": True}`` for a body that is no JSON object); ``on_stream_end(record)`` as
+    each stream ends (records are also kept in ``streams``). Exceptions in hooks propagate to
+    aiohttp, which logs them (and answers 500 if nothing was sent yet). ``backlog``: the listen
+    backlog (None: aiohttp's, 128). All are attributes, changeable while the fake runs, except
+    ``backlog``.
     """
 
     api_key = "sk-fake"
@@ -92,6 +105,9 @@ class FakeOpenAI:
         context_style: ContextStyle = "openai",
         rejects: Iterable[str] = (),
         rejects_style: RejectStyle = "azure",
+        on_request: Callable[[Json], None] | None = None,
+        on_stream_end: Callable[[StreamRecord], None] | None = None,
+        backlog: int | None = None,
     ) -> None:
         if context_style not in get_args(ContextStyle):
             raise ValueError(f"unknown context_style {context_style!r}")
@@ -103,8 +119,12 @@ class FakeOpenAI:
         self.context_style: ContextStyle = context_style
         self.rejects: set[str] = set(rejects)
         self.rejects_style: RejectStyle = rejects_style
+        self.on_request = on_request
+        self.on_stream_end = on_stream_end
+        self.backlog = backlog
         self.requests: list[Json] = []  # chat completion bodies, in order
         self.request_headers: list[dict[str, str]] = []  # headers of each request
+        self.streams: list[StreamRecord] = []  # streamed answers, in the order they ended
         self._script: list[Reply] = []
         self._closing = asyncio.Event()  # set by stop(): ends stalled responses
         self._runner: web.AppRunner | None = None
@@ -117,7 +137,9 @@ class FakeOpenAI:
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        # no backlog keyword unless asked: callers may have wrapped web.TCPSite with their own
+        options = {} if self.backlog is None else {"backlog": self.backlog}
+        await web.TCPSite(self._runner, "127.0.0.1", 0, **options).start()
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
@@ -175,6 +197,7 @@ class FakeOpenAI:
         return web.json_response({"object": "list", "data": data})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
+        request[_ARRIVED] = time.monotonic()
         try:
             body = await request.json()
         except ValueError:
@@ -182,6 +205,8 @@ class FakeOpenAI:
         recorded = body if isinstance(body, dict) else {"_invalid": True}
         self.requests.append(recorded)
         self.request_headers.append(dict(request.headers))
+        if self.on_request is not None:
+            self.on_request(recorded)
         refused = self._authorized(request) or self._refusal(body)
         if refused is not None:
             return refused
@@ -276,6 +301,7 @@ class FakeOpenAI:
     async def _stream(
         self, request: web.Request, body: Json, reply: Reply, include_usage: bool
     ) -> web.StreamResponse:
+        """Answer with SSE as scripted; record the stream and call ``on_stream_end``."""
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -283,8 +309,19 @@ class FakeOpenAI:
                 **self._headers(reply),
             }
         )
-        await response.prepare(request)
-        await SseAnswer(request, response, body, reply, include_usage, self._closing).run()
+        record = StreamRecord(body=body, arrived_at=request.get(_ARRIVED, time.monotonic()))
+        answer = SseAnswer(request, response, body, reply, include_usage, self._closing)
+        try:
+            await response.prepare(request)
+            record.outcome = await answer.run()
+        except ConnectionResetError:
+            pass  # the client went away: outcome "aborted"
+        finally:
+            record.ended_at = time.monotonic()
+            record.content_chunks = answer.sent
+            self.streams.append(record)
+            if self.on_stream_end is not None:
+                self.on_stream_end(record)
         return response
 
     @staticmethod

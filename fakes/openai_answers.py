@@ -6,11 +6,29 @@ import asyncio
 import json
 import secrets
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from fakes.openai_reply import Reply
 from fakes.openai_wire import Json, usage
+
+
+@dataclass
+class StreamRecord:
+    """One streamed answer as the fake wrote it; times are ``time.monotonic()`` seconds."""
+
+    body: Json
+    """The request body."""
+    arrived_at: float
+    """When the request arrived."""
+    ended_at: float = 0.0
+    """When the stream's last byte was written (or the connection dropped)."""
+    outcome: str = "aborted"
+    """``done`` (finish, usage, [DONE]), ``eof``, ``cut``, ``stalled``, ``error`` (an error
+    event) or ``aborted`` (the client went away mid-stream)."""
+    content_chunks: int = 0
+    """How many content chunks were written."""
 
 
 def completion_body(body: Json, reply: Reply) -> Json:
@@ -47,6 +65,7 @@ class SseAnswer:
         self.request, self.response, self.body, self.reply = request, response, body, reply
         self.include_usage = include_usage
         self.closing = closing  # set when the fake stops: ends a stalled stream
+        self.sent = 0  # content chunks written
         self.base = {
             "id": "chatcmpl-" + secrets.token_hex(12),
             "object": "chat.completion.chunk",
@@ -67,7 +86,7 @@ class SseAnswer:
         return {**self.base, "choices": [choice], **extra}
 
     async def run(self) -> str:
-        """Write the whole answer as scripted; return how it ended (``done``, ``eof``...)."""
+        """Write the whole answer as scripted; return how it ended (``StreamRecord.outcome``)."""
         await asyncio.sleep(self.reply.first_token_delay)
         await self.send(self.chunk({"role": "assistant", "content": "", "refusal": None}))
         await self._think()
@@ -80,6 +99,7 @@ class SseAnswer:
                 if i and self.reply.token_delay:
                     await asyncio.sleep(self.reply.token_delay)
                 await self.send(self.chunk({"content": deltas[i]}))
+                self.sent += 1
         await self._finish(deltas)
         return "done"
 

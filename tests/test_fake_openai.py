@@ -6,8 +6,11 @@ asserts what the client observes: exception class, status, ``code``, message, ch
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import select
+import socket
 import time
 from typing import Any
 
@@ -17,7 +20,7 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from fakes.openai import FakeOpenAI, Reply, estimate_tokens, prompt_tokens
+from fakes.openai import FakeOpenAI, Reply, StreamRecord, estimate_tokens, prompt_tokens
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -69,6 +72,7 @@ async def test_clean_eof_ends_iteration_quietly_without_finish_or_usage(llm: Fak
     assert contents(got) == ["one", " two"]
     assert all(c.choices and c.choices[0].finish_reason is None for _, c in got)
     assert all(c.usage is None for _, c in got)
+    assert llm.streams[0].outcome == "eof" and llm.streams[0].content_chunks == 2
 
 
 async def test_clean_eof_is_a_complete_http_body_without_done(llm: FakeOpenAI) -> None:
@@ -336,3 +340,106 @@ def test_unknown_styles_are_refused_at_construction() -> None:
         FakeOpenAI(context_style="azure")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="rejects_style"):
         FakeOpenAI(rejects_style="litellm")  # type: ignore[arg-type]
+
+
+# -- 7. public hooks for the benchmark -------------------------------------------------------
+
+
+async def test_on_request_sees_each_body_as_it_arrives() -> None:
+    seen: list[tuple[float, dict[str, Any]]] = []
+    async with FakeOpenAI(on_request=lambda body: seen.append((time.monotonic(), body))) as fake:
+        fake.script(Reply("slow", first_token_delay=0.3))
+        start = time.monotonic()
+        await complete(fake, messages=[{"role": "user", "content": "first"}])
+        answered = time.monotonic()
+        bad_key = openai.AsyncOpenAI(api_key="sk-no", base_url=fake.base_url, max_retries=0)
+        async with bad_key:
+            with pytest.raises(openai.AuthenticationError):
+                await bad_key.chat.completions.create(model="gpt-test", messages=MSGS)
+    assert [body["messages"][0]["content"] for _, body in seen] == ["first", "x"]
+    assert seen[0][0] - start < 0.25 and answered - seen[0][0] >= 0.25  # before the answer
+    assert seen[0][1] is fake.requests[0]
+
+
+async def test_on_stream_end_records_every_stream_with_times_and_outcome() -> None:
+    ended: list[StreamRecord] = []
+    async with FakeOpenAI(on_stream_end=ended.append) as fake:
+        fake.script(
+            Reply(chunks=["a", "b"], first_token_delay=0.2, token_delay=0.1),
+            Reply("one two", eof_after=1),
+            Reply("one two", cut_after=1),
+            Reply("one two", error_after=1),
+        )
+        got: list[tuple[float, ChatCompletionChunk]] = []
+        await stream_chunks(fake, got)
+        await stream_chunks(fake, [])
+        with pytest.raises(openai.APIConnectionError):
+            await stream_chunks(fake, [])
+        with pytest.raises(openai.APIError):
+            await stream_chunks(fake, [])
+        await complete(fake)  # not a stream: not recorded
+    assert ended == fake.streams
+    assert [(r.outcome, r.content_chunks) for r in ended] == [
+        ("done", 2),
+        ("eof", 1),
+        ("cut", 1),
+        ("error", 1),
+    ]
+    first = ended[0]
+    assert first.body is fake.requests[0]
+    assert 0.3 <= first.ended_at - first.arrived_at < 1.5
+    assert first.ended_at <= got[-1][0]  # the last byte left before the client read it
+
+
+async def test_a_stream_the_client_abandons_is_recorded_as_aborted() -> None:
+    async with FakeOpenAI() as fake:
+        fake.script(Reply(chunks=["a", "b", "c"], token_delay=0.2))
+        async with oai(fake) as client:
+            stream = await client.chat.completions.create(
+                model="gpt-test", messages=MSGS, stream=True
+            )
+            async for _ in stream:
+                break
+            await stream.close()
+        deadline = time.monotonic() + 5
+        while not fake.streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    assert fake.streams[0].outcome == "aborted" and fake.streams[0].content_chunks < 3
+
+
+async def test_stop_ends_a_stalled_stream_as_stalled() -> None:
+    fake = FakeOpenAI()
+    await fake.start()
+    fake.script(Reply("one two", stall_after=1))
+    task = asyncio.create_task(stream_chunks(fake, []))
+    await fake.wait_for_requests(1)
+    await asyncio.sleep(0.1)
+    await fake.stop()
+    with pytest.raises(openai.APIConnectionError):
+        await task
+    assert [r.outcome for r in fake.streams] == ["stalled"]
+
+
+def connected_after_burst(port: int, n: int) -> int:
+    """Open ``n`` connections while the event loop is blocked (nothing is accepted): how many
+    complete their handshake, that is, fit in the listen backlog."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+        time.sleep(0.3)  # blocks the loop on purpose
+        _, writable, _ = select.select([], socks, [], 0)
+        return sum(1 for s in writable if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
+    finally:
+        for s in socks:
+            s.close()
+
+
+async def test_backlog_lets_a_burst_of_connections_queue() -> None:
+    async with FakeOpenAI(backlog=1024) as big, FakeOpenAI() as default:
+        queued_big = connected_after_burst(big.port, 300)
+        queued_default = connected_after_burst(default.port, 300)
+        assert (await complete(big)).choices[0].message.content == "You said: x"
+    assert queued_big == 300
+    assert queued_default < 200  # aiohttp's default backlog is 128
