@@ -7,7 +7,6 @@ asserts what the client observes: exception class, status, ``code``, message, ch
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import select
 import socket
@@ -115,11 +114,12 @@ async def test_reasoning_streams_first_with_its_own_pacing(
     assert [d.model_extra for _, d in thinking] == [{field: p} for p in pieces]
     assert "".join(getattr(d, field) for _, d in thinking) == thought
     assert all(d.content == empty for _, d in thinking)
+    # lower bounds follow from when the fake sends; upper ones are generous
+    for i, (arrived, _) in enumerate(thinking):  # steady pieces, 0.1 s apart
+        assert arrived - start >= 0.1 * i - 0.02
     first_content = next(t for t, c in got if c.choices and c.choices[0].delta.content)
     assert first_content >= thinking[-1][0]
-    assert 0.45 <= first_content - start < 2.0
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(thinking)]
-    assert len(gaps) == 4 and min(gaps) >= 0.08
+    assert 0.48 <= first_content - start < 2.5
     assert contents(got) == ["The", " answer."]
     counted = got[-1][1].usage
     assert counted is not None and counted.completion_tokens_details is not None
@@ -349,7 +349,6 @@ async def test_on_request_sees_each_body_as_it_arrives() -> None:
     seen: list[tuple[float, dict[str, Any]]] = []
     async with FakeOpenAI(on_request=lambda body: seen.append((time.monotonic(), body))) as fake:
         fake.script(Reply("slow", first_token_delay=0.3))
-        start = time.monotonic()
         await complete(fake, messages=[{"role": "user", "content": "first"}])
         answered = time.monotonic()
         bad_key = openai.AsyncOpenAI(api_key="sk-no", base_url=fake.base_url, max_retries=0)
@@ -357,7 +356,7 @@ async def test_on_request_sees_each_body_as_it_arrives() -> None:
             with pytest.raises(openai.AuthenticationError):
                 await bad_key.chat.completions.create(model="gpt-test", messages=MSGS)
     assert [body["messages"][0]["content"] for _, body in seen] == ["first", "x"]
-    assert seen[0][0] - start < 0.25 and answered - seen[0][0] >= 0.25  # before the answer
+    assert answered - seen[0][0] >= 0.28  # called on arrival, not once answered
     assert seen[0][1] is fake.requests[0]
 
 
@@ -387,8 +386,8 @@ async def test_on_stream_end_records_every_stream_with_times_and_outcome() -> No
     ]
     first = ended[0]
     assert first.body is fake.requests[0]
-    assert 0.3 <= first.ended_at - first.arrived_at < 1.5
-    assert first.ended_at <= got[-1][0]  # the last byte left before the client read it
+    assert 0.28 <= first.ended_at - first.arrived_at < 2.0  # 0.2 s + 0.1 s scripted
+    assert abs(first.ended_at - got[-1][0]) < 0.25  # about when the client got the last chunk
 
 
 async def test_a_stream_the_client_abandons_is_recorded_as_aborted() -> None:
@@ -437,6 +436,13 @@ def connected_after_burst(port: int, n: int) -> int:
 
 
 async def test_backlog_lets_a_burst_of_connections_queue() -> None:
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            somaxconn = int(f.read())
+    except OSError:
+        pytest.skip("needs Linux's /proc/sys/net/core/somaxconn")
+    if somaxconn < 300:
+        pytest.skip(f"net.core.somaxconn is {somaxconn}: the kernel caps any backlog to it")
     async with FakeOpenAI(backlog=1024) as big, FakeOpenAI() as default:
         queued_big = connected_after_burst(big.port, 300)
         queued_default = connected_after_burst(default.port, 300)
