@@ -2,24 +2,43 @@
 
 Serves ``POST /v1/chat/completions`` (JSON or SSE streaming) and ``GET /v1/models``
 on 127.0.0.1. Point ``AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key)`` at it
-and script answers, delays and failures with ``Reply``.
+and script answers, delays and failures with ``Reply``. The server itself can enforce a
+context window (``context_limit``) and refuse optional fields (``rejects``) the way some
+servers and proxies do; ``on_request``/``on_stream_end``/``streams`` observe the traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
-import re
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, get_args
 
 from aiohttp import web
 
-Json = dict[str, Any]
+from fakes.openai_answers import SseAnswer, StreamRecord, completion_body
+from fakes.openai_reply import Reply
+from fakes.openai_wire import (
+    ContextStyle,
+    Json,
+    RejectStyle,
+    context_error,
+    estimate_tokens,
+    openai_error,
+    prompt_tokens,
+    rejection_error,
+)
+
+__all__ = [
+    "FakeOpenAI",
+    "Json",
+    "Reply",
+    "StreamRecord",
+    "estimate_tokens",
+    "prompt_tokens",
+]
 
 _ERROR_MESSAGES = {
     "insufficient_quota": "You exceeded your current quota, please check your plan and "
@@ -29,36 +48,12 @@ _ERROR_MESSAGES = {
     "However, your messages resulted in 130000 tokens. Please reduce the length of the "
     "messages.",
 }
-
-
-@dataclass
-class Reply:
-    """One scripted answer (or failure) to a chat completion request."""
-
-    text: str = "Hello!"
-    chunks: list[str] | None = None  # explicit deltas; default: word-ish pieces of text
-    first_token_delay: float = 0.0
-    token_delay: float = 0.0
-    status: int = 200
-    error_type: str | None = None
-    error_code: str | None = None
-    error_message: str = ""
-    headers: dict[str, str] | None = None
-    cut_after: int | None = None  # abort the connection after N content chunks
-    stall_after: int | None = None  # send nothing more after N content chunks
-    error_after: int | None = None  # send a `data: {"error": ...}` event after N chunks
-    finish_reason: str = "stop"
-
-    def deltas(self) -> list[str]:
-        """The content pieces streamed for this reply."""
-        if self.chunks is not None:
-            return list(self.chunks)
-        return re.findall(r"\s*\S+|\s+", self.text)
-
-
-def estimate_tokens(text: str) -> int:
-    """Roughly 4 characters a token, like OpenAI's rule of thumb."""
-    return max(1, math.ceil(len(text) / 4)) if text else 0
+# request storage: when the request arrived (aiohttp < 3.12 has no RequestKey: a plain str)
+_ARRIVED: Any = (
+    web.RequestKey("fake_openai_arrived_at", float)
+    if hasattr(web, "RequestKey")
+    else "fake_openai_arrived_at"
+)
 
 
 def _content_text(content: Any) -> str:
@@ -80,20 +75,56 @@ def _error(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    body = openai_error(message, type_, code, param)
     return web.json_response(body, status=status, headers=headers)
 
 
 class FakeOpenAI:
-    """A scriptable OpenAI Chat Completions endpoint."""
+    """A scriptable OpenAI Chat Completions endpoint.
+
+    ``context_limit``: answer 400 when the prompt (``prompt_tokens``) is over N tokens, worded
+    as ``context_style`` says: ``openai`` (messages alone) or ``vllm`` (messages plus the
+    requested completion). ``rejects``: top-level request fields answered with 400, worded as
+    ``rejects_style`` says (``azure``, ``openai`` or ``vllm``).
+
+    ``on_request(body)`` is called as each chat completion request arrives, before any check
+    (``{"_invalid": True}`` for a body that is no JSON object); ``on_stream_end(record)`` as
+    each stream ends (records are also kept in ``streams``). Exceptions in hooks propagate to
+    aiohttp, which logs them (and answers 500 if nothing was sent yet). ``backlog``: the listen
+    backlog (None: aiohttp's, 128). All are attributes, changeable while the fake runs, except
+    ``backlog``.
+    """
 
     api_key = "sk-fake"
 
-    def __init__(self, *, default: Callable[[Json], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default: Callable[[Json], Reply] | None = None,
+        context_limit: int | None = None,
+        context_style: ContextStyle = "openai",
+        rejects: Iterable[str] = (),
+        rejects_style: RejectStyle = "azure",
+        on_request: Callable[[Json], None] | None = None,
+        on_stream_end: Callable[[StreamRecord], None] | None = None,
+        backlog: int | None = None,
+    ) -> None:
+        if context_style not in get_args(ContextStyle):
+            raise ValueError(f"unknown context_style {context_style!r}")
+        if rejects_style not in get_args(RejectStyle):
+            raise ValueError(f"unknown rejects_style {rejects_style!r}")
         self.models = {"gpt-test", "gpt-test-mini", "gpt-4o-mini", "gpt-5-mini"}
         self.default = default or _echo
+        self.context_limit = context_limit
+        self.context_style: ContextStyle = context_style
+        self.rejects: set[str] = set(rejects)
+        self.rejects_style: RejectStyle = rejects_style
+        self.on_request = on_request
+        self.on_stream_end = on_stream_end
+        self.backlog = backlog
         self.requests: list[Json] = []  # chat completion bodies, in order
         self.request_headers: list[dict[str, str]] = []  # headers of each request
+        self.streams: list[StreamRecord] = []  # streamed answers, in the order they ended
         self._script: list[Reply] = []
         self._closing = asyncio.Event()  # set by stop(): ends stalled responses
         self._runner: web.AppRunner | None = None
@@ -106,7 +137,9 @@ class FakeOpenAI:
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        # no backlog keyword unless asked: callers may have wrapped web.TCPSite with their own
+        options = {} if self.backlog is None else {"backlog": self.backlog}
+        await web.TCPSite(self._runner, "127.0.0.1", 0, **options).start()
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
@@ -164,27 +197,29 @@ class FakeOpenAI:
         return web.json_response({"object": "list", "data": data})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
+        request[_ARRIVED] = time.monotonic()
         try:
             body = await request.json()
         except ValueError:
             body = None
-        self.requests.append(body if isinstance(body, dict) else {"_invalid": True})
+        recorded = body if isinstance(body, dict) else {"_invalid": True}
+        self.requests.append(recorded)
         self.request_headers.append(dict(request.headers))
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied
-        invalid = self._validate(body)
-        if invalid is not None:
-            return invalid
+        if self.on_request is not None:
+            self.on_request(recorded)
+        refused = self._authorized(request) or self._refusal(body)
+        if refused is not None:
+            return refused
         reply = self._script.pop(0) if self._script else self.default(body)
         if reply.status != 200:
-            return self._scripted_error(reply)
+            return self._scripted_error(reply, body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return await self._stream(request, body, reply, include_usage)
         return await self._complete(request, body, reply)
 
-    def _validate(self, body: Any) -> web.Response | None:
+    def _refusal(self, body: Any) -> web.Response | None:
+        """What the server says before any model runs, if it refuses the request."""
         if not isinstance(body, dict):
             return _error(
                 400,
@@ -192,6 +227,17 @@ class FakeOpenAI:
                 "invalid_request_error",
                 None,
             )
+        rejected = [name for name in body if name in self.rejects]
+        if rejected:
+            error = rejection_error(self.rejects_style, body, rejected)
+            return web.json_response(error, status=400)
+        invalid = self._validate(body)
+        if invalid is not None or self.context_limit is None:
+            return invalid
+        too_long = context_error(self.context_style, self.context_limit, body)
+        return None if too_long is None else web.json_response(too_long, status=400)
+
+    def _validate(self, body: Json) -> web.Response | None:
         if not body.get("model"):
             return _error(400, "you must provide a model parameter", "invalid_request_error", None)
         if body["model"] not in self.models:
@@ -220,7 +266,10 @@ class FakeOpenAI:
             )
         return None
 
-    def _scripted_error(self, reply: Reply) -> web.Response:
+    def _scripted_error(self, reply: Reply, body: Json) -> web.Response:
+        exact = reply.error_json(body)
+        if exact is not None:
+            return web.json_response(exact, status=reply.status, headers=reply.headers)
         code, type_ = reply.error_code, reply.error_type
         if type_ is None:  # what OpenAI sends: insufficient_quota has its own type
             type_ = "requests" if reply.status == 429 else "invalid_request_error"
@@ -231,50 +280,28 @@ class FakeOpenAI:
         )
         return _error(reply.status, message, type_, code, headers=reply.headers)
 
-    def _usage(self, body: Json, text: str) -> Json:
-        prompt = sum(
-            4 + estimate_tokens(_content_text(m.get("content")))
-            for m in body["messages"]
-            if isinstance(m, dict)
-        )
-        completion = estimate_tokens(text)
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
-
     async def _complete(self, request: web.Request, body: Json, reply: Reply) -> web.Response:
-        deltas = reply.deltas()
         if reply.stall_after is not None:
             await self._closing.wait()  # never answers: the client's timeout decides
         if reply.cut_after is not None or reply.stall_after is not None:
             if request.transport is not None:
                 request.transport.close()
             return web.Response()
-        await asyncio.sleep(reply.first_token_delay + reply.token_delay * max(0, len(deltas) - 1))
-        text = "".join(deltas)
-        completion = {
-            "id": "chatcmpl-" + secrets.token_hex(12),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": reply.finish_reason,
-                }
-            ],
-            "usage": self._usage(body, text),
-            "system_fingerprint": "fp_fake",
-        }
-        return web.json_response(completion, headers=self._headers(reply))
+        await asyncio.sleep(reply.duration())
+        completion = completion_body(body, reply)
+        if reply.corrupt_after is None:
+            return web.json_response(completion, headers=self._headers(reply))
+        text = json.dumps(completion)
+        return web.Response(
+            text=text[: len(text) // 2],
+            content_type="application/json",
+            headers=self._headers(reply),
+        )
 
     async def _stream(
         self, request: web.Request, body: Json, reply: Reply, include_usage: bool
     ) -> web.StreamResponse:
+        """Answer with SSE as scripted; record the stream and call ``on_stream_end``."""
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -282,57 +309,19 @@ class FakeOpenAI:
                 **self._headers(reply),
             }
         )
-        await response.prepare(request)
-        base = {
-            "id": "chatcmpl-" + secrets.token_hex(12),
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": body["model"],
-            "system_fingerprint": "fp_fake",
-        }
-        extra = {"usage": None} if include_usage else {}
-
-        async def send(data: Json | str) -> None:
-            text = data if isinstance(data, str) else json.dumps(data)
-            await response.write(f"data: {text}\n\n".encode())
-
-        def chunk(delta: Json, finish: str | None = None) -> Json:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            return {**base, "choices": [choice], **extra}
-
-        await asyncio.sleep(reply.first_token_delay)
-        await send(chunk({"role": "assistant", "content": "", "refusal": None}))
-        deltas = reply.deltas()
-        for i in range(len(deltas) + 1):
-            if i == reply.stall_after:
-                await self._closing.wait()
-            if i in (reply.cut_after, reply.stall_after):
-                if request.transport is not None:  # FIN mid-body: incomplete chunked response
-                    request.transport.close()
-                return response
-            if i == reply.error_after:
-                await send(
-                    {
-                        "error": {
-                            "message": reply.error_message
-                            or "The server had an error while processing your request.",
-                            "type": reply.error_type or "server_error",
-                            "param": None,
-                            "code": reply.error_code,
-                        }
-                    }
-                )
-                await response.write_eof()
-                return response
-            if i < len(deltas):
-                if i and reply.token_delay:
-                    await asyncio.sleep(reply.token_delay)
-                await send(chunk({"content": deltas[i]}))
-        await send(chunk({}, reply.finish_reason))
-        if include_usage:
-            await send({**base, "choices": [], "usage": self._usage(body, "".join(deltas))})
-        await send("[DONE]")
-        await response.write_eof()
+        record = StreamRecord(body=body, arrived_at=request.get(_ARRIVED, time.monotonic()))
+        answer = SseAnswer(request, response, body, reply, include_usage, self._closing)
+        try:
+            await response.prepare(request)
+            record.outcome = await answer.run()
+        except ConnectionResetError:
+            pass  # the client went away: outcome "aborted"
+        finally:
+            record.ended_at = time.monotonic()
+            record.content_chunks = answer.sent
+            self.streams.append(record)
+            if self.on_stream_end is not None:
+                self.on_stream_end(record)
         return response
 
     @staticmethod
