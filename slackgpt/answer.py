@@ -20,6 +20,7 @@ from .delivery import Delivery
 from .events import BotIdentity, Question
 from .files import Attachments, read_attachments
 from .model import ModelClient
+from .people import People, people_in
 from .slack_api import SlackApi, error_code
 from .state import State
 from .streaming import STATUS, AnswerStream
@@ -48,6 +49,7 @@ class Answerer:
         self.identity = identity
         self.state = state
         self.threads = Threads(slack, state, identity)
+        self.people = People(slack.user_name)
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self._in_flight: set[asyncio.Task[object]] = set()
 
@@ -134,7 +136,8 @@ class Answerer:
             )
             for _ in range(3):  # let the sign's requests leave before the model's is built
                 await asyncio.sleep(0)
-            build = self._builder(question, thread, attachments)
+            names = await self.people.names(people_in(thread, self.identity.user_id))
+            build = self._builder(question, thread, attachments, names)
             fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
@@ -144,7 +147,13 @@ class Answerer:
             await asyncio.gather(claim, status, return_exceptions=True)
             stream.log_line()
 
-    def _builder(self, question: Question, thread: list[dict], attachments: Attachments | None):
+    def _builder(
+        self,
+        question: Question,
+        thread: list[dict],
+        attachments: Attachments | None,
+        names: dict[str, str],
+    ):
         """``budget → Prompt`` for this question."""
         settings = self.settings
         system = policy.system_prompt_for(settings.access, question.channel, settings.system_prompt)
@@ -157,6 +166,7 @@ class Answerer:
                 until_ts=question.ts,
                 attachments=attachments,
                 budget=budget,
+                names=names,
             )
 
         return build

@@ -16,8 +16,8 @@ DEFAULT_SYSTEM_PROMPT = (
     "Always answer in the language of the user's latest message. "
     "Format for Slack: short paragraphs, bullet lists, `code` and fenced code blocks; "
     "avoid tables and long headings. "
-    "Messages from people start with their Slack mention, like `<@U123>: `; "
-    "never start your own reply that way."
+    "Messages from people start with their name, like `Kim: `; never start your own reply "
+    "that way. To refer to someone, write their name, like @Kim."
 )
 
 SLACK_APPS_URL = "https://api.slack.com/apps"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Mapping
 
 # Slack's message markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>.
 _ANGLE = re.compile(r"<([^<>\n]+)>")
@@ -15,16 +16,21 @@ _BROADCAST = re.compile(
     r"<!(channel|here|everyone)(\|[^>]*)?>|<!subteam\^[^>|]*(\|([^>]*))?>", re.IGNORECASE
 )
 _OPEN_BROADCAST = re.compile(r"<!(?=(?:channel|here|everyone|subteam)\b)", re.IGNORECASE)
+_USER_MENTION = re.compile(r"<@(?=[UW][A-Z0-9])")
 _BARE_BROADCAST = re.compile(r"(?<![\w@])@(channel|here|everyone)\b", re.IGNORECASE)
 _HOLD_ANGLE = 200  # longest ``<…`` fragment held back while streaming
 _HOLD_WORD = 40  # longest ``@word`` fragment held back
 
 
-def slack_to_text(text: str, bot_user_id: str | None = None) -> str:
+def slack_to_text(
+    text: str, bot_user_id: str | None = None, names: Mapping[str, str] | None = None
+) -> str:
     """Turn a Slack message's markup into what its reader sees, dropping the bot's mentions.
 
-    Other people's mentions stay as ``<@U…>`` (the model can address them, Slack renders them).
+    Other people's mentions become ``@name`` (from ``names``, or the mention's own label),
+    never Slack's ``<@U…>`` markup.
     """
+    names = names or {}
 
     def replace(match: re.Match[str]) -> str:
         body = match.group(1)
@@ -32,7 +38,7 @@ def slack_to_text(text: str, bot_user_id: str | None = None) -> str:
         if target.startswith("@"):
             if bot_user_id and target[1:] == bot_user_id:
                 return ""
-            return f"@{label}" if label else f"<{target}>"
+            return f"@{label or names.get(target[1:]) or target[1:]}"
         if target.startswith("#"):
             return f"#{label or target[1:]}"
         if target.startswith("!"):
@@ -55,8 +61,8 @@ def slack_to_text(text: str, bot_user_id: str | None = None) -> str:
     return plain.strip()
 
 
-def neutralize_broadcasts(text: str) -> str:
-    """Make @channel/@here/@everyone and group mentions inert, so the bot never pings a crowd.
+def neutralize_pings(text: str) -> str:
+    """Make @channel/@here/@everyone, group and user mentions inert: the bot never pings.
 
     Whole tokens (``<!here>``, ``<!subteam^S1|@team>``) become ``@here`` and ``@team`` with
     an invisible word joiner after the ``@``; a token left open (its ``>`` not written yet)
@@ -70,6 +76,7 @@ def neutralize_broadcasts(text: str) -> str:
 
     text = _BROADCAST.sub(inert, text)
     text = _OPEN_BROADCAST.sub(f"<{_WORD_JOINER}!", text)
+    text = _USER_MENTION.sub(f"<{_WORD_JOINER}@", text)
     return _BARE_BROADCAST.sub(lambda m: f"@{_WORD_JOINER}{m.group(1)}", text)
 
 
@@ -78,7 +85,7 @@ def unsafe_tail(text: str) -> int:
 
     Streaming holds this much back until more text arrives, so ``<!here|all`` + `` of you>``
     or ``@chan`` + ``nel`` is neutralized as a whole. A fragment longer than the hold is
-    sent anyway: :func:`neutralize_broadcasts` makes an open ``<!here`` inert on its own.
+    sent anyway: :func:`neutralize_pings` makes an open ``<!here`` inert on its own.
     """
     angle, at = text.rfind("<"), text.rfind("@")
     if angle >= 0 and ">" not in text[angle:] and len(text) - angle <= _HOLD_ANGLE:

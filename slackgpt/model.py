@@ -22,6 +22,7 @@ from .failures import ModelTimeout, StreamCut, rejected_field
 log = logging.getLogger(__name__)
 
 Message = dict[str, object]
+THINKING_FIRST = 5.0  # seconds of thought before the first Thinking report
 THINKING_EVERY = 10.0  # seconds between two Thinking reports of one long thought
 _REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM/DeepSeek, OpenRouter/Ollama
 
@@ -60,7 +61,7 @@ class _Clock:
         self.first, self.idle = first, idle
         self.sent = time.monotonic()
         self.alive = False  # anything (thought or word) has arrived
-        self.reported = float("-inf")
+        self.next_report = self.sent + THINKING_FIRST
 
     def remaining(self) -> float:
         if self.alive:
@@ -71,12 +72,12 @@ class _Clock:
         return ModelTimeout(self.idle if self.alive else self.first, started=self.alive)
 
     def thought(self) -> Thinking | None:
-        """A Thinking report, at most one per THINKING_EVERY seconds."""
+        """A Thinking report: after THINKING_FIRST seconds, then every THINKING_EVERY."""
         self.alive = True
         now = time.monotonic()
-        if now - self.reported < THINKING_EVERY:
+        if now < self.next_report:
             return None
-        self.reported = now
+        self.next_report = now + THINKING_EVERY
         return Thinking(now - self.sent)
 
 

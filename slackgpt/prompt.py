@@ -5,6 +5,7 @@ Pure: no clients, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .budget import fit_to_budget
@@ -21,10 +22,11 @@ class Prompt:
     notes: tuple[str, ...] = ()
 
 
-def speaker(message: dict) -> str:
-    """How a message's author is named to the model: a Slack mention, or a bot's name."""
+def speaker(message: dict, names: Mapping[str, str] | None = None) -> str:
+    """How a message's author is named to the model: a person's name, or a bot's."""
     if message.get("user") and not message.get("bot_id"):
-        return f"<@{message['user']}>"
+        user = str(message["user"])
+        return (names or {}).get(user, user)
     profile = message.get("bot_profile") or {}
     name = profile.get("name") or message.get("username") or message.get("bot_id") or "a bot"
     return f"{name} (bot)"
@@ -37,6 +39,7 @@ def to_model_messages(
     *,
     until_ts: str | None = None,
     attachments: Attachments | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[dict[str, object]]:
     """The chat messages for a Slack thread, oldest first, ending at ``until_ts`` (inclusive).
 
@@ -44,8 +47,9 @@ def to_model_messages(
     prefixed with who wrote them. Mentions of the bot are removed; empty messages are skipped.
     ``attachments`` (the files of the message at ``until_ts``) join that message.
     """
-    turns = (_turn(m, identity, until_ts, attachments) for m in _spoken(thread, until_ts))
-    return [{"role": "system", "content": system_prompt}, *(t for t in turns if t)]
+    turns = _Turns(identity, until_ts, attachments, names or {})
+    converted = (turns.turn(m) for m in _spoken(thread, until_ts))
+    return [{"role": "system", "content": system_prompt}, *(t for t in converted if t)]
 
 
 def build_prompt(
@@ -56,6 +60,7 @@ def build_prompt(
     until_ts: str,
     attachments: Attachments | None,
     budget: int,
+    names: Mapping[str, str] | None = None,
 ) -> Prompt:
     """The thread as the model's messages within ``budget`` tokens, with notes for the reader.
 
@@ -65,18 +70,19 @@ def build_prompt(
     characters), the older ones are counted as left out without being read.
     """
     spoken = _spoken(thread, until_ts)
-    root = next((i for i, m in enumerate(spoken) if _turn(m, identity, until_ts, attachments)), 0)
+    turns = _Turns(identity, until_ts, attachments, names or {})
+    root = next((i for i, m in enumerate(spoken) if turns.turn(m)), 0)
     recent: list[dict[str, object]] = []
     room, skipped = 4 * budget, 0
     for index in range(len(spoken) - 1, root, -1):
         if room < 0:
             skipped = index - root
             break
-        turn = _turn(spoken[index], identity, until_ts, attachments)
+        turn = turns.turn(spoken[index])
         if turn:
             recent.append(turn)
             room -= _chars(turn["content"])
-    head = [_turn(spoken[root], identity, until_ts, attachments)] if spoken else []
+    head = [turns.turn(spoken[root])] if spoken else []
     system = {"role": "system", "content": system_prompt}
     messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], budget)
     return Prompt(messages, _notes(attachments, dropped + skipped))
@@ -93,26 +99,32 @@ def _spoken(thread: list[dict], until_ts: str | None) -> list[dict]:
     ]
 
 
-def _turn(
-    message: dict,
-    identity: BotIdentity,
-    until_ts: str | None,
-    attachments: Attachments | None,
-) -> dict[str, object] | None:
-    """One message as a chat turn, or None when it says nothing to the model."""
-    own = is_own(message, identity)
-    text = slack_to_text(message.get("text") or "", None if own else identity.user_id)
-    with_files = attachments is not None and message.get("ts") == until_ts and not own
-    if with_files:
-        text = text or "(see the attached files)"
-    if not text:
-        return None
-    if own:
-        return {"role": "assistant", "content": text}
-    content: object = f"{speaker(message)}: {text}"
-    if with_files and attachments is not None:
-        content = user_content(str(content), attachments)
-    return {"role": "user", "content": content}
+@dataclass(frozen=True)
+class _Turns:
+    """How one thread's messages become chat turns, for one question."""
+
+    identity: BotIdentity
+    until_ts: str | None
+    attachments: Attachments | None
+    names: Mapping[str, str]
+
+    def turn(self, message: dict) -> dict[str, object] | None:
+        """One message as a chat turn, or None when it says nothing to the model."""
+        own = is_own(message, self.identity)
+        bot = None if own else self.identity.user_id
+        text = slack_to_text(message.get("text") or "", bot, self.names)
+        with_files = self.attachments is not None and message.get("ts") == self.until_ts
+        with_files = with_files and not own
+        if with_files:
+            text = text or "(see the attached files)"
+        if not text:
+            return None
+        if own:
+            return {"role": "assistant", "content": text}
+        content: object = f"{speaker(message, self.names)}: {text}"
+        if with_files and self.attachments is not None:
+            content = user_content(str(content), self.attachments)
+        return {"role": "user", "content": content}
 
 
 def _chars(content: object) -> int:

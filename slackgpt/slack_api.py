@@ -2,7 +2,7 @@
 
 Answers, start-up and ``--check`` all go through :class:`SlackApi`, so retries, budgets
 and the reading of Slack's error codes live here and nowhere else. Every text the bot
-writes passes :func:`~slackgpt.formatting.neutralize_broadcasts` here: no route can ping
+writes passes :func:`~slackgpt.formatting.neutralize_pings` here: no route can ping
 a crowd.
 """
 
@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from .events import BotIdentity, Target, is_dm
 from .files import Download
-from .formatting import markdown_to_mrkdwn, neutralize_broadcasts
+from .formatting import markdown_to_mrkdwn, neutralize_pings
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,19 @@ class SlackApi:
             if not cursor or not page.get("has_more", True):
                 return messages
 
+    async def user_name(self, user: str) -> str | None:
+        """How a person is called in Slack (display name, else real name), or None."""
+        try:
+            found = (await self.call("users.info", user=user)).get("user") or {}
+        except SlackApiError as error:
+            log.debug("users.info %s: %s", user, error_code(error))
+            return None
+        profile = found.get("profile") or {}
+        for name in (profile.get("display_name"), profile.get("real_name"), found.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
+
     # -- signs -----------------------------------------------------------------------------
 
     async def claim(self, channel: str, ts: str, reaction: str) -> bool:
@@ -201,7 +214,7 @@ class SlackApi:
             "chat.postMessage",
             channel=target.channel,
             thread_ts=target.thread_ts,
-            text=neutralize_broadcasts(text),
+            text=neutralize_pings(text),
         )
         return str(response["ts"])
 
@@ -222,7 +235,7 @@ class SlackApi:
             "chat.startStream",
             channel=target.channel,
             thread_ts=target.thread_ts,
-            markdown_text=neutralize_broadcasts(markdown),
+            markdown_text=neutralize_pings(markdown),
             recipient_user_id=target.user if in_channel else None,
             recipient_team_id=target.team if in_channel else None,
         )
@@ -230,16 +243,16 @@ class SlackApi:
 
     async def append_stream(self, channel: str, ts: str, markdown: str) -> None:
         """Add text to a streaming message."""
-        text = neutralize_broadcasts(markdown)
+        text = neutralize_pings(markdown)
         await self.call("chat.appendStream", channel=channel, ts=ts, markdown_text=text)
 
     async def stop_stream(self, channel: str, ts: str, markdown: str | None = None) -> None:
         """End a streaming message, with its last text when given."""
-        text = neutralize_broadcasts(markdown) if markdown else None
+        text = neutralize_pings(markdown) if markdown else None
         await self.call("chat.stopStream", channel=channel, ts=ts, markdown_text=text)
 
     async def _with_fallback(self, method: str, markdown: str, where: dict) -> dict:
-        markdown = neutralize_broadcasts(markdown)
+        markdown = neutralize_pings(markdown)
         text = markdown_to_mrkdwn(markdown)
         try:
             blocks = [{"type": "markdown", "text": markdown}]

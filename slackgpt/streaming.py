@@ -113,7 +113,7 @@ class AnswerStream:
 
     async def _thinking(self, thought: Thinking) -> None:
         """Show a long thought under the thread, while no words are shown yet."""
-        if self.first_text is None and thought.seconds >= 5:
+        if self.first_text is None:
             status = f"{STATUS} ({int(thought.seconds)} s)"
             await self.slack.set_status(self.question.target, status)
 

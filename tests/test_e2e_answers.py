@@ -28,7 +28,7 @@ async def test_channel_mention_streams_the_answer_into_its_thread(slack, llm, bo
     assert request["model"] == "gpt-test"
     assert request["stream"] is True
     assert request["messages"][0]["role"] == "system"
-    assert request["messages"][-1] == {"role": "user", "content": "<@U1>: what is Socket Mode?"}
+    assert request["messages"][-1] == {"role": "user", "content": "user-u1: what is Socket Mode?"}
     assert "temperature" not in request and "max_completion_tokens" not in request
     # The thread first showed the bot working, then streamed (no per-token updates).
     methods = [c.method for c in slack.calls if c.method != "auth.test"]
@@ -51,7 +51,7 @@ async def test_korean_question_gets_korean_answer(slack, llm, bot):
 
     assert replies[0]["text"] == "슬랙은 팀 협업 도구입니다."
     messages = llm.requests[0]["messages"]
-    assert messages[-1]["content"] == "<@U1>: 슬랙이 뭐야? 한국어로 답해줘"
+    assert messages[-1]["content"] == "user-u1: 슬랙이 뭐야? 한국어로 답해줘"
     assert "language" in messages[0]["content"]
 
 
@@ -71,11 +71,11 @@ async def test_mention_inside_a_thread_sends_the_whole_thread(slack, llm, bot):
     await slack.answered(CHANNEL, root["ts"], count=2)
 
     assert llm.requests[0]["messages"][1:] == [
-        {"role": "user", "content": "<@U1>: We should pick a database."},
-        {"role": "user", "content": "<@U2>: Postgres?"},
+        {"role": "user", "content": "user-u1: We should pick a database."},
+        {"role": "user", "content": "user-u2: Postgres?"},
         {"role": "assistant", "content": "Earlier answer."},
-        {"role": "user", "content": "<@U2>: <@U3> thoughts?"},
-        {"role": "user", "content": "<@U3>: which one, and why?"},
+        {"role": "user", "content": "user-u2: @user-u3 thoughts?"},
+        {"role": "user", "content": "user-u3: which one, and why?"},
     ]
     assert len(slack.calls_to("conversations.replies")) >= 3
     assert slack.bot_replies(CHANNEL, root["ts"])[-1]["text"] == "Postgres is a solid default."
@@ -90,7 +90,7 @@ async def test_dm_is_answered_in_a_thread_without_a_mention(slack, llm, bot):
     replies = await slack.answered("D1", message["ts"])
 
     assert replies[0]["text"] == "Hello there!"
-    assert llm.requests[0]["messages"][-1]["content"] == "<@U1>: hi, can you help?"
+    assert llm.requests[0]["messages"][-1]["content"] == "user-u1: hi, can you help?"
     start = slack.calls_to("chat.startStream")[0].params
     assert start["channel"] == "D1" and start["thread_ts"] == message["ts"]
 

@@ -49,7 +49,7 @@ async def test_follow_up_in_the_bots_thread_needs_no_mention(slack, llm, bot):
     assert [m["role"] for m in llm.requests[1]["messages"]] == [
         "system", "user", "assistant", "user",
     ]
-    assert llm.requests[1]["messages"][-1]["content"] == "<@U1>: and its population?"
+    assert llm.requests[1]["messages"][-1]["content"] == "user-u1: and its population?"
 
 
 async def test_thread_the_bot_is_not_part_of_is_left_alone(slack, llm, bot):
@@ -146,7 +146,7 @@ async def test_text_file_is_given_to_the_model_with_its_name(slack, llm, bot):
     await slack.answered(CHANNEL, question["ts"])
     content = llm.requests[0]["messages"][-1]["content"]
     assert isinstance(content, str)
-    assert "<@U1>: sum it" in content and "sales.csv" in content and "Feb,12" in content
+    assert "user-u1: sum it" in content and "sales.csv" in content and "Feb,12" in content
     assert slack.downloads == [csv["id"]]
 
 
@@ -156,7 +156,7 @@ async def test_image_goes_to_the_model_as_image_input(slack, llm, bot):
                                    files=[image])
     await slack.answered(CHANNEL, question["ts"])
     parts = llm.requests[0]["messages"][-1]["content"]
-    assert parts[0] == {"type": "text", "text": "<@U1>: what is this?"}
+    assert parts[0] == {"type": "text", "text": "user-u1: what is this?"}
     assert parts[1]["type"] == "image_url"
     assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
 

@@ -198,7 +198,7 @@ async def test_odd_unicode_and_slack_markup_reach_the_model_readably(slack, llm,
     question = await slack.mention(CHANNEL, text)
     await slack.answered(CHANNEL, question["ts"])
     assert llm.requests[0]["messages"][-1]["content"] == (
-        "<@U1>: @channel in #ops: compare this (https://a.io) שלום 👨‍👩‍👧 e\u0301 & done"
+        "user-u1: @channel in #ops: compare this (https://a.io) שלום 👨‍👩‍👧 e\u0301 & done"
     )
 
 
@@ -236,5 +236,5 @@ async def test_replies_and_reactions_down_the_bot_answers_the_message_alone(slac
     replies = await slack.answered(CHANNEL, root["ts"], timeout=15)
     # Slack's replies and reactions are down: the bot answers from the message alone.
     assert replies[0]["text"] == "answered anyway"
-    assert llm.requests[0]["messages"][-1]["content"] == "<@U1>: hi"
+    assert llm.requests[0]["messages"][-1]["content"] == "user-u1: hi"
     assert question["thread_ts"] == root["ts"]

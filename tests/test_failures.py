@@ -6,7 +6,16 @@ import httpx2
 import openai
 import pytest
 
-from slackgpt.failures import ModelTimeout, explain, is_quota, slack_token_fix
+from slackgpt.failures import (
+    ModelTimeout,
+    StreamCut,
+    explain,
+    is_context_overflow,
+    is_quota,
+    rejected_field,
+    slack_token_fix,
+    smaller_budget,
+)
 
 REQUEST = httpx2.Request("POST", "http://model.test/v1/chat/completions")
 CLASSES = {
@@ -89,3 +98,58 @@ def test_timeouts_point_at_the_setting_that_helps():
 )
 def test_slack_token_fixes(variable, code, expected):
     assert expected in slack_token_fix(variable, code)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # OpenAI: limit 8192, the request was 10000 (server tokens); we estimated 12000.
+        ("This model's maximum context length is 8192 tokens. However, your messages resulted "
+         "in 10000 tokens.", 12000 * 8192 * 9 // (10000 * 10)),
+        # vLLM: 1000 of the 5000 requested were for the completion.
+        ("This model's maximum context length is 4096 tokens. However, you requested 5000 "
+         "tokens (4000 in the messages, 1000 in the completion).", 12000 * 3096 * 9 // 40000),
+        ("prompt is too long", 6000),  # no numbers: half
+    ],
+)
+def test_a_smaller_budget_from_what_the_server_reported(message, expected):
+    error = status_error(400, message, "context_length_exceeded")
+    assert smaller_budget(error, sent_tokens=12000, budget=64000) == expected
+
+
+def test_context_overflow_is_recognised():
+    overflow = status_error(400, "maximum context length", "context_length_exceeded")
+    assert is_context_overflow(overflow)
+    assert not is_context_overflow(status_error(400, "Invalid 'messages'"))
+    assert not is_context_overflow(None)
+
+
+@pytest.mark.parametrize(
+    ("message", "sent", "expected"),
+    [
+        ("Unrecognized request argument supplied: stream_options", {"stream_options"},
+         "stream_options"),
+        ("Unknown parameter: 'max_completion_tokens'.", {"stream_options", "max_completion_tokens"},
+         "max_completion_tokens"),
+        ("Unrecognized request argument supplied: stream_options", set(), None),  # not sent
+        ("Invalid 'messages'", {"stream_options"}, None),
+    ],
+)
+def test_a_refused_optional_field_is_named(message, sent, expected):
+    assert rejected_field(status_error(400, message), sent) == expected
+
+
+def test_proxies_unknown_model_and_garbled_chunks():
+    import json
+
+    litellm = status_error(400, "/chat/completions: Invalid model name passed in model=gpt-x.")
+    assert explain(litellm, "gpt-x").kind == "unknown_model"
+    try:
+        json.loads('{"choices": [')
+    except json.JSONDecodeError as error:
+        assert explain(error, "m").kind == "garbled"
+
+
+def test_a_cut_stream_before_and_after_words():
+    assert "stopped before it was finished" in explain(StreamCut(), "m").people
+    assert "broke off mid-answer" in explain(StreamCut(ConnectionError("x")), "m").people

@@ -352,24 +352,24 @@ async def test_pdf_without_pypdf_becomes_a_note(monkeypatch):
 
 def test_user_content_is_a_string_without_images():
     attachments = Attachments(text_parts=["File `a.txt`:\n```\nA\n```"])
-    assert user_content("<@U1>: summarize", attachments) == (
-        "<@U1>: summarize\n\nFile `a.txt`:\n```\nA\n```"
+    assert user_content("U1: summarize", attachments) == (
+        "U1: summarize\n\nFile `a.txt`:\n```\nA\n```"
     )
     assert user_content("just text", Attachments()) == "just text"
 
 
 def test_user_content_tells_the_model_about_skipped_files():
     attachments = Attachments(notes=["`r.docx` was skipped: I can't read docx files."])
-    content = user_content("<@U1>: what does the doc say?", attachments)
-    assert content.startswith("<@U1>: what does the doc say?\n\n(Attachments not given")
+    content = user_content("U1: what does the doc say?", attachments)
+    assert content.startswith("U1: what does the doc say?\n\n(Attachments not given")
     assert "- `r.docx` was skipped: I can't read docx files." in content
 
 
 def test_user_content_is_parts_with_images():
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     attachments = Attachments(text_parts=["File `a.txt`:\n```\nA\n```"], image_parts=[image])
-    assert user_content("<@U1>: look", attachments) == [
-        {"type": "text", "text": "<@U1>: look\n\nFile `a.txt`:\n```\nA\n```"},
+    assert user_content("U1: look", attachments) == [
+        {"type": "text", "text": "U1: look\n\nFile `a.txt`:\n```\nA\n```"},
         image,
     ]
     assert user_content("", Attachments(image_parts=[image])) == [image]

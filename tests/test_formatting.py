@@ -4,7 +4,7 @@ import pytest
 
 from slackgpt.formatting import (
     markdown_to_mrkdwn,
-    neutralize_broadcasts,
+    neutralize_pings,
     open_fence,
     slack_to_text,
     split_markdown,
@@ -26,7 +26,8 @@ class TestSlackToText:
 
     def test_other_mentions_stay_readable(self):
         text = "<@UBOT> what did <@U2> and <@U3|kim> decide?"
-        assert slack_to_text(text, "UBOT") == "what did <@U2> and @kim decide?"
+        assert slack_to_text(text, "UBOT") == "what did @U2 and @kim decide?"
+        assert slack_to_text(text, "UBOT", {"U2": "Ana"}) == "what did @Ana and @kim decide?"
 
     def test_channels_links_and_specials(self):
         text = (
@@ -50,22 +51,23 @@ LIVE = re.compile(r"<!(here|channel|everyone|subteam)|(?<![\w@])@(here|channel|e
 class TestNeutralizeBroadcasts:
     @pytest.mark.parametrize("text", ["<!channel>", "<!here>", "<!everyone>", "@channel", "@Here"])
     def test_broadcasts_cannot_ping(self, text):
-        result = neutralize_broadcasts(f"hi {text} there")
+        result = neutralize_pings(f"hi {text} there")
         assert "<!" not in result
         assert "@\u2060" in result
 
     def test_group_mentions_are_inert(self):
-        assert neutralize_broadcasts("<!subteam^S1|@devs> ok") == "@\u2060devs ok"
+        assert neutralize_pings("<!subteam^S1|@devs> ok") == "@\u2060devs ok"
 
     def test_ordinary_text_and_emails_untouched(self):
-        text = "write to ops@here.com or <@U1>; `@channel` in code is fine too"
-        assert neutralize_broadcasts("mail ops@here.com <@U1>") == "mail ops@here.com <@U1>"
-        assert "ops@here.com" in neutralize_broadcasts(text)
+        text = "write to ops@here.com; `@channel` in code is fine too"
+        assert neutralize_pings("mail ops@here.com") == "mail ops@here.com"
+        assert neutralize_pings("ask <@U1>") == "ask <\u2060@U1>"  # no ping, even for one
+        assert "ops@here.com" in neutralize_pings(text)
 
     def test_an_open_broadcast_is_made_inert_on_its_own(self):
-        result = neutralize_broadcasts("look <!here|all of")
+        result = neutralize_pings("look <!here|all of")
         assert "<!here" not in result and result.endswith("<\u2060!here|all of")
-        assert "<!DOCTYPE html>" in neutralize_broadcasts("<!DOCTYPE html>")  # code stays as is
+        assert "<!DOCTYPE html>" in neutralize_pings("<!DOCTYPE html>")  # code stays as is
 
     def test_labels_with_spaces_are_held_back_whole(self):
         assert unsafe_tail("ping <!here|all of") == len("<!here|all of")
@@ -85,8 +87,8 @@ class TestNeutralizeBroadcasts:
             for piece in (text[:cut], text[cut:]):
                 pending += piece
                 ready = pending[: len(pending) - unsafe_tail(pending)]
-                sent, pending = sent + neutralize_broadcasts(ready), pending[len(ready) :]
-            sent += neutralize_broadcasts(pending)
+                sent, pending = sent + neutralize_pings(ready), pending[len(ready) :]
+            sent += neutralize_pings(pending)
             assert not LIVE.search(sent), (cut, sent)
 
     def test_unsafe_tail_holds_back_a_partial_broadcast(self):

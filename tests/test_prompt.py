@@ -12,7 +12,7 @@ def test_single_question():
     messages = to_model_messages("SYS", [msg("1.0", "<@UBOT> hi")], BOT)
     assert messages == [
         {"role": "system", "content": "SYS"},
-        {"role": "user", "content": "<@U1>: hi"},
+        {"role": "user", "content": "U1: hi"},
     ]
 
 
@@ -23,9 +23,9 @@ def test_thread_with_history_in_order():
         msg("2.0", "A chat app.", user="UBOT", bot_id="BBOT"),
     ]
     assert to_model_messages("SYS", thread, BOT)[1:] == [
-        {"role": "user", "content": "<@U1>: what is Slack?"},
+        {"role": "user", "content": "U1: what is Slack?"},
         {"role": "assistant", "content": "A chat app."},
-        {"role": "user", "content": "<@U2>: and in Korean?"},
+        {"role": "user", "content": "U2: and in Korean?"},
     ]
 
 
@@ -47,7 +47,7 @@ def test_stops_at_the_question_and_skips_noise():
         msg("3.0", "a later reply"),
     ]
     contents = [m["content"] for m in to_model_messages("S", thread, BOT, until_ts="2.0")]
-    assert contents == ["S", "<@U1>: root", "<@U1>: question"]
+    assert contents == ["S", "U1: root", "U1: question"]
 
 
 def test_attachments_join_the_question_only():
@@ -56,8 +56,8 @@ def test_attachments_join_the_question_only():
     files = Attachments(text_parts=["File `a.txt`:\n```\nhello\n```"])
     thread = [msg("1.0", "root"), msg("2.0", "<@UBOT>")]
     messages = to_model_messages("S", thread, BOT, until_ts="2.0", attachments=files)
-    assert messages[1]["content"] == "<@U1>: root"
-    assert messages[2]["content"].startswith("<@U1>: (see the attached files)")
+    assert messages[1]["content"] == "U1: root"
+    assert messages[2]["content"].startswith("U1: (see the attached files)")
     assert "hello" in messages[2]["content"]
 
 

@@ -1,0 +1,73 @@
+"""People by name: Slack user IDs → the names the model sees, looked up once and cached."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+NAME_TTL = 3600.0
+MAX_LOOKUPS = 50  # distinct people looked up for one answer (users.info is Tier 4)
+RECENT = 200  # messages (besides the root) whose people are named
+
+
+def people_in(thread: list[dict], bot_user_id: str) -> list[str]:
+    """User IDs of the people who write or are mentioned in a thread's root and newest
+    messages (the bot itself is not looked up)."""
+    found: dict[str, None] = {}
+    for message in [*thread[:1], *thread[-RECENT:]]:
+        if message.get("user") and not message.get("bot_id"):
+            found[str(message["user"])] = None
+        for user in _MENTION.findall(str(message.get("text") or "")):
+            found[user] = None
+    found.pop(bot_user_id, None)
+    return list(found)[:MAX_LOOKUPS]
+
+
+class People:
+    """A cache of names, filled by ``lookup(user_id)`` (e.g. SlackApi.user_name)."""
+
+    def __init__(
+        self,
+        lookup: Callable[[str], Awaitable[str | None]],
+        *,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        parallel: int = 8,
+    ):
+        self.lookup, self.size, self.clock = lookup, size, clock
+        self._names: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        self._gate = asyncio.Semaphore(parallel)
+        self._asking: dict[str, asyncio.Future[str | None]] = {}
+
+    async def names(self, users: Iterable[str]) -> dict[str, str]:
+        """The known names of ``users`` (those Slack would not name are left out)."""
+        wanted = list(dict.fromkeys(users))
+        missing = [u for u in wanted if self._cached(u) is None]
+        found = await asyncio.gather(*(self._look_up(u) for u in missing))
+        for user, name in zip(missing, found, strict=True):
+            self._names[user] = (name, self.clock() + NAME_TTL)
+            while len(self._names) > self.size:
+                self._names.popitem(last=False)
+        named = {u: (self._cached(u) or (None, 0))[0] for u in wanted}
+        return {u: n for u, n in named.items() if n}
+
+    def _cached(self, user: str) -> tuple[str | None, float] | None:
+        entry = self._names.get(user)
+        if entry is None or entry[1] <= self.clock():
+            return None
+        return entry
+
+    async def _look_up(self, user: str) -> str | None:
+        """One lookup per person at a time, however many answers want the name."""
+        if user not in self._asking:
+            self._asking[user] = asyncio.ensure_future(self._ask(user))
+            self._asking[user].add_done_callback(lambda _: self._asking.pop(user, None))
+        return await asyncio.shield(self._asking[user])
+
+    async def _ask(self, user: str) -> str | None:
+        async with self._gate:
+            return await self.lookup(user)

@@ -1,0 +1,52 @@
+"""People by name: who to look up, and a cache that asks Slack once per person."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slackgpt.people import MAX_LOOKUPS, NAME_TTL, People, people_in
+
+
+def test_authors_and_mentions_but_not_the_bot_or_other_bots():
+    thread = [
+        {"user": "U1", "text": "hi <@U2> and <@UBOT>"},
+        {"user": "U9", "bot_id": "B9", "text": "a bot"},
+        {"user": "U3", "text": "<@W4|kim> ok"},
+    ]
+    assert people_in(thread, "UBOT") == ["U1", "U2", "U3", "W4"]
+
+
+def test_lookups_are_bounded():
+    thread = [{"user": f"U{i:04d}", "text": "x"} for i in range(500)]
+    assert len(people_in(thread, "UBOT")) == MAX_LOOKUPS
+
+
+async def test_each_person_is_asked_once_even_by_answers_at_the_same_time():
+    asked: list[str] = []
+
+    async def lookup(user: str) -> str | None:
+        asked.append(user)
+        await asyncio.sleep(0.01)
+        return None if user == "U9" else f"name-{user}"
+
+    people = People(lookup)
+    results = await asyncio.gather(*(people.names(["U1", "U2", "U9"]) for _ in range(20)))
+    assert results[0] == {"U1": "name-U1", "U2": "name-U2"}  # U9 has no name: left out
+    assert all(r == results[0] for r in results)
+    assert sorted(asked) == ["U1", "U2", "U9"]
+
+
+async def test_names_expire():
+    now = [0.0]
+    calls: list[str] = []
+
+    async def lookup(user: str) -> str:
+        calls.append(user)
+        return "Ana"
+
+    people = People(lookup, clock=lambda: now[0])
+    await people.names(["U1"])
+    await people.names(["U1"])
+    now[0] += NAME_TTL + 1
+    await people.names(["U1"])
+    assert calls == ["U1", "U1"]
