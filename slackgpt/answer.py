@@ -130,13 +130,9 @@ class Answerer:
             question, delivery, claim, self.model, self.slack, self.settings.show_usage
         )
         try:
-            thread, attachments = await asyncio.gather(
-                self.threads.read(question) if thread is None else _ready(thread),
-                self._read_files(question),
-            )
+            thread, attachments, names = await self._read(question, thread)
             for _ in range(3):  # let the sign's requests leave before the model's is built
                 await asyncio.sleep(0)
-            names = await self.people.names(people_in(thread, self.identity.user_id))
             build = self._builder(question, thread, attachments, names)
             fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
@@ -146,6 +142,19 @@ class Answerer:
         finally:
             await asyncio.gather(claim, status, return_exceptions=True)
             stream.log_line()
+
+    async def _read(
+        self, question: Question, thread: list[dict] | None
+    ) -> tuple[list[dict], Attachments | None, dict[str, str]]:
+        """The thread, the question's files and people's names, read at the same time."""
+        me = self.identity.user_id
+        asker = asyncio.ensure_future(self.people.names(people_in([question.as_message()], me)))
+        thread, attachments = await asyncio.gather(
+            self.threads.read(question) if thread is None else _ready(thread),
+            self._read_files(question),
+        )
+        await asker  # looked up while the thread was read: usually all that was missing
+        return thread, attachments, await self.people.names(people_in(thread, me))
 
     def _builder(
         self,
