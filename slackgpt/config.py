@@ -61,6 +61,7 @@ class Settings:
     slack_signing_secret: str = ""
     host: str = "0.0.0.0"
     port: int = 3000
+    redis_url: str | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -120,6 +121,7 @@ def _slack(get: Reader) -> dict[str, Any]:
         "slack_signing_secret": signing_secret,
         "slack_api_url": _with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
         "host": get.text("HOST") or "0.0.0.0",
+        "redis_url": get.store_url("REDIS_URL"),
         "port": _or(get.number("PORT", int, 1, 65535), 3000),
     }
 

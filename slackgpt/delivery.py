@@ -27,11 +27,22 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 11_000
 
 
+APPEND, UPDATE = "chat.appendStream", "chat.update"
+
+
 @dataclass
 class _Message:
     ts: str | None = None
     text: str = ""  # what Slack has confirmed for this message
     streaming: bool = False
+    last_paid: bool = False  # the call carrying its last text was reserved with its first
+
+    @property
+    def updater(self) -> str | None:
+        """The method that adds text to this message now (None: nothing posted yet)."""
+        if self.ts is None:
+            return None
+        return APPEND if self.streaming else UPDATE
 
 
 @dataclass
@@ -51,6 +62,7 @@ class Delivery:
     _closed: asyncio.Event = field(default_factory=asyncio.Event)
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
+    _updating: str | None = None
 
     @property
     def shown(self) -> str:
@@ -89,17 +101,28 @@ class Delivery:
         await self._flush(final=True)
         if self.messages and self.messages[-1].streaming:
             await self._stop(self.messages[-1])
+        self._busy(None)
 
     async def _run(self) -> None:
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            wait = self._last_flush + self.interval - time.monotonic()
+            wait = self._last_flush + self._interval() - time.monotonic()
             if wait > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._closed.wait(), wait)
-            if not self._closing:
+            if not self._closing and await self._budget_now():
                 await self._flush(final=False)
+
+    def _interval(self) -> float:
+        """The pace of updates: ``interval``, stretched while many messages share a budget."""
+        updater = self.messages[-1].updater if self.messages else None
+        return self.slack.quota.interval(updater, self.interval) if updater else self.interval
+
+    async def _budget_now(self) -> bool:
+        """True when the next update would not wait for Slack's budget (else text gathers)."""
+        updater = self.messages[-1].updater if self.messages else None
+        return updater is None or await self.slack.quota.available(updater)
 
     async def _flush(self, *, final: bool) -> None:
         hold = 0 if final else unsafe_tail(self._pending)
@@ -135,24 +158,42 @@ class Delivery:
                 return
             message = _Message()
             self.messages.append(message)
-        await self._post_or_update(message, text)
+        await self._post_or_update(message, text, last=last)
 
     async def _start_stream(self, message: _Message, text: str) -> bool:
+        if not await self.slack.reserve_stream():  # its start and its stop, both Tier 2
+            log.info("Slack's budget for streams is spent for now; posting instead")
+            self.stream = False
+            return False
         try:
-            message.ts = await self.slack.start_stream(self.target, text)
+            message.ts = await self.slack.start_stream(self.target, text, prepaid=True)
         except SlackApiError as error:
             log.info("streaming unavailable (%s); posting instead", error_code(error))
             self.stream = False
             return False
-        message.text, message.streaming = text, True
+        message.text, message.streaming, message.last_paid = text, True, True
+        self._busy(APPEND)
         return True
+
+    def _busy(self, method: str | None) -> None:
+        """Tell the quota which method this answer now updates with (None: done)."""
+        if self._updating:
+            self.slack.quota.busy(self._updating, -1)
+        if method:
+            self.slack.quota.busy(method, +1)
+        self._updating = method
 
     async def _append_stream(self, message: _Message, text: str, *, stop: bool = False) -> bool:
         """Append to a streaming message (with ``stop``: the final text, ending the stream)."""
         assert message.ts is not None
-        send = self.slack.stop_stream if stop else self.slack.append_stream
         try:
-            await send(self.target.channel, message.ts, text)
+            if stop:
+                await self.slack.stop_stream(
+                    self.target.channel, message.ts, text, prepaid=message.last_paid
+                )
+                message.last_paid = False
+            else:
+                await self.slack.append_stream(self.target.channel, message.ts, text)
         except SlackApiError as error:
             code = error_code(error)
             message.streaming = False
@@ -172,22 +213,36 @@ class Delivery:
         if (not message.streaming and not already_stopped) or message.ts is None:
             return
         message.streaming = False
+        paid, message.last_paid = message.last_paid, False
         try:
-            await self.slack.stop_stream(self.target.channel, message.ts)
+            await self.slack.stop_stream(self.target.channel, message.ts, prepaid=paid)
         except SlackApiError as error:
             log.debug("chat.stopStream: %s", error_code(error))
 
-    async def _post_or_update(self, message: _Message, text: str) -> None:
+    async def _post_or_update(self, message: _Message, text: str, *, last: bool = False) -> None:
         if message.ts is None:
             message.ts = await self.slack.post_markdown(self.target, text)
             message.text = text
+            # The update that will carry the last text is reserved now, so it never waits.
+            message.last_paid = not last and await self.slack.quota.reserve(UPDATE)
+            self._busy(UPDATE)
             return
+        if last and not message.last_paid and not await self.slack.quota.available(UPDATE):
+            log.info("no chat.update budget left; the rest goes in a new message")
+            self.messages.append(_Message())
+            await self._post_or_update(self.messages[-1], text.lstrip("\n"), last=True)
+            return
+        await self._update(message, text, paid=last and message.last_paid)
+
+    async def _update(self, message: _Message, text: str, *, paid: bool) -> None:
         combined = message.text + text
         try:
-            await self.slack.update_markdown(self.target.channel, message.ts, combined)
+            await self.slack.update_markdown(self.target.channel, message.ts or "", combined,
+                                             prepaid=paid)
         except SlackApiError as error:
             log.warning("chat.update failed (%s); continuing in a new message", error_code(error))
             self.messages.append(_Message())
             await self._post_or_update(self.messages[-1], text)
             return
         message.text = combined
+        message.last_paid = message.last_paid and not paid

@@ -50,6 +50,19 @@ class Reader:
             )
         return value
 
+    def store_url(self, name: str) -> str | None:
+        """A Redis or Valkey URL (``redis://``, ``rediss://``, ``unix://``), or None."""
+        value = self.text(name)
+        if not value:
+            return None
+        if urlparse(value).scheme not in ("redis", "rediss", "unix", "valkey", "valkeys"):
+            self.problems.append(
+                f"{name} must be a Redis URL like redis://redis:6379/0 (or rediss:// for TLS), "
+                f"not {value!r}. Leave it unset to keep the bot's memory in its own process."
+            )
+            return None
+        return value
+
     def number(self, name: str, kind: type, low: float, high: float):
         raw = self.text(name)
         if not raw:

@@ -15,6 +15,7 @@ from .events import BotIdentity
 from .failures import slack_token_fix
 from .http_mode import HttpServer, serve_http
 from .model import ModelClient, build_openai_client
+from .quota import Quota, storage_for
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected
 from .state import LocalState, State
 
@@ -72,12 +73,16 @@ def _skip_token_notices(record: logging.LogRecord) -> bool:
     return not (message.startswith(("As you gave `client`", "As `installation_store`")))
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """The bot as ``python app.py`` runs it, built from the settings; not yet started."""
+def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
+    """The bot as ``python app.py`` runs it, built from the settings; not yet started.
+
+    ``quota`` replaces the Slack budgets made from the settings (tests shorten Slack's minute).
+    """
+    quota = quota or Quota(storage_for(settings.redis_url))
     return Runtime(
         settings,
         model=ModelClient(build_openai_client(settings), settings),
-        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url),
+        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url, quota=quota),
         state=LocalState(settings.access.requests_per_hour),
     )
 

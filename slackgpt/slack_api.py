@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -24,15 +23,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .events import BotIdentity, Target, is_dm
 from .files import Download
 from .formatting import markdown_to_mrkdwn, neutralize_pings
+from .quota import Quota
+from .slack_files import download, is_file_host
 
 log = logging.getLogger(__name__)
 
 # Slack refuses a markdown block with one of these; the same text as mrkdwn still goes.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
-_SLACK_FILE_DOMAINS = (".slack.com", ".slack-gov.com")
-_MAX_REDIRECTS = 3
-_READ_CHUNK = 64 * 1024
 
 
 def error_code(error: BaseException) -> str:
@@ -56,10 +54,6 @@ class SlackUnreachable(Exception):
     """Slack could not be reached at all (network, DNS, proxy, a wrong SLACK_API_URL)."""
 
 
-class ForeignFileHost(Exception):
-    """A file URL outside Slack's file hosts: the bot token is never sent there."""
-
-
 @dataclass(frozen=True)
 class Whoami:
     """What ``auth.test`` said: the bot's identity, workspace and granted scopes."""
@@ -71,12 +65,32 @@ class Whoami:
     scopes: str | None  # the x-oauth-scopes header, comma-separated
 
 
-class SlackApi:
-    """The bot's Slack Web API: one keep-alive session, retries, one place for every call."""
+class _RateLimited(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 retry (after Retry-After), telling the quota first."""
 
-    def __init__(self, token: str, api_url: str, *, timeout: float = 30.0):
+    def __init__(self, quota: Quota, max_retry_count: int):
+        super().__init__(max_retry_count=max_retry_count)
+        self.quota = quota
+
+    async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None):
+        if response is not None:
+            after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), 1)
+            method = request.url.rsplit("/", 1)[-1].split("?")[0]
+            self.quota.penalize(method, float(after[0] if isinstance(after, list) else after))
+        await super().prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class SlackApi:
+    """The bot's Slack Web API: one keep-alive session, budgets, retries, every call."""
+
+    def __init__(
+        self, token: str, api_url: str, *, quota: Quota | None = None, timeout: float = 30.0
+    ):
         self.token = token
         self.api_url = api_url
+        self.quota = quota or Quota()
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
@@ -101,7 +115,7 @@ class SlackApi:
                 timeout=int(self.timeout),
                 retry_handlers=[
                     AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                    AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                    _RateLimited(self.quota, max_retry_count=3),
                     AsyncServerErrorRetryHandler(max_retry_count=2),
                 ],
             )
@@ -113,9 +127,13 @@ class SlackApi:
         if session is not None:
             await session.close()
 
-    async def call(self, method: str, **params: object) -> dict:
-        """Call a Web API ``method``; None values are left out. Raises SlackApiError."""
+    async def call(self, method: str, *, prepaid: bool = False, **params: object) -> dict:
+        """Call a Web API ``method`` within its budget (``prepaid``: already reserved); None
+        values are left out. Raises SlackApiError."""
         params = {k: v for k, v in params.items() if v is not None}
+        if not prepaid:
+            channel = params.get("channel") or params.get("channel_id")
+            await self.quota.take(method, str(channel) if channel else None)
         if method in _READS:
             response = await self.client.api_call(method, http_verb="GET", params=params)
         else:
@@ -224,15 +242,28 @@ class SlackApi:
         response = await self._with_fallback("chat.postMessage", markdown, where)
         return str(response["ts"])
 
-    async def update_markdown(self, channel: str, ts: str, markdown: str) -> None:
+    async def update_markdown(
+        self, channel: str, ts: str, markdown: str, *, prepaid: bool = False
+    ) -> None:
         """Replace a message's text with ``markdown`` (same fallback as posting)."""
-        await self._with_fallback("chat.update", markdown, {"channel": channel, "ts": ts})
+        where = {"channel": channel, "ts": ts}
+        await self._with_fallback("chat.update", markdown, where, prepaid=prepaid)
 
-    async def start_stream(self, target: Target, markdown: str) -> str:
+    async def reserve_stream(self) -> bool:
+        """Reserve a stream's start and stop (both Tier 2) if the budget has them now."""
+        quota = self.quota
+        if not (await quota.available("chat.startStream") and await quota.available(
+            "chat.stopStream"
+        )):
+            return False
+        return await quota.reserve("chat.startStream") and await quota.reserve("chat.stopStream")
+
+    async def start_stream(self, target: Target, markdown: str, *, prepaid: bool = False) -> str:
         """Start a streamed message with its first text; returns its ts."""
         in_channel = not is_dm(target.channel)
         response = await self.call(
             "chat.startStream",
+            prepaid=prepaid,
             channel=target.channel,
             thread_ts=target.thread_ts,
             markdown_text=neutralize_pings(markdown),
@@ -246,17 +277,23 @@ class SlackApi:
         text = neutralize_pings(markdown)
         await self.call("chat.appendStream", channel=channel, ts=ts, markdown_text=text)
 
-    async def stop_stream(self, channel: str, ts: str, markdown: str | None = None) -> None:
+    async def stop_stream(
+        self, channel: str, ts: str, markdown: str | None = None, *, prepaid: bool = False
+    ) -> None:
         """End a streaming message, with its last text when given."""
         text = neutralize_pings(markdown) if markdown else None
-        await self.call("chat.stopStream", channel=channel, ts=ts, markdown_text=text)
+        await self.call(
+            "chat.stopStream", prepaid=prepaid, channel=channel, ts=ts, markdown_text=text
+        )
 
-    async def _with_fallback(self, method: str, markdown: str, where: dict) -> dict:
+    async def _with_fallback(
+        self, method: str, markdown: str, where: dict, *, prepaid: bool = False
+    ) -> dict:
         markdown = neutralize_pings(markdown)
         text = markdown_to_mrkdwn(markdown)
         try:
             blocks = [{"type": "markdown", "text": markdown}]
-            return await self.call(method, **where, text=text, blocks=blocks)
+            return await self.call(method, prepaid=prepaid, **where, text=text, blocks=blocks)
         except SlackApiError as error:
             if error_code(error) not in _BLOCK_ERRORS:
                 raise
@@ -267,39 +304,9 @@ class SlackApi:
 
     def is_file_host(self, url: str) -> bool:
         """True for Slack's own file hosts (https ``*.slack.com``) and SLACK_API_URL's host."""
-        parts, api = urlsplit(url), urlsplit(self.api_url)
-        if (parts.scheme, parts.netloc) == (api.scheme, api.netloc):
-            return True
-        host = (parts.hostname or "").lower()
-        return parts.scheme == "https" and host.endswith(_SLACK_FILE_DOMAINS)
+        return is_file_host(url, self.api_url)
 
     async def download(self, url: str, limit: int) -> Download:
-        """A private file's bytes, read to the end or to ``limit`` bytes, whichever is first.
-
-        The bot token goes only to Slack's file hosts, redirects included; anything else
-        raises ForeignFileHost before a byte is sent.
-        """
-        session = self._open()[1]
-        headers = {"Authorization": f"Bearer {self.token}"}
-        for _ in range(_MAX_REDIRECTS + 1):
-            if not self.is_file_host(url):
-                raise ForeignFileHost(urlsplit(url).netloc)
-            async with session.get(url, headers=headers, allow_redirects=False) as response:
-                if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
-                    url = urljoin(url, response.headers["Location"])
-                    continue
-                response.raise_for_status()
-                return await _read_capped(response.content, limit)
-        raise aiohttp.ClientError(f"more than {_MAX_REDIRECTS} redirects")
-
-
-async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> Download:
-    """Read ``stream`` to its end or to ``limit`` bytes, whichever comes first."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in stream.iter_chunked(_READ_CHUNK):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return Download(b"".join(chunks)[:limit], complete=False)
-    return Download(b"".join(chunks), complete=True)
+        """A private file's bytes, read to the end or to ``limit`` bytes, whichever is first;
+        the bot token goes only to Slack's file hosts (:mod:`slack_files`)."""
+        return await download(self._open()[1], self.token, self.api_url, url, limit)

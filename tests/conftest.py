@@ -11,6 +11,7 @@ from fakes.openai import FakeOpenAI
 from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
 from slackgpt.config import Settings, load_settings
+from slackgpt.quota import Quota
 from slackgpt.runtime import Runtime, build_runtime
 
 
@@ -52,8 +53,8 @@ async def start_bot(settings: Settings) -> AsyncIterator[Callable[..., object]]:
     """Start the real bot (optionally with changed settings); every one is closed afterwards."""
     runtimes: list[Runtime] = []
 
-    async def start(**changes: object) -> Runtime:
-        runtime = build_runtime(replace(settings, **changes))
+    async def start(quota: Quota | None = None, **changes: object) -> Runtime:
+        runtime = build_runtime(replace(settings, **changes), quota=quota)
         runtimes.append(runtime)
         await runtime.start()
         return runtime

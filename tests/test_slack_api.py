@@ -6,7 +6,8 @@ import pytest
 from aiohttp import web
 
 from slackgpt.events import Target
-from slackgpt.slack_api import ForeignFileHost, SlackApi, TokenRejected, error_code
+from slackgpt.slack_api import SlackApi, TokenRejected, error_code
+from slackgpt.slack_files import ForeignFileHost
 
 pytestmark = pytest.mark.timeout(20)
 

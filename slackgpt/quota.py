@@ -1,0 +1,133 @@
+"""Slack's rate limits, kept: a budget per Web API method (per channel for posting).
+
+Slack limits each method per app per workspace (every copy of the bot shares one budget):
+Tier 2 about 20 calls a minute, Tier 3 50, Tier 4 100, ``chat.postMessage`` about one a
+second per channel. Calls wait for their budget instead of collecting 429s; a 429 that still
+comes is honoured and makes that method's calls cost double for a while. The counters live
+in a `limits <https://limits.readthedocs.io>`_ storage: this process's memory, or Redis when
+``REDIS_URL`` is set, so that copies share them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+log = logging.getLogger(__name__)
+
+TIER_2, TIER_3, TIER_4, SPECIAL = 20, 50, 100, 600  # calls a minute; "special" is unpublished
+PER_MINUTE: Mapping[str, int] = {
+    "chat.startStream": TIER_2,
+    "chat.stopStream": TIER_2,
+    "chat.update": TIER_3,
+    "reactions.add": TIER_3,
+    "conversations.replies": TIER_3,
+    "conversations.history": TIER_3,
+    "apps.connections.open": TIER_3,
+    "chat.appendStream": TIER_4,
+    "chat.postEphemeral": TIER_4,
+    "users.info": TIER_4,
+    "assistant.threads.setTitle": TIER_4,
+    "assistant.threads.setSuggestedPrompts": TIER_4,
+    "assistant.threads.setStatus": SPECIAL,
+    "chat.postMessage": SPECIAL,
+    "auth.test": SPECIAL,
+}
+# Posting: "1 per second per channel, short bursts allowed": 5 in any 5 seconds.
+PER_CHANNEL: Mapping[str, tuple[int, float]] = {"chat.postMessage": (5, 5.0)}
+PENALTY_SECONDS = 600.0  # how long a 429 makes its method cost double
+MAX_WAIT = 60.0
+
+
+def storage_for(redis_url: str | None) -> Storage:
+    """Where the counters live: Redis (shared by every copy) or this process's memory."""
+    if not redis_url:
+        return MemoryStorage()
+    scheme, _, rest = redis_url.partition("://")
+    return RedisStorage(f"async+{scheme}://{rest}", implementation="redispy")
+
+
+class Quota:
+    """Budgets per Slack method; ``window`` (seconds) is Slack's minute (tests shorten it)."""
+
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        *,
+        window: float = 60.0,
+        per_minute: Mapping[str, int] = PER_MINUTE,
+        per_channel: Mapping[str, tuple[int, float]] = PER_CHANNEL,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.storage = storage or MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(self.storage)
+        scale = window / 60.0
+        seconds = max(1, round(window))
+        self._methods = {m: RateLimitItemPerSecond(n, seconds) for m, n in per_minute.items()}
+        self._channels = {
+            m: RateLimitItemPerSecond(n, max(1, round(s * scale)))
+            for m, (n, s) in per_channel.items()
+        }
+        self._per_minute, self._window = dict(per_minute), window
+        self._penalties: dict[str, float] = {}
+        self._busy: Counter[str] = Counter()
+        self.clock = clock
+
+    async def take(self, method: str, channel: str | None = None) -> None:
+        """Use one call of ``method`` (in ``channel``), waiting for the budget if need be."""
+        for item, keys in self._items(method, channel):
+            while not await self._limiter.hit(item, *keys, cost=self._cost(method)):
+                stats = await self._limiter.get_window_stats(item, *keys)
+                await asyncio.sleep(min(MAX_WAIT, max(0.05, stats.reset_time - time.time())))
+
+    async def reserve(self, method: str, channel: str | None = None) -> bool:
+        """Use one call of ``method`` if the budget has it now; False (nothing used) if not."""
+        items = self._items(method, channel)
+        if not await self.available(method, channel):
+            return False
+        for item, keys in items:
+            if not await self._limiter.hit(item, *keys, cost=self._cost(method)):
+                return False
+        return True
+
+    async def available(self, method: str, channel: str | None = None) -> bool:
+        """True when a call of ``method`` would not have to wait now."""
+        for item, keys in self._items(method, channel):
+            if not await self._limiter.test(item, *keys, cost=self._cost(method)):
+                return False
+        return True
+
+    def interval(self, method: str, base: float) -> float:
+        """Seconds between two updates of one message by ``method``, so that the messages
+        being updated at once (see :meth:`busy`) share its budget; at least ``base``."""
+        per_minute = self._per_minute.get(method)
+        if not per_minute:
+            return base
+        return max(base, self._busy[method] * self._window / per_minute * self._cost(method))
+
+    def busy(self, method: str, change: int) -> None:
+        """Count a message that starts (+1) or stops (-1) being updated with ``method``."""
+        self._busy[method] = max(0, self._busy[method] + change)
+
+    def penalize(self, method: str, retry_after: float) -> None:
+        """Slack answered 429 anyway: its budget is smaller than thought, for a while."""
+        log.warning("Slack rate-limited %s (retry after %gs)", method, retry_after)
+        self._penalties[method] = self.clock() + max(PENALTY_SECONDS, retry_after)
+
+    def _cost(self, method: str) -> int:
+        return 2 if self._penalties.get(method, 0.0) > self.clock() else 1
+
+    def _items(self, method: str, channel: str | None) -> list[tuple[RateLimitItem, tuple]]:
+        items: list[tuple[RateLimitItem, tuple]] = []
+        if method in self._methods:
+            items.append((self._methods[method], (method,)))
+        if channel and method in self._channels:
+            items.append((self._channels[method], (method, channel)))
+        return items
