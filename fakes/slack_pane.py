@@ -2,10 +2,10 @@
 
 Web API: ``assistant.threads.setSuggestedPrompts`` / ``setTitle``, ``conversations.history``
 / ``info`` (with channel membership and privacy, which ``conversations.replies`` honours
-too), ``chat.postEphemeral`` and the ``context_actions`` block with its ``feedback_buttons``. Socket Mode: ``assistant_thread_started`` / ``_context_changed``, a
-person's message in an assistant thread, and ``interactive`` envelopes (``block_actions``
-from a feedback click, ``message_action`` from a message shortcut) with their acks and
-``response_url`` posts.
+too), ``chat.postEphemeral`` and the ``context_actions`` block with its ``feedback_buttons``.
+Socket Mode: ``assistant_thread_started`` / ``_context_changed``, a person's message in an
+assistant thread, and ``interactive`` envelopes (``block_actions`` from a feedback click,
+``message_action`` from a message shortcut) with their acks and ``response_url`` posts.
 
 FakeSlack inherits this class; its methods are found by FakeSlack's ``_api_<method>`` lookup.
 Shapes follow Slack's docs (docs.slack.dev/reference/...) and what slack_bolt 1.30 parses.
