@@ -166,6 +166,11 @@ class SlackApi:
             if not cursor or not page.get("has_more", True):
                 return messages
 
+    async def history(self, channel: str, limit: int) -> list[dict]:
+        """A channel's latest ``limit`` top-level messages, newest first: one page, no more."""
+        page = await self.call("conversations.history", channel=channel, limit=limit)
+        return list(page.get("messages") or [])
+
     # -- signs -----------------------------------------------------------------------------
 
     async def claim(self, channel: str, ts: str, reaction: str) -> bool:
@@ -193,6 +198,20 @@ class SlackApi:
         except SlackApiError as error:
             log.debug("assistant.threads.setStatus: %s", error_code(error))
 
+    async def set_suggested_prompts(
+        self, channel: str, thread_ts: str, prompts: list[dict], title: str | None = None
+    ) -> None:
+        """The prompts (``{"title", "message"}``, up to four) offered in an AI-pane thread."""
+        where = {"channel_id": channel, "thread_ts": thread_ts, "title": title}
+        await self.call("assistant.threads.setSuggestedPrompts", **where, prompts=prompts)
+
+    async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
+        """Name an AI-pane thread (its entry in the pane's history)."""
+        title = neutralize_broadcasts(title)
+        await self.call(
+            "assistant.threads.setTitle", channel_id=channel, thread_ts=thread_ts, title=title
+        )
+
     # -- writing ---------------------------------------------------------------------------
 
     async def post_text(self, target: Target, text: str) -> str:
@@ -205,15 +224,36 @@ class SlackApi:
         )
         return str(response["ts"])
 
-    async def post_markdown(self, target: Target, markdown: str) -> str:
-        """Post Markdown in the thread (a markdown block, or mrkdwn where blocks are refused)."""
+    async def post_ephemeral(self, target: Target, text: str) -> None:
+        """Post mrkdwn ``text`` in the thread that only ``target.user`` sees."""
+        where = {"channel": target.channel, "user": target.user, "thread_ts": target.thread_ts}
+        await self.call("chat.postEphemeral", **where, text=neutralize_broadcasts(text))
+
+    async def respond(self, response_url: str, text: str) -> None:
+        """Answer an interaction through its ``response_url``, seen only by the person who
+        acted (no token is sent; a failure is logged, not raised)."""
+        body = {"text": neutralize_broadcasts(text), "response_type": "ephemeral"}
+        try:
+            async with self._open()[1].post(response_url, json=body) as response:
+                response.raise_for_status()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("could not answer through the response_url: %s", error)
+
+    async def post_markdown(
+        self, target: Target, markdown: str, blocks: list[dict] | None = None
+    ) -> str:
+        """Post Markdown in the thread (a markdown block, or mrkdwn where blocks are refused),
+        followed by ``blocks`` (e.g. feedback buttons) when given."""
         where = {"channel": target.channel, "thread_ts": target.thread_ts}
-        response = await self._with_fallback("chat.postMessage", markdown, where)
+        response = await self._with_fallback("chat.postMessage", markdown, where, blocks)
         return str(response["ts"])
 
-    async def update_markdown(self, channel: str, ts: str, markdown: str) -> None:
-        """Replace a message's text with ``markdown`` (same fallback as posting)."""
-        await self._with_fallback("chat.update", markdown, {"channel": channel, "ts": ts})
+    async def update_markdown(
+        self, channel: str, ts: str, markdown: str, blocks: list[dict] | None = None
+    ) -> None:
+        """Replace a message's text with ``markdown`` (same fallback and blocks as posting)."""
+        where = {"channel": channel, "ts": ts}
+        await self._with_fallback("chat.update", markdown, where, blocks)
 
     async def start_stream(self, target: Target, markdown: str) -> str:
         """Start a streamed message with its first text; returns its ts."""
@@ -233,22 +273,36 @@ class SlackApi:
         text = neutralize_broadcasts(markdown)
         await self.call("chat.appendStream", channel=channel, ts=ts, markdown_text=text)
 
-    async def stop_stream(self, channel: str, ts: str, markdown: str | None = None) -> None:
-        """End a streaming message, with its last text when given."""
+    async def stop_stream(
+        self, channel: str, ts: str, markdown: str | None = None, blocks: list[dict] | None = None
+    ) -> None:
+        """End a streaming message, with its last text and ``blocks`` when given (blocks that
+        Slack refuses are left out, never the text)."""
         text = neutralize_broadcasts(markdown) if markdown else None
-        await self.call("chat.stopStream", channel=channel, ts=ts, markdown_text=text)
+        where = {"channel": channel, "ts": ts, "markdown_text": text}
+        try:
+            await self.call("chat.stopStream", **where, blocks=blocks or None)
+        except SlackApiError as error:
+            if not blocks or error_code(error) not in _BLOCK_ERRORS:
+                raise
+            log.info("blocks refused at the end of a stream (%s)", error_code(error))
+            await self.call("chat.stopStream", **where)
 
-    async def _with_fallback(self, method: str, markdown: str, where: dict) -> dict:
+    async def _with_fallback(
+        self, method: str, markdown: str, where: dict, extra: list[dict] | None = None
+    ) -> dict:
+        """Markdown block and ``extra`` blocks; then the markdown block; then mrkdwn text."""
         markdown = neutralize_broadcasts(markdown)
         text = markdown_to_mrkdwn(markdown)
-        try:
-            blocks = [{"type": "markdown", "text": markdown}]
-            return await self.call(method, **where, text=text, blocks=blocks)
-        except SlackApiError as error:
-            if error_code(error) not in _BLOCK_ERRORS:
-                raise
-            log.info("markdown block refused (%s); sending mrkdwn text", error_code(error))
-            return await self.call(method, **where, text=text)
+        block = {"type": "markdown", "text": markdown}
+        for blocks in ([block, *extra], [block]) if extra else ([block],):
+            try:
+                return await self.call(method, **where, text=text, blocks=blocks)
+            except SlackApiError as error:
+                if error_code(error) not in _BLOCK_ERRORS:
+                    raise
+                log.info("%d block(s) refused (%s)", len(blocks), error_code(error))
+        return await self.call(method, **where, text=text)
 
     # -- files -----------------------------------------------------------------------------
 
