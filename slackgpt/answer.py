@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field, replace
 
 from slack_sdk.errors import SlackApiError
 
 from . import failures, policy, prompt
+from .assistant import Addition, Extras, feedback_blocks
 from .config import Settings
 from .delivery import Delivery
 from .events import BotIdentity, Question, is_own
@@ -78,27 +79,31 @@ class Answerer:
         settings: Settings,
         identity: BotIdentity,
         state: State,
+        extras: Extras | None = None,
     ):
         self.slack = slack
         self.model = model
         self.settings = settings
         self.identity = identity
         self.state = state
+        self.extras = extras
         self._in_flight: set[asyncio.Task[object]] = set()
         self._learning: dict[tuple[str, str], asyncio.Future[tuple[bool, list | None]]] = {}
 
-    async def answer(self, question: Question, *, follow_up: bool = False) -> None:
+    async def answer(
+        self, question: Question, *, follow_up: bool = False, thread: list[dict] | None = None
+    ) -> None:
         """Reply to ``question`` in its thread; every failure ends in a message there.
 
         With ``follow_up`` (a thread reply without a mention) only when the bot is already
-        part of that thread.
+        part of that thread. ``thread``: the thread, already read (ending with the question).
         """
         if not await self.state.claim(f"{question.channel}:{question.ts}"):
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
         async with self._tracked():
             try:
-                await self._answer(question, follow_up)
+                await self._answer(question, follow_up, thread)
             except Exception as error:  # a bug or an outage no step expected: still tell them
                 log.exception("answering %s/%s failed", question.channel, question.ts)
                 with contextlib.suppress(Exception):
@@ -128,17 +133,18 @@ class Answerer:
             if task is not None:
                 self._in_flight.discard(task)
 
-    async def _answer(self, question: Question, follow_up: bool) -> None:
+    async def _answer(
+        self, question: Question, follow_up: bool, thread: list[dict] | None = None
+    ) -> None:
         # The cheap checks come first: no Slack read is spent on someone who is refused.
         refusal = policy.refusal(self.settings.access, question, self.identity)
-        thread = None
         if follow_up:
             has_bot, thread = await self._bots_thread(question, allowed=refusal is None)
             if not has_bot:
                 return  # not the bot's conversation: only a mention brings it in
         refusal = refusal or await self._over_limit(question)
         if refusal:
-            if await self.slack.claim(question.channel, question.ts, CLAIM_REACTION):
+            if await self._claim(question):
                 await self.slack.post_text(question.target, refusal)
             return
         await self._respond(question, thread)
@@ -174,6 +180,12 @@ class Answerer:
         await self.state.remember_thread(channel, thread_ts, has_bot)
         return has_bot, thread
 
+    async def _claim(self, question: Question) -> bool:
+        """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none."""
+        if not question.needs_claim:
+            return True
+        return await self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
+
     async def _over_limit(self, question: Question) -> str | None:
         allowed, wait = await self.state.count_request(question.user)
         if allowed:
@@ -186,20 +198,20 @@ class Answerer:
         # the claim is known to be ours (a duplicate only costs a cancelled request).
         target = question.target
         await self.state.remember_thread(target.channel, target.thread_ts, True)
-        claim = asyncio.ensure_future(
-            self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
-        )
+        claim = asyncio.ensure_future(self._claim(question))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
         run = _Run(question, delivery, claim)
         try:
-            thread, attachments = await asyncio.gather(
-                self._read_thread(question) if thread is None else _ready(thread),
-                self._read_files(question),
+            reading = asyncio.ensure_future(
+                self._read_thread(question) if thread is None else _ready(thread)
+            )
+            thread, attachments, addition = await asyncio.gather(
+                reading, self._read_files(question), self._addition(question, reading)
             )
             for _ in range(3):  # let the sign's requests leave before the model's is built
                 await asyncio.sleep(0)
-            await self._deliver(run, self._prompt(question, thread, attachments))
+            await self._deliver(run, self._prompt(question, thread, attachments, addition))
         except SlackApiError as error:
             run.outcome = f"slack_error:{error_code(error)}"
             log.error("could not deliver the answer to %s: %s", target, error_code(error))
@@ -208,17 +220,29 @@ class Answerer:
             run.log_line()
 
     def _prompt(
-        self, question: Question, thread: list[dict], attachments: Attachments | None
+        self,
+        question: Question,
+        thread: list[dict],
+        attachments: Attachments | None,
+        addition: Addition | None = None,
     ) -> prompt.Prompt:
-        settings = self.settings
-        return prompt.build_prompt(
-            policy.system_prompt_for(settings.access, question.channel, settings.system_prompt),
+        settings, addition = self.settings, addition or Addition()
+        system = policy.system_prompt_for(settings.access, question.channel, settings.system_prompt)
+        built = prompt.build_prompt(
+            f"{system}\n\n{addition.system}" if addition.system else system,
             thread,
             self.identity,
             until_ts=question.ts,
             attachments=attachments,
             budget=settings.context_tokens,
         )
+        return replace(built, notes=(*built.notes, *addition.notes))
+
+    async def _addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
+        """The surface's hook (see :class:`Extras`): what it adds to this answer."""
+        if self.extras is None:
+            return Addition()
+        return await self.extras.addition(question, thread)
 
     async def _deliver(self, run: _Run, request: prompt.Prompt) -> None:
         """Stream the model's answer into the thread once the claim is ours, and end it."""
@@ -264,7 +288,7 @@ class Answerer:
             usage = completion.usage if self.settings.show_usage else None
             line = prompt.usage_line(self.model.model_name, usage.total) if usage else None
             delivery.write(prompt.footer(notes, line))
-        await delivery.finish()
+        await delivery.finish(blocks=feedback_blocks(self.model.model_name))
         if not delivery.started and not delivery.stopped_by_user:
             run.outcome = "empty"
             await self.slack.post_text(

@@ -7,8 +7,10 @@ Pure: no clients, no I/O. :mod:`pane` does the Slack side.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 
 from .budget import estimate_tokens, truncate_text
 from .events import SPOKEN_SUBTYPES, BotIdentity, Question, Target, from_person
@@ -57,6 +59,14 @@ class Addition:
 
     system: str = ""
     notes: tuple[str, ...] = ()
+
+
+class Extras(Protocol):
+    """What a Slack surface adds to an answer (the AI pane: the channel in view, a title)."""
+
+    async def addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
+        """Read alongside the thread (``thread`` resolves to it); never raises."""
+        ...
 
 
 # -- settings --------------------------------------------------------------------------------
