@@ -7,6 +7,7 @@ Pure: no clients, no I/O. :mod:`pane` does the Slack side.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +30,7 @@ SUMMARY_REQUEST = (
     "Summarize this thread for me: the main points, decisions and open questions, briefly. "
     "Write the summary in the language most of the thread's messages are written in."
 )
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _PROMPTS_EXAMPLE = '[{"title": "Summarize", "message": "Summarize this channel."}]'
 
 
@@ -135,7 +137,7 @@ def needs_title(thread: list[dict], question_ts: str, identity: BotIdentity) -> 
 
 def title_for(question: Question, bot_user_id: str | None = None) -> str:
     """A short title from a question: its first line, cut at a word (or a file's name)."""
-    plain = slack_to_text(question.text, bot_user_id)
+    plain = _MENTION.sub(r"@\1", slack_to_text(question.text, bot_user_id))  # plain text
     line = " ".join(next((ln for ln in plain.splitlines() if ln.strip()), "").split())
     if not line and question.files:
         line = str(question.files[0].get("title") or question.files[0].get("name") or "")
@@ -155,6 +157,8 @@ def channel_excerpt(channel: str, history: list[dict], budget: int) -> str:
     room, left_out = budget - 120, 0  # the framing sentences
     for index, message in enumerate(spoken):
         line = _line(message)
+        if not line:
+            continue
         room -= estimate_tokens(line) + 1
         if room < 0:
             left_out = len(spoken) - index
@@ -178,6 +182,8 @@ def _line(message: dict) -> str:
     text = slack_to_text(message.get("text") or "")
     if not text and message.get("files"):
         text = "(shared a file)"
+    if not text:
+        return ""
     text = truncate_text(text, LINE_TOKENS, marker=" […]")
     replies = message.get("reply_count")
     tail = f" ({replies} repl{'y' if replies == 1 else 'ies'})" if replies else ""

@@ -291,7 +291,8 @@ class SlackApi:
     async def _with_fallback(
         self, method: str, markdown: str, where: dict, extra: list[dict] | None = None
     ) -> dict:
-        """Markdown block and ``extra`` blocks; then the markdown block; then mrkdwn text."""
+        """Markdown block and ``extra`` blocks; then the markdown block; then mrkdwn text
+        (clearing an updated message's blocks: Slack keeps blocks an update leaves out)."""
         markdown = neutralize_broadcasts(markdown)
         text = markdown_to_mrkdwn(markdown)
         block = {"type": "markdown", "text": markdown}
@@ -302,7 +303,8 @@ class SlackApi:
                 if error_code(error) not in _BLOCK_ERRORS:
                     raise
                 log.info("%d block(s) refused (%s)", len(blocks), error_code(error))
-        return await self.call(method, **where, text=text)
+        none: dict = {"blocks": []} if method == "chat.update" else {}  # else the old ones stay
+        return await self.call(method, **where, text=text, **none)
 
     # -- files -----------------------------------------------------------------------------
 
