@@ -288,7 +288,8 @@ class Answerer:
             usage = completion.usage if self.settings.show_usage else None
             line = prompt.usage_line(self.model.model_name, usage.total) if usage else None
             delivery.write(prompt.footer(notes, line))
-        await delivery.finish(blocks=feedback_blocks(self.model.model_name))
+        buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
+        await delivery.finish(blocks=buttons)
         if not delivery.started and not delivery.stopped_by_user:
             run.outcome = "empty"
             await self.slack.post_text(

@@ -65,6 +65,7 @@ class Settings:
     suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_PROMPTS
     pane_greeting: str = ""
     context_channel_messages: int = 50
+    feedback_buttons: bool = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -170,13 +171,14 @@ def _behaviour(get: Reader) -> dict[str, Any]:
 
 
 def _pane(get: Reader) -> dict[str, Any]:
-    """The AI pane: suggested prompts, a greeting, how much of the channel in view is read."""
+    """The AI pane (prompts, greeting, how much of the channel in view is read), feedback."""
     return {
         "suggested_prompts": get.prompts("SUGGESTED_PROMPTS"),
         "pane_greeting": get.line("PANE_GREETING", 300),
         "context_channel_messages": _or(
             get.number("CONTEXT_CHANNEL_MESSAGES", int, 0, 200), 50
         ),
+        "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
     }
 
 

@@ -137,6 +137,8 @@ def test_pane_settings():
     defaults = load_settings(GOOD)
     assert defaults.suggested_prompts == DEFAULT_PROMPTS
     assert defaults.pane_greeting == "" and defaults.context_channel_messages == 50
+    assert defaults.feedback_buttons is True
+    assert load_settings({**GOOD, "FEEDBACK_BUTTONS": "false"}).feedback_buttons is False
     settings = load_settings(
         {
             **GOOD,

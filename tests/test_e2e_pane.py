@@ -228,6 +228,15 @@ async def test_posted_and_updated_answers_carry_the_buttons_on_their_last_messag
     assert " ".join(slack.bot_text("C1", question["ts"]).split()) == " ".join(text.split())
 
 
+async def test_feedback_buttons_can_be_turned_off(slack, llm, start_bot):
+    await start_bot(feedback_buttons=False)
+    llm.script(Reply(text="No buttons."))
+    question = await slack.mention("C1", f"<@{slack.bot_user_id}> hi")
+    [reply] = await slack.answered("C1", question["ts"])
+    assert reply["text"] == "No buttons." and slack.feedback_buttons("C1", reply["ts"]) is None
+    assert "blocks" not in slack.calls_to("chat.stopStream")[-1].params
+
+
 # -- summarize this thread --------------------------------------------------------------------
 
 
