@@ -46,4 +46,5 @@ def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
     async def on_summarize(ack: AsyncAck, shortcut: dict) -> None:
         await ack()
         if request := await pane.summary(shortcut):
-            await answerer.answer(request[0], thread=request[1])
+            question, thread = request
+            await answerer.answer(question, thread=thread)

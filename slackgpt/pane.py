@@ -92,19 +92,22 @@ class Pane:
             if body.get("response_url"):
                 await self.slack.respond(body["response_url"], thanks)
 
-    async def summary(self, shortcut: dict) -> tuple[Question, list[dict] | None] | None:
+    async def summary(self, shortcut: dict) -> tuple[Question, list[dict]] | None:
         """The "Summarize this thread" shortcut: the question and its thread, read here so
-        that a thread the bot cannot read is explained to the person (then None)."""
+        that a refusal, or a thread the bot cannot read, is told to the person alone."""
         question = assistant.summary_question(shortcut)
-        if policy.refusal(self.settings.access, question, self.identity):
-            return question, None  # the answerer says why, without reading anything
+        response_url = str(shortcut.get("response_url") or "")
+        refusal = policy.refusal(self.settings.access, question, self.identity)
+        if refusal:  # checked before any read
+            await self.slack.respond(response_url, refusal)
+            return None
         try:
             thread = await self.slack.thread(question.channel, question.thread_ts or question.ts)
         except SlackApiError as error:
             code = error_code(error)
             log.info("cannot summarize a thread in %s (%s)", question.channel, code)
             why = assistant.cannot_read(question.channel, code, self.identity.name)
-            await self.slack.respond(str(shortcut.get("response_url") or ""), why)
+            await self.slack.respond(response_url, why)
             return None
         return question, [*thread, question.as_message()]
 

@@ -14,6 +14,7 @@ import pytest
 
 from fakes.openai import Reply
 from slackgpt.assistant import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
+from slackgpt.policy import NOT_ALLOWED_USER, AccessRules
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -281,6 +282,19 @@ async def test_summarizing_a_thread_the_bot_cannot_read_says_how_to_fix_it(slack
     )
     assert response.body["response_type"] == "ephemeral"
     assert not llm.requests and not slack.bot_replies("C9", msg["ts"])
+
+
+async def test_a_refused_summary_is_told_to_the_person_alone(slack, llm, start_bot):
+    await start_bot(access=AccessRules(allowed_users=frozenset({"U1"})))
+    msg = slack.add_message("C1", "a thread", user="U2")
+
+    envelope = await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", msg["ts"], user="U4")
+
+    await slack.acked(envelope, within=3.0)
+    await slack.wait_for(lambda: slack.responses)
+    assert slack.responses[0].body["text"] == NOT_ALLOWED_USER
+    assert not slack.calls_to("conversations.replies") and not llm.requests
+    assert not slack.bot_replies("C1", msg["ts"])
 
 
 # -- outside the pane -------------------------------------------------------------------------
