@@ -105,7 +105,7 @@ async def test_the_first_question_titles_the_thread_and_later_ones_do_not(slack,
     assert "<#" not in system_prompt(llm.requests[1])
 
 
-async def test_configured_prompts_or_none(slack, llm, start_bot):
+async def test_configured_prompts_are_offered(slack, llm, start_bot):
     mine = (SuggestedPrompt("Standup", "Write my standup update."),)
     await start_bot(suggested_prompts=mine)
     thread = await open_pane(slack)
