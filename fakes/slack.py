@@ -150,7 +150,7 @@ class FakeSlack(PaneMixin, FileHosting):
     app_id = "A1"
     scopes = (
         "app_mentions:read,chat:write,channels:history,groups:history,im:history,"
-        "mpim:history,reactions:write,files:read"
+        "mpim:history,reactions:write,files:read,assistant:write"
     )
     stream_max_chars = 12_000  # cumulative cap on one streamed message (msg_too_long)
     stream_ttl: float | None = None  # seconds after which Slack ends an open stream
@@ -605,6 +605,7 @@ class FakeSlack(PaneMixin, FileHosting):
         return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}"}
 
     def _api_conversations_replies(self, params: Json) -> Json:
+        self._member_of(params.get("channel"))  # a declared channel the bot is not in
         root = self._find(params, missing="thread_not_found")
         is_reply = root.thread_ts not in (None, root.ts)  # a reply's ts lists only that reply
         thread = [root] if is_reply else self._thread(root.channel, root.ts)

@@ -1,11 +1,11 @@
 """PaneMixin: Slack's AI-app surface for FakeSlack (assistant pane, feedback, shortcuts).
 
 Web API: ``assistant.threads.setSuggestedPrompts`` / ``setTitle``, ``conversations.history``
-/ ``info`` (with channel membership and privacy) and the ``context_actions`` block with its
-``feedback_buttons``. Socket Mode: ``assistant_thread_started`` / ``_context_changed``, a
-person's message in an assistant thread, and ``interactive`` envelopes (``block_actions``
-from a feedback click, ``message_action`` from a message shortcut) with their acks and
-``response_url`` posts.
+/ ``info`` (with channel membership and privacy, which ``conversations.replies`` honours
+too), ``chat.postEphemeral`` and the ``context_actions`` block with its ``feedback_buttons``.
+Socket Mode: ``assistant_thread_started`` / ``_context_changed``, a person's message in an
+assistant thread, and ``interactive`` envelopes (``block_actions`` from a feedback click,
+``message_action`` from a message shortcut) with their acks and ``response_url`` posts.
 
 FakeSlack inherits this class; its methods are found by FakeSlack's ``_api_<method>`` lookup.
 Shapes follow Slack's docs (docs.slack.dev/reference/...) and what slack_bolt 1.30 parses.
@@ -201,6 +201,17 @@ class SuggestedPrompts(NamedTuple):
     at: float
 
 
+class Ephemeral(NamedTuple):
+    """One ``chat.postEphemeral``: a message only ``user`` sees, never stored in the channel."""
+
+    channel: str
+    user: str
+    text: str
+    thread_ts: str | None
+    blocks: list[Json] | None
+    at: float
+
+
 class ResponsePost(NamedTuple):
     """One POST to a ``response_url``: the interaction's message and the body sent."""
 
@@ -337,6 +348,11 @@ class PaneMixin:
         return []
 
     @cached_property
+    def ephemerals(self) -> list[Ephemeral]:
+        """Every ``chat.postEphemeral`` message, in order (only its ``user`` sees it)."""
+        return []
+
+    @cached_property
     def _hooks(self) -> dict[str, tuple[str, str]]:
         return {}  # response_url secret → (channel, ts) of the interaction's message
 
@@ -362,6 +378,10 @@ class PaneMixin:
         """Give the bot token more scopes (e.g. ``assistant:write``, ``channels:read``)."""
         have = self.scopes.split(",")
         self.scopes = ",".join(have + [s for s in scopes if s not in have])
+
+    def revoke(self, *scopes: str) -> None:
+        """Take scopes away from the bot token (e.g. an install from an older manifest)."""
+        self.scopes = ",".join(s for s in self.scopes.split(",") if s not in scopes)
 
     def im_of(self, user: str) -> str:
         """The id of ``user``'s DM with the bot (declared, else ``D`` + the user id's tail)."""
@@ -413,6 +433,12 @@ class PaneMixin:
         if not channel.member and kind == "history":
             raise _error("not_in_channel")
         return channel
+
+    def _member_of(self, channel_id: Any) -> None:
+        """Slack's refusal when the bot is not in a declared channel (reads and ephemerals)."""
+        channel = self.channels.get(str(channel_id or ""))
+        if channel is not None and not channel.member:
+            raise _error("channel_not_found" if channel.private else "not_in_channel")
 
     def _top_level(self, channel: str) -> list[Any]:
         """A channel's messages outside threads (roots, broadcasts), newest first."""
@@ -469,6 +495,21 @@ class PaneMixin:
     def _api_conversations_info(self, params: Json) -> Json:
         """A channel's object; a public channel the bot is not in shows ``is_member: false``."""
         return {"channel": self._readable(params.get("channel"), "read").info()}
+
+    def _api_chat_postEphemeral(self, params: Json) -> Json:
+        """A message only ``user`` sees (in ``thread_ts`` when given); recorded in ephemerals."""
+        channel, user = str(params.get("channel") or ""), str(params.get("user") or "")
+        if self._channel(channel) is None:
+            raise _error("channel_not_found")
+        self._member_of(channel)
+        if user[:1] not in ("U", "W"):
+            raise _error("user_not_found")
+        text, blocks = str(params.get("text") or ""), params.get("blocks")
+        if not text and not blocks:
+            raise _error("no_text")
+        thread_ts = str(params.get("thread_ts") or "") or None
+        self.ephemerals.append(Ephemeral(channel, user, text, thread_ts, blocks, time.monotonic()))
+        return {"message_ts": self._new_ts()}
 
     def _api_assistant_threads_setSuggestedPrompts(self, params: Json) -> Json:
         """Record up to four ``{title, message}`` prompts (and a ``title``) for a thread."""

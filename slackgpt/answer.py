@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
 from . import failures, policy, prompt
+from .assistant import Addition, Extras, feedback_blocks
 from .config import Settings
 from .delivery import Delivery
 from .events import BotIdentity, Question
@@ -42,6 +44,8 @@ class Answerer:
         settings: Settings,
         identity: BotIdentity,
         state: State,
+        extras: Extras | None = None,
+        people: People | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -49,22 +53,25 @@ class Answerer:
         self.identity = identity
         self.state = state
         self.threads = Threads(slack, state, identity)
-        self.people = People(slack.user_name)
+        self.people = people or People(slack.user_name)
         self.context_budget = settings.context_tokens  # lowered when the model says so
+        self.extras = extras
         self._in_flight: set[asyncio.Task[object]] = set()
 
-    async def answer(self, question: Question, *, follow_up: bool = False) -> None:
+    async def answer(
+        self, question: Question, *, follow_up: bool = False, thread: list[dict] | None = None
+    ) -> None:
         """Reply to ``question`` in its thread; every failure ends in a message there.
 
         With ``follow_up`` (a thread reply without a mention) only when the bot is already
-        part of that thread.
+        part of that thread. ``thread``: the thread, already read (ending with the question).
         """
         if not await self.state.claim(f"{question.channel}:{question.ts}"):
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
         async with self._tracked():
             try:
-                await self._answer(question, follow_up)
+                await self._answer(question, follow_up, thread)
             except Exception as error:  # a bug or an outage no step expected: still tell them
                 log.exception("answering %s/%s failed", question.channel, question.ts)
                 with contextlib.suppress(Exception):
@@ -94,20 +101,27 @@ class Answerer:
             if task is not None:
                 self._in_flight.discard(task)
 
-    async def _answer(self, question: Question, follow_up: bool) -> None:
+    async def _answer(
+        self, question: Question, follow_up: bool, thread: list[dict] | None = None
+    ) -> None:
         # The cheap checks come first: no Slack read is spent on someone who is refused.
         refusal = policy.refusal(self.settings.access, question, self.identity)
-        thread = None
         if follow_up:
             has_bot, thread = await self.threads.has_bot(question, allowed=refusal is None)
             if not has_bot:
                 return  # not the bot's conversation: only a mention brings it in
         refusal = refusal or await self._over_limit(question)
         if refusal:
-            if await self.slack.claim(question.channel, question.ts, CLAIM_REACTION):
+            if await self._claim(question):
                 await self.slack.post_text(question.target, refusal)
             return
         await self._respond(question, thread)
+
+    async def _claim(self, question: Question) -> bool:
+        """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none."""
+        if not question.needs_claim:
+            return True
+        return await self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
 
     async def _over_limit(self, question: Question) -> str | None:
         allowed, wait = await self.state.count_request(question.user)
@@ -121,19 +135,18 @@ class Answerer:
         # the claim is known to be ours (a duplicate only costs a cancelled request).
         target = question.target
         await self.threads.joined(question)
-        claim = asyncio.ensure_future(
-            self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
-        )
+        claim = asyncio.ensure_future(self._claim(question))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
+        buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
         stream = AnswerStream(
-            question, delivery, claim, self.model, self.slack, self.settings.show_usage
+            question, delivery, claim, self.model, self.slack, self.settings.show_usage, buttons
         )
         try:
-            thread, attachments, names = await self._read(question, thread)
+            thread, attachments, names, addition = await self._read(question, thread)
             for _ in range(3):  # let the sign's requests leave before the model's is built
                 await asyncio.sleep(0)
-            build = self._builder(question, thread, attachments, names)
+            build = self._builder(question, thread, attachments, names, addition)
             fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
@@ -145,16 +158,25 @@ class Answerer:
 
     async def _read(
         self, question: Question, thread: list[dict] | None
-    ) -> tuple[list[dict], Attachments | None, dict[str, str]]:
-        """The thread, the question's files and people's names, read at the same time."""
+    ) -> tuple[list[dict], Attachments | None, dict[str, str], Addition]:
+        """The thread, the question's files, people's names and what the surface adds (e.g.
+        the channel in view), read at the same time."""
         me = self.identity.user_id
         asker = asyncio.ensure_future(self.people.names(people_in([question.as_message()], me)))
-        thread, attachments = await asyncio.gather(
-            self.threads.read(question) if thread is None else _ready(thread),
-            self._read_files(question),
+        reading = asyncio.ensure_future(
+            self.threads.read(question) if thread is None else _ready(thread)
+        )
+        thread, attachments, addition = await asyncio.gather(
+            reading, self._read_files(question), self._addition(question, reading)
         )
         await asker  # looked up while the thread was read: usually all that was missing
-        return thread, attachments, await self.people.names(people_in(thread, me))
+        return thread, attachments, await self.people.names(people_in(thread, me)), addition
+
+    async def _addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
+        """The surface's hook (see :class:`Extras`): what it adds to this answer."""
+        if self.extras is None:
+            return Addition()
+        return await self.extras.addition(question, thread)
 
     def _builder(
         self,
@@ -162,13 +184,15 @@ class Answerer:
         thread: list[dict],
         attachments: Attachments | None,
         names: dict[str, str],
+        addition: Addition,
     ):
         """``budget → Prompt`` for this question."""
         settings = self.settings
         system = policy.system_prompt_for(settings.access, question.channel, settings.system_prompt)
+        system = f"{system}\n\n{addition.system}" if addition.system else system
 
         def build(budget: int) -> prompt.Prompt:
-            return prompt.build_prompt(
+            built = prompt.build_prompt(
                 system,
                 thread,
                 self.identity,
@@ -177,6 +201,7 @@ class Answerer:
                 budget=budget,
                 names=names,
             )
+            return replace(built, notes=(*built.notes, *addition.notes))
 
         return build
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .assistant import DEFAULT_PROMPTS, SuggestedPrompt
 from .environment import Reader
 from .policy import AccessRules
 
@@ -62,6 +63,10 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     redis_url: str | None = None
+    suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_PROMPTS
+    pane_greeting: str = ""
+    context_channel_messages: int = 50
+    feedback_buttons: bool = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -85,7 +90,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
     get = Reader(env, problems)
-    settings = Settings(**_slack(get), **_model(get), **_behaviour(get))
+    settings = Settings(**_slack(get), **_model(get), **_behaviour(get), **_pane(get))
     if problems:
         raise ConfigError(problems)
     return settings
@@ -164,6 +169,18 @@ def _behaviour(get: Reader) -> dict[str, Any]:
             "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"
         ),
         "log_format": get.choice("LOG_FORMAT", ("TEXT", "JSON"), default="TEXT").lower(),
+    }
+
+
+def _pane(get: Reader) -> dict[str, Any]:
+    """The AI pane (prompts, greeting, how much of the channel in view is read), feedback."""
+    return {
+        "suggested_prompts": get.prompts("SUGGESTED_PROMPTS"),
+        "pane_greeting": get.line("PANE_GREETING", 300),
+        "context_channel_messages": _or(
+            get.number("CONTEXT_CHANNEL_MESSAGES", int, 0, 200), 50
+        ),
+        "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
     }
 
 

@@ -63,6 +63,7 @@ class Delivery:
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
     _updating: str | None = None
+    _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
 
     @property
     def shown(self) -> str:
@@ -88,8 +89,13 @@ class Delivery:
         if self._pump is None:
             self._pump = asyncio.create_task(self._run())
 
-    async def finish(self) -> None:
-        """Deliver everything queued at once, then end the current message."""
+    async def finish(self, blocks: list[dict] | None = None) -> None:
+        """Deliver everything queued at once, then end the current message.
+
+        ``blocks`` (e.g. feedback buttons) go on the answer's last message, with the call
+        that ends it: ``chat.stopStream``, or the last post or update.
+        """
+        self._end_blocks = blocks or None
         self._closing = True
         self._closed.set()
         self._wake.set()
@@ -100,8 +106,24 @@ class Delivery:
             await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
         await self._flush(final=True)
         if self.messages and self.messages[-1].streaming:
-            await self._stop(self.messages[-1])
+            await self._stop(self.messages[-1], blocks=self._end_blocks)
+        await self._attach_end_blocks()
         self._busy(None)
+
+    async def _attach_end_blocks(self) -> None:
+        """Posted and updated, with nothing left to send: one more paced update adds them."""
+        last = self.messages[-1] if self.messages else None
+        if not self._end_blocks or last is None or last.ts is None or self.stopped_by_user:
+            return
+        await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
+        paid, last.last_paid = last.last_paid, False
+        try:
+            await self.slack.update_markdown(
+                self.target.channel, last.ts, last.text, self._end_blocks, prepaid=paid
+            )
+        except SlackApiError as error:
+            log.info("could not add the end blocks (%s)", error_code(error))
+        self._end_blocks = None
 
     async def _run(self) -> None:
         while not self._closing:
@@ -187,11 +209,11 @@ class Delivery:
         """Append to a streaming message (with ``stop``: the final text, ending the stream)."""
         assert message.ts is not None
         try:
-            if stop:
-                await self.slack.stop_stream(
-                    self.target.channel, message.ts, text, prepaid=message.last_paid
-                )
-                message.last_paid = False
+            if stop:  # the answer's last words: the end blocks go with them
+                blocks, channel = self._end_blocks, self.target.channel
+                paid, message.last_paid = message.last_paid, False
+                await self.slack.stop_stream(channel, message.ts, text, blocks, prepaid=paid)
+                self._end_blocks = None
             else:
                 await self.slack.append_stream(self.target.channel, message.ts, text)
         except SlackApiError as error:
@@ -209,20 +231,27 @@ class Delivery:
         message.streaming = not stop
         return True
 
-    async def _stop(self, message: _Message, *, already_stopped: bool = False) -> None:
+    async def _stop(
+        self, message: _Message, *, already_stopped: bool = False, blocks: list[dict] | None = None
+    ) -> None:
         if (not message.streaming and not already_stopped) or message.ts is None:
             return
         message.streaming = False
+        if blocks:
+            self._end_blocks = None  # a stream's last chance for them, whatever Slack says
         paid, message.last_paid = message.last_paid, False
         try:
-            await self.slack.stop_stream(self.target.channel, message.ts, prepaid=paid)
+            await self.slack.stop_stream(
+                self.target.channel, message.ts, blocks=blocks, prepaid=paid
+            )
         except SlackApiError as error:
             log.debug("chat.stopStream: %s", error_code(error))
 
     async def _post_or_update(self, message: _Message, text: str, *, last: bool = False) -> None:
+        blocks = self._end_blocks if last else None  # the end blocks ride on the last call
         if message.ts is None:
-            message.ts = await self.slack.post_markdown(self.target, text)
-            message.text = text
+            message.ts = await self.slack.post_markdown(self.target, text, blocks)
+            message.text, self._end_blocks = text, None if last else self._end_blocks
             # The update that will carry the last text is reserved now, so it never waits.
             message.last_paid = not last and await self.slack.quota.reserve(UPDATE)
             self._busy(UPDATE)
@@ -232,17 +261,21 @@ class Delivery:
             self.messages.append(_Message())
             await self._post_or_update(self.messages[-1], text.lstrip("\n"), last=True)
             return
-        await self._update(message, text, paid=last and message.last_paid)
+        await self._update(message, text, blocks, last=last)
 
-    async def _update(self, message: _Message, text: str, *, paid: bool) -> None:
+    async def _update(
+        self, message: _Message, text: str, blocks: list[dict] | None, *, last: bool
+    ) -> None:
+        paid = last and message.last_paid
         combined = message.text + text
         try:
-            await self.slack.update_markdown(self.target.channel, message.ts or "", combined,
-                                             prepaid=paid)
+            await self.slack.update_markdown(
+                self.target.channel, message.ts or "", combined, blocks, prepaid=paid
+            )
         except SlackApiError as error:
             log.warning("chat.update failed (%s); continuing in a new message", error_code(error))
             self.messages.append(_Message())
-            await self._post_or_update(self.messages[-1], text)
+            await self._post_or_update(self.messages[-1], text, last=last)
             return
-        message.text = combined
+        message.text, self._end_blocks = combined, None if last else self._end_blocks
         message.last_paid = message.last_paid and not paid

@@ -31,6 +31,7 @@ MANIFEST_SCOPES = (
     "mpim:history",
     "reactions:write",
     "files:read",
+    "assistant:write",
 )
 _APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"

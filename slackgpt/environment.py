@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import urlparse
 
+from .assistant import SuggestedPrompt, parse_prompts
 from .policy import AccessRules
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
@@ -87,6 +88,25 @@ class Reader:
             return False
         self.problems.append(f"{name} must be true or false, not {raw!r}.")
         return default
+
+    def line(self, name: str, limit: int) -> str:
+        """One line of text, at most ``limit`` characters (unset: empty)."""
+        value = self.text(name)
+        if "\n" in value or len(value) > limit:
+            lines = len(value.splitlines())
+            self.problems.append(
+                f"{name} must be one line of at most {limit} characters (it has {len(value)} "
+                f"characters on {lines} line{'s' if lines > 1 else ''})."
+            )
+            return ""
+        return value
+
+    def prompts(self, name: str) -> tuple[SuggestedPrompt, ...]:
+        """A JSON list of suggested prompts (unset: the defaults; ``[]``: none)."""
+        prompts, problem = parse_prompts(self.text(name), name)
+        if problem:
+            self.problems.append(problem)
+        return prompts
 
     def access(self) -> AccessRules:
         """The allow-lists, per-person limit and per-channel prompts; unset means no rule."""

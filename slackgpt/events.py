@@ -48,6 +48,7 @@ class Question:
     team: str | None = None
     event_id: str | None = None
     files: tuple[dict, ...] = ()
+    needs_claim: bool = True  # False for an interaction: Slack sends it once, to one copy
 
     @property
     def is_dm(self) -> bool:

@@ -1,14 +1,17 @@
-"""The Slack edge: which events become questions, handed to the answerer."""
+"""The Slack edge: which events become questions, handed to the answerer; the AI pane's
+events, feedback clicks and the summary shortcut, handed to the pane."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from .answer import Answerer
+from .assistant import FEEDBACK_ACTION, SUMMARIZE_CALLBACK
 from .events import from_person, is_dm_question, is_follow_up, question_from
+from .pane import Pane
 
 
-def register(app: AsyncApp, answerer: Answerer) -> None:
+def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
     """Attach the bot's listeners to ``app``."""
     identity = answerer.identity
 
@@ -20,7 +23,28 @@ def register(app: AsyncApp, answerer: Answerer) -> None:
     @app.event("message")
     async def on_message(event: dict, body: dict) -> None:
         # Every message event is acknowledged (an unhandled one would be redelivered).
+        # A question in an AI-pane thread is a DM question too (see Pane.addition).
         if is_dm_question(event, identity):
             await answerer.answer(question_from(event, body))
         elif is_follow_up(event, identity):
             await answerer.answer(question_from(event, body), follow_up=True)
+
+    @app.event("assistant_thread_started")
+    async def on_pane_opened(event: dict) -> None:
+        await pane.opened(event["assistant_thread"])
+
+    @app.event("assistant_thread_context_changed")
+    async def on_pane_moved(event: dict) -> None:
+        await pane.moved(event["assistant_thread"])
+
+    @app.action(FEEDBACK_ACTION)
+    async def on_feedback(ack: AsyncAck, body: dict) -> None:
+        await ack()  # first: Slack shows an error after 3 s without it
+        await pane.feedback(body)
+
+    @app.shortcut(SUMMARIZE_CALLBACK)
+    async def on_summarize(ack: AsyncAck, shortcut: dict) -> None:
+        await ack()
+        if request := await pane.summary(shortcut):
+            question, thread = request
+            await answerer.answer(question, thread=thread)

@@ -15,6 +15,8 @@ from .events import BotIdentity
 from .failures import slack_token_fix
 from .http_mode import HttpServer, serve_http
 from .model import ModelClient, build_openai_client
+from .pane import Pane
+from .people import People
 from .quota import Quota, storage_for
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected
 from .state import LocalState, State
@@ -34,10 +36,18 @@ class StartupError(Exception):
         self.exit_code = exit_code
 
 
-def build_app(slack: SlackApi, answerer: Answerer, signing_secret: str | None = None) -> AsyncApp:
+def build_app(
+    slack: SlackApi,
+    answerer: Answerer,
+    signing_secret: str | None = None,
+    pane: Pane | None = None,
+) -> AsyncApp:
     """The Bolt app with the bot's listeners; no network calls.
 
-    ``signing_secret`` makes Bolt verify HTTP requests (Socket Mode needs none).
+    ``signing_secret`` makes Bolt verify HTTP requests (Socket Mode needs none). Plain
+    listeners serve the AI pane, not Bolt's ``Assistant``: that one takes every DM thread
+    reply for the pane and keeps its context in message metadata (a read and an update
+    per use); the context lives in :class:`~slackgpt.state.State` instead.
     """
     identity = answerer.identity
 
@@ -63,7 +73,10 @@ def build_app(slack: SlackApi, answerer: Answerer, signing_secret: str | None = 
         logger=bolt_logger,
         signing_secret=signing_secret,
     )
-    listeners.register(app, answerer)
+    pane = pane or Pane(
+        slack=slack, state=answerer.state, settings=answerer.settings, identity=answerer.identity
+    )
+    listeners.register(app, answerer, pane)
     return app
 
 
@@ -98,6 +111,7 @@ class Runtime:
         self.slack = slack
         self.state = state
         self.answerer: Answerer | None = None
+        self.pane: Pane | None = None
         self.identity: BotIdentity | None = None
         self.handler: AsyncSocketModeHandler | None = None
         self.http: HttpServer | None = None
@@ -107,15 +121,21 @@ class Runtime:
         settings = self.settings
         identity, socket_url = await self._check_tokens()
         self.identity = identity
+        people = People(self.slack.user_name)  # one cache of names for answers and the pane
+        self.pane = Pane(
+            slack=self.slack, state=self.state, settings=settings, identity=identity, people=people
+        )
         self.answerer = Answerer(
             slack=self.slack,
             model=self.model,
             settings=settings,
             identity=identity,
             state=self.state,
+            extras=self.pane,
+            people=people,
         )
         secret = settings.slack_signing_secret or None
-        app = build_app(self.slack, self.answerer, signing_secret=secret)
+        app = build_app(self.slack, self.answerer, signing_secret=secret, pane=self.pane)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
             log.info("answering Slack events over HTTP as @%s", identity.name)
@@ -144,6 +164,8 @@ class Runtime:
     async def close(self) -> None:
         """Disconnect from Slack (or stop the HTTP server) and release the connections."""
         await self._disconnect()
+        if self.pane is not None:
+            await self.pane.close()
         await self.slack.close()
         await self.model.close()
         await self.state.close()

@@ -9,15 +9,9 @@ a crowd.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .events import BotIdentity, Target, is_dm
@@ -25,61 +19,19 @@ from .files import Download
 from .formatting import markdown_to_mrkdwn, neutralize_pings
 from .quota import Quota
 from .slack_files import download, is_file_host
+from .slack_wire import (
+    SlackUnreachable,
+    TokenRejected,
+    Whoami,
+    error_code,
+    web_client,
+)
 
 log = logging.getLogger(__name__)
 
 # Slack refuses a markdown block with one of these; the same text as mrkdwn still goes.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
-
-
-def error_code(error: BaseException) -> str:
-    """Slack's error code (``already_reacted``, ``ratelimited``, …) of a failed call."""
-    response = getattr(error, "response", None)
-    try:
-        return str(response.get("error")) if response is not None else str(error)
-    except AttributeError:
-        return str(error)
-
-
-class TokenRejected(Exception):
-    """Slack refused ``variable`` (``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN``) with ``code``."""
-
-    def __init__(self, variable: str, code: str):
-        super().__init__(f"Slack rejected {variable}: {code}")
-        self.variable, self.code = variable, code
-
-
-class SlackUnreachable(Exception):
-    """Slack could not be reached at all (network, DNS, proxy, a wrong SLACK_API_URL)."""
-
-
-@dataclass(frozen=True)
-class Whoami:
-    """What ``auth.test`` said: the bot's identity, workspace and granted scopes."""
-
-    identity: BotIdentity
-    team: str | None
-    team_id: str | None
-    is_bot: bool
-    scopes: str | None  # the x-oauth-scopes header, comma-separated
-
-
-class _RateLimited(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 retry (after Retry-After), telling the quota first."""
-
-    def __init__(self, quota: Quota, max_retry_count: int):
-        super().__init__(max_retry_count=max_retry_count)
-        self.quota = quota
-
-    async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None):
-        if response is not None:
-            after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), 1)
-            method = request.url.rsplit("/", 1)[-1].split("?")[0]
-            self.quota.penalize(method, float(after[0] if isinstance(after, list) else after))
-        await super().prepare_for_next_attempt_async(
-            state=state, request=request, response=response, error=error
-        )
 
 
 class SlackApi:
@@ -104,20 +56,8 @@ class SlackApi:
         if self._client is None or self._session is None:
             # One keep-alive connection pool for every call; without a session of its own
             # slack_sdk opens a new session, TCP and TLS connection per call (+2 round trips).
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            )
-            self._client = AsyncWebClient(
-                token=self.token,
-                base_url=self.api_url,
-                session=self._session,
-                timeout=int(self.timeout),
-                retry_handlers=[
-                    AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                    _RateLimited(self.quota, max_retry_count=3),
-                    AsyncServerErrorRetryHandler(max_retry_count=2),
-                ],
+            self._session, self._client = web_client(
+                self.token, self.api_url, self.quota, self.timeout
             )
         return self._client, self._session
 
@@ -197,6 +137,11 @@ class SlackApi:
                 return name.strip()
         return None
 
+    async def history(self, channel: str, limit: int) -> list[dict]:
+        """A channel's latest ``limit`` top-level messages, newest first: one page, no more."""
+        page = await self.call("conversations.history", channel=channel, limit=limit)
+        return list(page.get("messages") or [])
+
     # -- signs -----------------------------------------------------------------------------
 
     async def claim(self, channel: str, ts: str, reaction: str) -> bool:
@@ -224,6 +169,20 @@ class SlackApi:
         except SlackApiError as error:
             log.debug("assistant.threads.setStatus: %s", error_code(error))
 
+    async def set_suggested_prompts(
+        self, channel: str, thread_ts: str, prompts: list[dict], title: str | None = None
+    ) -> None:
+        """The prompts (``{"title", "message"}``, up to four) offered in an AI-pane thread."""
+        where = {"channel_id": channel, "thread_ts": thread_ts, "title": title}
+        await self.call("assistant.threads.setSuggestedPrompts", **where, prompts=prompts)
+
+    async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
+        """Name an AI-pane thread (its entry in the pane's history)."""
+        title = neutralize_pings(title)
+        await self.call(
+            "assistant.threads.setTitle", channel_id=channel, thread_ts=thread_ts, title=title
+        )
+
     # -- writing ---------------------------------------------------------------------------
 
     async def post_text(self, target: Target, text: str) -> str:
@@ -236,18 +195,42 @@ class SlackApi:
         )
         return str(response["ts"])
 
-    async def post_markdown(self, target: Target, markdown: str) -> str:
-        """Post Markdown in the thread (a markdown block, or mrkdwn where blocks are refused)."""
+    async def post_ephemeral(self, target: Target, text: str) -> None:
+        """Post mrkdwn ``text`` in the thread that only ``target.user`` sees."""
+        where = {"channel": target.channel, "user": target.user, "thread_ts": target.thread_ts}
+        await self.call("chat.postEphemeral", **where, text=neutralize_pings(text))
+
+    async def respond(self, response_url: str, text: str) -> None:
+        """Answer an interaction through its ``response_url``, seen only by the person who
+        acted (no token is sent; a failure is logged, not raised)."""
+        body = {"text": neutralize_pings(text), "response_type": "ephemeral"}
+        try:
+            async with self._open()[1].post(response_url, json=body) as response:
+                response.raise_for_status()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("could not answer through the response_url: %s", error)
+
+    async def post_markdown(
+        self, target: Target, markdown: str, blocks: list[dict] | None = None
+    ) -> str:
+        """Post Markdown in the thread (a markdown block, or mrkdwn where blocks are refused),
+        followed by ``blocks`` (e.g. feedback buttons) when given."""
         where = {"channel": target.channel, "thread_ts": target.thread_ts}
-        response = await self._with_fallback("chat.postMessage", markdown, where)
+        response = await self._with_fallback("chat.postMessage", markdown, where, blocks)
         return str(response["ts"])
 
     async def update_markdown(
-        self, channel: str, ts: str, markdown: str, *, prepaid: bool = False
+        self,
+        channel: str,
+        ts: str,
+        markdown: str,
+        blocks: list[dict] | None = None,
+        *,
+        prepaid: bool = False,
     ) -> None:
-        """Replace a message's text with ``markdown`` (same fallback as posting)."""
+        """Replace a message's text with ``markdown`` (same fallback and blocks as posting)."""
         where = {"channel": channel, "ts": ts}
-        await self._with_fallback("chat.update", markdown, where, prepaid=prepaid)
+        await self._with_fallback("chat.update", markdown, where, blocks, prepaid=prepaid)
 
     async def reserve_stream(self) -> bool:
         """Reserve a stream's start and stop (both Tier 2) if the budget has them now."""
@@ -278,27 +261,51 @@ class SlackApi:
         await self.call("chat.appendStream", channel=channel, ts=ts, markdown_text=text)
 
     async def stop_stream(
-        self, channel: str, ts: str, markdown: str | None = None, *, prepaid: bool = False
+        self,
+        channel: str,
+        ts: str,
+        markdown: str | None = None,
+        blocks: list[dict] | None = None,
+        *,
+        prepaid: bool = False,
     ) -> None:
-        """End a streaming message, with its last text when given."""
+        """End a streaming message, with its last text and ``blocks`` when given (blocks that
+        Slack refuses are left out, never the text)."""
         text = neutralize_pings(markdown) if markdown else None
-        await self.call(
-            "chat.stopStream", prepaid=prepaid, channel=channel, ts=ts, markdown_text=text
-        )
+        where = {"channel": channel, "ts": ts, "markdown_text": text}
+        try:
+            await self.call("chat.stopStream", prepaid=prepaid, **where, blocks=blocks or None)
+        except SlackApiError as error:
+            if not blocks or error_code(error) not in _BLOCK_ERRORS:
+                raise
+            log.info("blocks refused at the end of a stream (%s)", error_code(error))
+            await self.call("chat.stopStream", **where)
 
     async def _with_fallback(
-        self, method: str, markdown: str, where: dict, *, prepaid: bool = False
+        self,
+        method: str,
+        markdown: str,
+        where: dict,
+        extra: list[dict] | None = None,
+        *,
+        prepaid: bool = False,
     ) -> dict:
+        """Markdown block and ``extra`` blocks; then the markdown block; then mrkdwn text
+        (clearing an updated message's blocks: Slack keeps blocks an update leaves out). Only
+        the first try may be ``prepaid``: each later one is a call of its own."""
         markdown = neutralize_pings(markdown)
         text = markdown_to_mrkdwn(markdown)
-        try:
-            blocks = [{"type": "markdown", "text": markdown}]
-            return await self.call(method, prepaid=prepaid, **where, text=text, blocks=blocks)
-        except SlackApiError as error:
-            if error_code(error) not in _BLOCK_ERRORS:
-                raise
-            log.info("markdown block refused (%s); sending mrkdwn text", error_code(error))
-            return await self.call(method, **where, text=text)
+        block = {"type": "markdown", "text": markdown}
+        for blocks in ([block, *extra], [block]) if extra else ([block],):
+            try:
+                return await self.call(method, prepaid=prepaid, **where, text=text, blocks=blocks)
+            except SlackApiError as error:
+                if error_code(error) not in _BLOCK_ERRORS:
+                    raise
+                log.info("%d block(s) refused (%s)", len(blocks), error_code(error))
+            prepaid = False
+        none: dict = {"blocks": []} if method == "chat.update" else {}  # else the old ones stay
+        return await self.call(method, **where, text=text, **none)
 
     # -- files -----------------------------------------------------------------------------
 

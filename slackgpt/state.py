@@ -1,4 +1,5 @@
-"""What the bot remembers between events: claimed messages, its threads, per-person counts.
+"""What the bot remembers between events: claimed messages, its threads, per-person counts,
+and the channel each AI-pane thread is looking at.
 
 :class:`LocalState` keeps it in this process (one copy of the bot). Several copies share it
 through a store (see ``REDIS_URL``) that implements the same :class:`State` protocol.
@@ -15,6 +16,7 @@ from .policy import HOUR, RateLimiter
 
 CLAIM_TTL = 24 * HOUR  # Slack redelivers an event for minutes, not days
 OUTSIDE_TTL = 600.0  # how long "the bot is not in this thread" is trusted without a store
+CONTEXT_TTL = 7 * 24 * HOUR  # a pane thread's channel in view; Slack resends it on a change
 
 
 class State(Protocol):
@@ -34,6 +36,19 @@ class State(Protocol):
 
     async def count_request(self, user: str) -> tuple[bool, float]:
         """Count a question by ``user`` if within their hourly limit: (allowed, wait)."""
+        ...
+
+    async def remember_context(
+        self, channel: str, thread_ts: str, context_channel: str | None
+    ) -> None:
+        """Note the channel a person views beside an AI-pane thread (None: none any more).
+
+        One key per thread, one value, kept for ``CONTEXT_TTL``; the latest write wins.
+        """
+        ...
+
+    async def context_of(self, channel: str, thread_ts: str) -> str | None:
+        """The channel last noted for an AI-pane thread, or None."""
         ...
 
     async def close(self) -> None:
@@ -75,6 +90,7 @@ class LocalState:
     ):
         self._claims = _Bounded(remember, clock)
         self._threads = _Bounded(remember, clock)
+        self._contexts = _Bounded(remember, clock)
         self._limiter = RateLimiter(requests_per_hour, clock=clock)
 
     async def claim(self, key: str) -> bool:
@@ -94,6 +110,14 @@ class LocalState:
 
     async def count_request(self, user: str) -> tuple[bool, float]:
         return self._limiter.allow(user)
+
+    async def remember_context(
+        self, channel: str, thread_ts: str, context_channel: str | None
+    ) -> None:
+        self._contexts.put((channel, thread_ts), context_channel or "", CONTEXT_TTL)
+
+    async def context_of(self, channel: str, thread_ts: str) -> str | None:
+        return str(self._contexts.get((channel, thread_ts)) or "") or None
 
     async def close(self) -> None:
         return None

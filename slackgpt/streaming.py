@@ -37,6 +37,7 @@ class AnswerStream:
     model: ModelClient
     slack: SlackApi
     show_usage: bool = False
+    end_blocks: list[dict] | None = None  # e.g. feedback buttons, on the finished answer
     started: float = field(default_factory=time.monotonic)
     completion: Completion = field(default_factory=Completion)
     outcome: str = "ok"
@@ -135,7 +136,7 @@ class AnswerStream:
             usage = completion.usage if self.show_usage else None
             line = prompt.usage_line(self.model.model_name, usage.total) if usage else None
             delivery.write(prompt.footer(notes, line))
-        await delivery.finish()
+        await delivery.finish(blocks=self.end_blocks)
         if not delivery.started and not delivery.stopped_by_user:
             self.outcome = "empty"
             text = prompt.empty_answer(completion.finish_reason)

@@ -1,5 +1,6 @@
 import pytest
 
+from slackgpt.assistant import DEFAULT_PROMPTS, SuggestedPrompt
 from slackgpt.config import DEFAULT_MODEL, ConfigError, load_settings
 
 GOOD = {
@@ -130,3 +131,39 @@ def test_access_problems_join_the_other_problems():
     found = problems(MODEL_IMAGES="maybe", CHANNEL_PROMPTS="not json")
     assert any(p.startswith("MODEL_IMAGES must be true or false") for p in found)
     assert any("CHANNEL_PROMPTS" in p for p in found)
+
+
+def test_pane_settings():
+    defaults = load_settings(GOOD)
+    assert defaults.suggested_prompts == DEFAULT_PROMPTS
+    assert defaults.pane_greeting == "" and defaults.context_channel_messages == 50
+    assert defaults.feedback_buttons is True
+    assert load_settings({**GOOD, "FEEDBACK_BUTTONS": "false"}).feedback_buttons is False
+    settings = load_settings(
+        {
+            **GOOD,
+            "SUGGESTED_PROMPTS": '[{"title": "Standup", "message": "Write my standup."}]',
+            "PANE_GREETING": "Hi! What are you working on?",
+            "CONTEXT_CHANNEL_MESSAGES": "0",
+        }
+    )
+    assert settings.suggested_prompts == (SuggestedPrompt("Standup", "Write my standup."),)
+    assert settings.pane_greeting == "Hi! What are you working on?"
+    assert settings.context_channel_messages == 0
+    assert load_settings({**GOOD, "SUGGESTED_PROMPTS": "[]"}).suggested_prompts == ()
+
+
+def test_pane_problems_say_how_to_fix_them():
+    found = problems(
+        SUGGESTED_PROMPTS='["a", {"title": "b"}]',
+        PANE_GREETING="Hello\nthere",
+        CONTEXT_CHANNEL_MESSAGES="1000",
+    )
+    assert len(found) == 3
+    assert found[0].startswith("SUGGESTED_PROMPTS item 2 must be") and '"message"' in found[0]
+    assert found[1] == (
+        "PANE_GREETING must be one line of at most 300 characters (it has 11 characters on "
+        "2 lines)."
+    )
+    assert found[2] == "CONTEXT_CHANNEL_MESSAGES must be a whole number from 0 to 200, not '1000'."
+    assert "at most 300" in problems(PANE_GREETING="x" * 301)[0]

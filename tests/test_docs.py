@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+from slackgpt.assistant import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,3 +46,20 @@ def test_manifest_subscribes_to_what_the_bot_handles():
               "im:history", "mpim:history", "reactions:write", "files:read"}
     assert needed <= scopes
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+def test_manifest_has_the_ai_pane_and_its_interactions():
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    view = manifest["features"]["assistant_view"]
+    assert view["assistant_description"]
+    assert view["suggested_prompts"] == [p.as_dict() for p in DEFAULT_PROMPTS]  # one default
+    assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= events
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", SUMMARIZE_CALLBACK)
+    assert shortcut["name"] == "Summarize this thread" and len(shortcut["name"]) <= 24
+    readme = (ROOT / "README.md").read_text()
+    for name in ("assistant:write", "assistant_thread_started", SUMMARIZE_CALLBACK):
+        assert name in readme  # the steps for an existing install

@@ -77,6 +77,7 @@ async def test_suggested_prompts_need_the_scope_and_are_recorded_per_thread(
     slack: FakeSlack,
 ) -> None:
     client = web(slack)
+    slack.revoke("assistant:write")  # an install from a manifest without the pane
     root = slack.add_message("D1", "Chats", subtype="assistant_app_thread")
     call = client.assistant_threads_setSuggestedPrompts(
         channel_id="D1", thread_ts=root["ts"], prompts=PROMPTS
@@ -198,6 +199,42 @@ async def test_history_refuses_channels_the_bot_cannot_read(slack: FakeSlack) ->
     assert [m["text"] for m in res["messages"]] == ["public chatter"]
     slack.scopes = "chat:write"
     assert await error_of(client.conversations_history(channel="C2")) == "missing_scope"
+
+
+async def test_replies_are_refused_where_the_bot_is_not_a_member(slack: FakeSlack) -> None:
+    client = web(slack)
+    slack.add_channel("C2", name="random", member=False)
+    slack.add_channel("C3", name="secret", member=False, private=True)
+    roots = {c: slack.add_message(c, "a thread root", user="U2") for c in ("C2", "C3", "C4")}
+    for channel, error in (("C2", "not_in_channel"), ("C3", "channel_not_found")):
+        call = client.conversations_replies(channel=channel, ts=roots[channel]["ts"])
+        assert await error_of(call) == error
+    res = await client.conversations_replies(channel="C4", ts=roots["C4"]["ts"])  # undeclared
+    assert [m["text"] for m in res["messages"]] == ["a thread root"]
+
+
+async def test_ephemeral_messages_are_recorded_apart_from_the_channel(slack: FakeSlack) -> None:
+    client = web(slack)
+    root = slack.add_message("C1", "question")
+    res = await client.chat_postEphemeral(
+        channel="C1", user="U2", text="only you see this", thread_ts=root["ts"]
+    )
+    assert res["message_ts"]
+    [seen] = slack.ephemerals
+    assert (seen.channel, seen.user, seen.text, seen.thread_ts) == (
+        "C1", "U2", "only you see this", root["ts"]
+    )
+    assert [m["text"] for m in slack.thread("C1", root["ts"])] == ["question"]  # not stored
+    slack.add_channel("C2", member=False)
+    cases = [
+        ({"channel": "C2", "user": "U2", "text": "x"}, "not_in_channel"),
+        ({"channel": "nope", "user": "U2", "text": "x"}, "channel_not_found"),
+        ({"channel": "C1", "user": "B1", "text": "x"}, "user_not_found"),
+        ({"channel": "C1", "user": "U2"}, "no_text"),
+    ]
+    for kwargs, error in cases:
+        assert await error_of(client.api_call("chat.postEphemeral", json=kwargs)) == error
+    assert len(slack.ephemerals) == 1
 
 
 async def test_conversations_info_needs_read_scopes_and_hides_private_channels(

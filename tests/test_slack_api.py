@@ -153,3 +153,72 @@ def test_error_code_reads_slack_and_anything_else():
 
     assert error_code(Failed()) == "already_reacted"
     assert error_code(ValueError("plain")) == "plain"
+
+
+class Hook:
+    """A response_url on 127.0.0.1 that records the JSON posted to it."""
+
+    def __init__(self, status: int = 200):
+        self.status, self.bodies, self.headers = status, [], []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> Hook:
+        app = web.Application()
+        app.router.add_post("/actions/T1/1/secret", self.serve)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/actions/T1/1/secret"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+    async def serve(self, request: web.Request) -> web.Response:
+        self.bodies.append(await request.json())
+        self.headers.append(request.headers.get("Authorization"))
+        return web.Response(status=self.status, text="ok")
+
+
+async def test_the_pane_calls(slack, door):
+    root = slack.add_message("D1", "Chats", subtype="assistant_app_thread")
+    prompts = [{"title": "Hi", "message": "Say hi"}]
+    await door.set_suggested_prompts("D1", root["ts"], prompts)
+    await door.set_title("D1", root["ts"], "Ask <!here> about it")
+    assert slack.suggested_prompts[("D1", root["ts"])].prompts == prompts
+    assert slack.titles[("D1", root["ts"])] == "Ask @\u2060here about it"
+    for i in range(5):
+        slack.add_message("C1", f"m{i}")
+    assert [m["text"] for m in await door.history("C1", 3)] == ["m4", "m3", "m2"]
+    assert len(slack.calls_to("conversations.history")) == 1  # one page, never more
+
+
+async def test_ephemeral_replies_are_neutralized_and_seen_by_one_person(slack, door):
+    root = slack.add_message("C1", "question")
+    await door.post_ephemeral(Target("C1", root["ts"], "U2"), "<!channel> noted")
+    [seen] = slack.ephemerals
+    assert (seen.user, seen.thread_ts, seen.text) == ("U2", root["ts"], "@\u2060channel noted")
+
+
+async def test_respond_posts_an_ephemeral_reply_without_the_token(door, caplog):
+    async with Hook() as hook:
+        await door.respond(hook.url, "Can't read <!here>")
+    assert hook.bodies == [{"text": "Can't read @\u2060here", "response_type": "ephemeral"}]
+    assert hook.headers == [None]
+    async with Hook(status=404) as gone:
+        await door.respond(gone.url, "too late")  # logged, not raised
+    assert "could not answer through the response_url" in caplog.text
+
+
+async def test_extra_blocks_refused_keep_the_markdown_then_the_text(slack, door):
+    root = slack.add_message("C1", "question")
+    target = Target("C1", root["ts"])
+    buttons = [{"type": "context_actions", "elements": []}]  # refused: no elements
+    ts = await door.post_markdown(target, "**one**", buttons)
+    assert [len(c.params["blocks"]) for c in slack.calls_to("chat.postMessage")] == [2, 1]
+    slack.fail("chat.update", "invalid_blocks", times=2)
+    await door.update_markdown("C1", ts, "**two**", buttons)
+    assert [len(c.params["blocks"]) for c in slack.calls_to("chat.update")] == [2, 1, 0]
+    assert slack.bot_text("C1", root["ts"]) == "*two*"  # mrkdwn, the old block cleared

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slackgpt.state import OUTSIDE_TTL, LocalState
+from slackgpt.state import CONTEXT_TTL, OUTSIDE_TTL, LocalState
 
 
 class Clock:
@@ -49,3 +49,22 @@ async def test_requests_are_counted_per_person():
     allowed, wait = await state.count_request("U1")
     assert allowed is False and 3500 < wait <= 3600
     assert (await state.count_request("U2"))[0] is True
+
+
+async def test_the_channel_in_view_is_remembered_per_pane_thread():
+    clock = Clock()
+    state = LocalState(None, clock=clock, remember=2)
+    assert await state.context_of("D1", "1.0") is None
+    await state.remember_context("D1", "1.0", "C1")
+    await state.remember_context("D2", "1.0", "C2")
+    assert await state.context_of("D1", "1.0") == "C1"
+    await state.remember_context("D1", "1.0", "C3")  # the person moved to another channel
+    assert await state.context_of("D1", "1.0") == "C3"
+    await state.remember_context("D1", "1.0", None)  # and away from any channel
+    assert await state.context_of("D1", "1.0") is None
+    assert await state.context_of("D2", "1.0") == "C2"
+    clock.now += CONTEXT_TTL + 1
+    assert await state.context_of("D2", "1.0") is None
+    for i in range(3):  # bounded like the rest of the memory
+        await state.remember_context("D3", f"{i}.0", "C1")
+    assert await state.context_of("D3", "0.0") is None

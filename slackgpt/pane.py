@@ -1,0 +1,164 @@
+"""The AI pane (Slack's "Agents & AI Apps" split view) and the interactions around answers.
+
+Opening a pane thread offers suggested prompts (and a greeting); the channel the person is
+looking at is remembered and read for their questions; the first question names the thread;
+feedback clicks are logged and confirmed; "Summarize this thread" becomes a question for
+the answerer. The decisions are :mod:`assistant`'s; Slack is reached through
+:class:`~slackgpt.slack_api.SlackApi` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Coroutine
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from . import assistant, policy
+from .assistant import Addition
+from .config import Settings
+from .events import BotIdentity, Question, Target
+from .people import People, people_in
+from .slack_api import SlackApi, error_code
+from .state import State
+
+log = logging.getLogger(__name__)
+
+
+class Pane:
+    """The bot's side of the AI pane; also the answerer's :class:`~slackgpt.assistant.Extras`."""
+
+    def __init__(
+        self,
+        *,
+        slack: SlackApi,
+        state: State,
+        settings: Settings,
+        identity: BotIdentity,
+        people: People | None = None,
+    ):
+        self.slack = slack
+        self.state = state
+        self.settings = settings
+        self.identity = identity
+        self.people = people or People(slack.user_name)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def opened(self, thread: dict) -> None:
+        """``assistant_thread_started``: remember the channel in view, offer prompts, greet."""
+        channel, thread_ts = thread["channel_id"], thread["thread_ts"]
+        steps: list[Awaitable[None]] = [self.moved(thread)]
+        if self.settings.suggested_prompts:
+            prompts = [p.as_dict() for p in self.settings.suggested_prompts]
+            steps.append(self.slack.set_suggested_prompts(channel, thread_ts, prompts))
+        if self.settings.pane_greeting:
+            greeting = self.slack.post_text(Target(channel, thread_ts), self.settings.pane_greeting)
+            steps.append(greeting)
+        for result in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(result, SlackApiError):
+                log.warning("opening a pane thread: %s", error_code(result))
+            elif isinstance(result, Exception):
+                log.error("opening a pane thread failed", exc_info=result)
+
+    async def moved(self, thread: dict) -> None:
+        """``assistant_thread_context_changed`` (and opening): note the channel in view."""
+        context = assistant.context_channel(thread)
+        await self.state.remember_context(thread["channel_id"], thread["thread_ts"], context)
+
+    async def addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
+        """For a question in a pane thread: the channel in view, and a title on the first one."""
+        if not (question.is_dm and question.thread_ts):
+            return Addition()
+        reading: asyncio.Future[Addition] | None = None
+        try:
+            context = await self.state.context_of(question.channel, question.thread_ts)
+            if context and self.settings.context_channel_messages:
+                reading = asyncio.ensure_future(self._channel_in_view(question, context))
+            self._name(question, await thread)
+            return await reading if reading is not None else Addition()
+        except Exception:  # the pane's extras must never cost the answer
+            log.exception("pane context for %s/%s failed", question.channel, question.ts)
+            if reading is not None:
+                reading.cancel()
+            return Addition()
+
+    async def feedback(self, body: dict) -> None:
+        """A click on an answer's feedback buttons: one log line; the voter sees it counted."""
+        vote = assistant.feedback_from(body)
+        if vote is None:
+            log.warning("a feedback click without a vote we know: %s", body.get("actions"))
+            return
+        fields = vote.fields()
+        log.info("feedback %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
+        thanks = assistant.feedback_thanks(vote.vote)
+        try:
+            await self.slack.post_ephemeral(vote.target, thanks)
+        except SlackApiError as error:
+            log.info("could not confirm the vote in the thread (%s)", error_code(error))
+            if body.get("response_url"):
+                await self.slack.respond(body["response_url"], thanks)
+
+    async def summary(self, shortcut: dict) -> tuple[Question, list[dict]] | None:
+        """The "Summarize this thread" shortcut: the question and its thread, read here so
+        that a refusal, or a thread the bot cannot read, is told to the person alone."""
+        question = assistant.summary_question(shortcut)
+        response_url = str(shortcut.get("response_url") or "")
+        refusal = policy.refusal(self.settings.access, question, self.identity)
+        if refusal:  # checked before any read
+            await self.slack.respond(response_url, refusal)
+            return None
+        try:
+            thread = await self.slack.thread(question.channel, question.thread_ts or question.ts)
+        except SlackApiError as error:
+            code = error_code(error)
+            log.info("cannot summarize a thread in %s (%s)", question.channel, code)
+            why = assistant.cannot_read(question.channel, code, self.identity.name)
+            await self.slack.respond(response_url, why)
+            return None
+        return question, [*thread, question.as_message()]
+
+    async def close(self) -> None:
+        """Cancel what is still running in the background (titles)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=1)
+
+    async def _channel_in_view(self, question: Question, channel: str) -> Addition:
+        """The channel's latest messages for the model, or why they cannot be read."""
+        code = assistant.read_refusal(self.settings.access, channel)
+        if code is None:
+            try:
+                history = await self.slack.history(channel, self.settings.context_channel_messages)
+            except SlackApiError as error:
+                code = error_code(error)
+            else:
+                budget = self.settings.context_tokens // assistant.EXCERPT_SHARE
+                names = await self.people.names(people_in(history, self.identity.user_id))
+                return Addition(assistant.channel_excerpt(channel, history, budget, names))
+        log.info("cannot read the channel in view %s (%s)", channel, code)
+        notes: tuple[str, ...] = ()
+        if await self.state.claim(f"unreadable:{question.channel}:{question.thread_ts}:{channel}"):
+            notes = (f"_{assistant.cannot_read(channel, code, self.identity.name)}_",)  # once
+        return Addition(assistant.unreadable(channel), notes)
+
+    def _name(self, question: Question, thread: list[dict]) -> None:
+        """Title a pane thread after its first question (in the background)."""
+        if not assistant.needs_title(thread, question.ts, self.identity):
+            return
+        title = assistant.title_for(question, self.identity.user_id)
+        if title and question.thread_ts:
+            self._spawn(self.slack.set_title(question.channel, question.thread_ts, title))
+
+    def _spawn(self, call: Coroutine[Any, Any, None]) -> None:
+        async def run() -> None:
+            try:
+                await call
+            except SlackApiError as error:
+                log.warning("could not title the pane thread: %s", error_code(error))
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
