@@ -133,8 +133,12 @@ class Delivery:
             if wait > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._closed.wait(), wait)
-            if not self._closing and await self._budget_now():
+            if self._closing:
+                return
+            if await self._budget_now():
                 await self._flush(final=False)
+            else:  # the text gathers; the budget is asked again after an interval, not per word
+                self._last_flush = time.monotonic()
 
     def _interval(self) -> float:
         """The pace of updates: ``interval``, stretched while many messages share a budget."""

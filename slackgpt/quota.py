@@ -83,7 +83,7 @@ class Quota:
     async def take(self, method: str, channel: str | None = None) -> None:
         """Use one call of ``method`` (in ``channel``), waiting for the budget if need be."""
         for item, keys in self._items(method, channel):
-            while not await self._limiter.hit(item, *keys, cost=self._cost(method)):
+            while not await self._limiter.hit(item, *keys, cost=self.cost(method)):
                 stats = await self._limiter.get_window_stats(item, *keys)
                 await asyncio.sleep(min(MAX_WAIT, max(0.05, stats.reset_time - time.time())))
 
@@ -93,14 +93,14 @@ class Quota:
         if not await self.available(method, channel):
             return False
         for item, keys in items:
-            if not await self._limiter.hit(item, *keys, cost=self._cost(method)):
+            if not await self._limiter.hit(item, *keys, cost=self.cost(method)):
                 return False
         return True
 
     async def available(self, method: str, channel: str | None = None) -> bool:
         """True when a call of ``method`` would not have to wait now."""
         for item, keys in self._items(method, channel):
-            if not await self._limiter.test(item, *keys, cost=self._cost(method)):
+            if not await self._limiter.test(item, *keys, cost=self.cost(method)):
                 return False
         return True
 
@@ -110,7 +110,7 @@ class Quota:
         per_minute = self._per_minute.get(method)
         if not per_minute:
             return base
-        return max(base, self._busy[method] * self._window / per_minute * self._cost(method))
+        return max(base, self._busy[method] * self._window / per_minute * self.cost(method))
 
     def busy(self, method: str, change: int) -> None:
         """Count a message that starts (+1) or stops (-1) being updated with ``method``."""
@@ -121,7 +121,8 @@ class Quota:
         log.warning("Slack rate-limited %s (retry after %gs)", method, retry_after)
         self._penalties[method] = self.clock() + max(PENALTY_SECONDS, retry_after)
 
-    def _cost(self, method: str) -> int:
+    def cost(self, method: str) -> int:
+        """What one call of ``method`` uses of its budget now (2 for a while after a 429)."""
         return 2 if self._penalties.get(method, 0.0) > self.clock() else 1
 
     def _items(self, method: str, channel: str | None) -> list[tuple[RateLimitItem, tuple]]:

@@ -10,6 +10,7 @@ from slackgpt.assistant import feedback_blocks
 from slackgpt.delivery import Delivery
 from slackgpt.events import Target
 from slackgpt.formatting import open_fence
+from slackgpt.quota import Quota
 from slackgpt.slack_api import SlackApi
 
 
@@ -138,3 +139,76 @@ async def test_a_stopped_answer_gets_no_buttons(slack, client):
     assert reply.stopped_by_user
     assert not slack.calls_to("chat.update")
     assert slack.feedback_buttons("C1", slack.bot_replies("C1", root["ts"])[0]["ts"]) is None
+
+
+# Slack's budgets ------------------------------------------------------------------------------
+
+
+def tight(slack, **per_minute: int) -> SlackApi:
+    """A door whose budgets are the given per-minute counts (names with _ for .)."""
+    budgets = {name.replace("_", "."): count for name, count in per_minute.items()}
+    return SlackApi(slack.bot_token, slack.api_url, quota=Quota(per_minute=budgets, per_channel={}))
+
+
+async def test_with_streams_used_up_the_answer_is_posted_and_updated(slack):
+    door = tight(slack, chat_startStream=1, chat_stopStream=1)
+    try:
+        first, second = (slack.add_message("C1", q) for q in ("one", "two"))
+        for root in (first, second):
+            reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0)
+            reply.write("Hello")
+            await asyncio.sleep(0.05)
+            reply.write(", world")
+            await reply.finish()
+            assert thread_text(slack, root) == ["Hello, world"]
+    finally:
+        await door.close()
+    assert len(slack.calls_to("chat.startStream")) == 1  # the second never tried to stream
+    assert slack.calls_to("chat.postMessage") and slack.calls_to("chat.update")
+
+
+async def test_the_last_update_is_reserved_when_the_answer_is_posted(slack):
+    door = tight(slack, chat_startStream=0, chat_stopStream=0, chat_update=1)
+    try:
+        root = slack.add_message("C1", "question")
+        reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0)
+        reply.write("First words")
+        await asyncio.sleep(0.1)
+        reply.write(" and the rest.")
+        await asyncio.sleep(0.1)  # no budget for an update in between: the text gathers
+        assert thread_text(slack, root) == ["First words"]
+        await reply.finish()  # the reserved update carries the end without waiting
+    finally:
+        await door.close()
+    assert thread_text(slack, root) == ["First words and the rest."]
+    assert len(slack.calls_to("chat.update")) == 1
+
+
+async def test_with_no_update_left_the_rest_goes_in_a_new_message(slack):
+    door = tight(slack, chat_startStream=0, chat_stopStream=0, chat_update=1)
+    try:
+        first = slack.add_message("C1", "first")
+        await door.quota.take("chat.update")  # someone else used the minute's only update
+        reply = Delivery(door, Target("C1", first["ts"], "U1", "T1"), interval=0)
+        reply.write("Start")
+        await asyncio.sleep(0.05)
+        reply.write(" and end.")
+        await reply.finish()
+    finally:
+        await door.close()
+    assert "".join(thread_text(slack, first)) == "Start and end."
+    assert not slack.calls_to("chat.update")
+
+
+async def test_a_429_that_comes_anyway_is_waited_out_and_remembered(slack):
+    door = SlackApi(slack.bot_token, slack.api_url)
+    try:
+        root = slack.add_message("C1", "question")
+        slack.fail("chat.update", status=429, retry_after=1)
+        message = await door.post_markdown(Target("C1", root["ts"]), "one")
+        await door.update_markdown("C1", message, "one two")
+    finally:
+        await door.close()
+    assert thread_text(slack, root) == ["one two"]
+    assert [c.status for c in slack.calls_to("chat.update")] == [429, 200]
+    assert door.quota.interval("chat.update", 0.0) == 0.0 and door.quota.cost("chat.update") == 2
