@@ -302,21 +302,26 @@ async def test_aclose_kills_the_children_in_flight_within_a_second():
 
 @pytest.mark.timeout(20)
 async def test_a_child_dies_with_the_bot_even_when_it_exits_abruptly(tmp_path):
-    """``os._exit`` (the bot's second SIGTERM) skips ``aclose()``: the child must not stay."""
+    """``os._exit`` (the bot's second SIGTERM) skips ``aclose()``: the child must not stay.
+
+    With memory to spare, each page takes seconds and writes nothing meanwhile, so the child
+    would not notice its closed pipe before the page ends: only ``PR_SET_PDEATHSIG`` stops it.
+    """
     pdf = tmp_path / "slow.pdf"
-    pdf.write_bytes(hostile_pdf(**SLOW))
+    pdf.write_bytes(hostile_pdf(pages=3))
     script = textwrap.dedent(
         f"""
         import asyncio, os, sys
         from slackgpt.parsing import Limits, Parser
 
         async def main():
-            parser = Parser(Limits(seconds=30))
+            parser = Parser(Limits(seconds=30, memory_mb=400))
             task = asyncio.create_task(parser.pdf_text(open({str(pdf)!r}, "rb").read(), 100))
             while not parser.running:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.3)
-            print(next(iter(parser._live)).pid, flush=True)
+            me = os.getpid()
+            print(open(f"/proc/{{me}}/task/{{me}}/children").read(), flush=True)
             os._exit(130)
 
         asyncio.run(main())
