@@ -22,6 +22,7 @@ from .delivery import Delivery
 from .events import BotIdentity, Question
 from .files import Attachments, read_attachments
 from .model import ModelClient
+from .parsing import Parser
 from .people import People, people_in
 from .slack_api import SlackApi, error_code
 from .state import State
@@ -46,6 +47,7 @@ class Answerer:
         state: State,
         extras: Extras | None = None,
         people: People | None = None,
+        parser: Parser | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -54,6 +56,7 @@ class Answerer:
         self.state = state
         self.threads = Threads(slack, state, identity)
         self.people = people or People(slack.user_name)
+        self.parser = parser or Parser()
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
         self._in_flight: set[asyncio.Task[object]] = set()
@@ -152,6 +155,9 @@ class Answerer:
         except SlackApiError as error:
             stream.outcome = f"slack_error:{error_code(error)}"
             log.error("could not deliver the answer to %s: %s", target, error_code(error))
+        except asyncio.CancelledError:  # shutting down, while reading or streaming
+            await stream.cancelled()
+            raise
         finally:
             await asyncio.gather(claim, status, return_exceptions=True)
             stream.log_line()
@@ -211,6 +217,7 @@ class Answerer:
         return await read_attachments(
             list(question.files),
             self.slack.download,
+            read_pdf=self.parser.pdf_text,
             images_allowed=self.settings.model_images,
             max_chars=self.settings.max_file_chars,
         )

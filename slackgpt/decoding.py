@@ -6,7 +6,6 @@ Pure: no I/O.
 from __future__ import annotations
 
 import codecs
-import io
 import re
 
 _IMAGE_MAGIC = (
@@ -82,28 +81,6 @@ def _in_euc_kr(char: str) -> bool:
         return len(char.encode("euc_kr")) == 2
     except UnicodeEncodeError:
         return False
-
-
-def pdf_text(data: bytes, max_chars: int | None = None) -> str:
-    """The text of a PDF's pages, stopping once ``max_chars`` are read (needs ``pypdf``).
-
-    Raises ImportError without pypdf, and pypdf's errors for a damaged or locked PDF.
-    """
-    from pypdf import PdfReader  # optional: PDFs are skipped with a note without it
-
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        reader.decrypt("")  # many "protected" PDFs only restrict printing or copying
-    pages: list[str] = []
-    length = 0
-    for page in reader.pages:
-        text = (page.extract_text() or "").strip()
-        if text:
-            pages.append(text)
-            length += len(text) + 2
-        if max_chars is not None and length > max_chars:
-            break
-    return "\n\n".join(pages)
 
 
 def _unless_binary(text: str) -> str | None:

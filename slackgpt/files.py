@@ -15,8 +15,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .decoding import decode_text, image_mimetype, is_web_page, pdf_text
+from .decoding import decode_text, image_mimetype, is_web_page
 from .formatting import best_cut
+from .parsing import Outcome, Parsed
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class Download:
 
 
 Downloader = Callable[[str, int], Awaitable[Download]]
+PdfReader = Callable[[bytes, int], Awaitable[Parsed]]  # e.g. parsing.Parser.pdf_text
 
 
 @dataclass
@@ -148,6 +150,7 @@ async def read_attachments(
     files: list[dict],
     download: Downloader,
     *,
+    read_pdf: PdfReader,
     images_allowed: bool,
     max_chars: int,
 ) -> Attachments:
@@ -160,7 +163,9 @@ async def read_attachments(
     """
     results = await asyncio.gather(
         *(
-            _read_one(file, download, images_allowed=images_allowed, max_chars=max_chars)
+            _read_one(
+                file, download, read_pdf, images_allowed=images_allowed, max_chars=max_chars
+            )
             for file in files
         )
     )
@@ -213,6 +218,7 @@ def user_content(text: str, attachments: Attachments) -> str | list[dict]:
 async def _read_one(
     file: dict,
     download: Downloader,
+    read_pdf: PdfReader,
     *,
     images_allowed: bool,
     max_chars: int,
@@ -237,7 +243,7 @@ async def _read_one(
     if kind is Kind.IMAGE:
         return _image(name, data)
     if kind is Kind.PDF:
-        return await _pdf(name, data, max_chars)
+        return (Kind.PDF, *_pdf(name, await read_pdf(data, max_chars)))
     return _text(name, data, cut_at=None if fetched.complete else limit)
 
 
@@ -268,17 +274,26 @@ def _image(name: str, data: bytes) -> tuple[Kind, dict | None, str | None]:
     return Kind.IMAGE, {"type": "image_url", "image_url": {"url": url}}, None
 
 
-async def _pdf(name: str, data: bytes, max_chars: int) -> tuple[Kind, str | None, str | None]:
-    try:
-        text = await asyncio.to_thread(pdf_text, data, max_chars)
-    except ImportError:
-        return Kind.PDF, None, f"`{name}` was skipped: PDF reading is not installed."
-    except Exception as error:
-        log.warning("could not read PDF %s: %r", name, error)
-        return Kind.PDF, None, f"`{name}` was skipped: the PDF could not be read."
-    if not text.strip():
-        return Kind.PDF, None, f"`{name}` has no text I can read (it may be scanned images)."
-    return Kind.PDF, text, None
+def _pdf(name: str, parsed: Parsed) -> tuple[str | None, str | None]:
+    """A PDF's text (or None) and its one-line note (or None)."""
+    text = parsed.text if parsed.text.strip() else None
+    if parsed.outcome is Outcome.UNAVAILABLE:
+        return None, f"`{name}` was skipped: PDF reading is not available."
+    if parsed.outcome is Outcome.UNREADABLE:
+        return None, f"`{name}` was skipped: the PDF could not be read."
+    if parsed.outcome is Outcome.TOO_COMPLEX:
+        past = f" past page {parsed.pages_read}" if text else ""
+        return text, f"`{name}` was too complex to read{past}."
+    if text is None:
+        return None, f"`{name}` has no text I can read (it may be scanned images)."
+    if parsed.pages_cut:
+        return text, (
+            f"`{name}` was too long: only its first {parsed.pages_read} of "
+            f"{parsed.pages_total} pages were read."
+        )
+    if parsed.chars_cut:
+        return text, f"`{name}` was too long: only its first {len(text):,} characters were read."
+    return text, None
 
 
 def _text(name: str, data: bytes, cut_at: int | None) -> tuple[Kind, str | None, str | None]:

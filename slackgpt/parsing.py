@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 from .parsing_child import Outcome
 
-__all__ = ["Limits", "Outcome", "Parsed", "Parser", "Transcript", "child_environment"]
-
 log = logging.getLogger(__name__)
 
 MB = 1 << 20

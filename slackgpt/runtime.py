@@ -16,6 +16,7 @@ from .failures import slack_token_fix
 from .http_mode import HttpServer, serve_http
 from .model import ModelClient, build_openai_client
 from .pane import Pane
+from .parsing import Parser
 from .people import People
 from .quota import Quota, storage_for
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected
@@ -104,9 +105,16 @@ class Runtime:
     """The running bot: a Bolt app fed over Socket Mode (or, in HTTP mode, the Events API)."""
 
     def __init__(
-        self, settings: Settings, *, model: ModelClient, slack: SlackApi, state: State
+        self,
+        settings: Settings,
+        *,
+        model: ModelClient,
+        slack: SlackApi,
+        state: State,
+        parser: Parser | None = None,
     ):
         self.settings = settings
+        self.parser = parser or Parser()  # PDFs, in bounded worker processes
         self.model = model
         self.slack = slack
         self.state = state
@@ -133,6 +141,7 @@ class Runtime:
             state=self.state,
             extras=self.pane,
             people=people,
+            parser=self.parser,
         )
         secret = settings.slack_signing_secret or None
         app = build_app(self.slack, self.answerer, signing_secret=secret, pane=self.pane)
@@ -166,6 +175,7 @@ class Runtime:
         await self._disconnect()
         if self.pane is not None:
             await self.pane.close()
+        await self.parser.aclose()
         await self.slack.close()
         await self.model.close()
         await self.state.close()

@@ -50,23 +50,23 @@ class AnswerStream:
         than ``budget`` when the model's context turned out to be).
         """
         request = build(budget)
-        try:
+        error = await self._pipe(request)
+        for _ in range(CONTEXT_RETRIES):
+            if not failures.is_context_overflow(error) or self.first_text is not None:
+                break
+            sent = messages_tokens(request.messages)
+            budget = failures.smaller_budget(error, sent, budget)  # type: ignore[arg-type]
+            log.info("context exceeded at ~%d tokens; trying %d", sent, budget)
+            request = build(budget)
+            self.completion = Completion()
             error = await self._pipe(request)
-            for _ in range(CONTEXT_RETRIES):
-                if not failures.is_context_overflow(error) or self.first_text is not None:
-                    break
-                sent = messages_tokens(request.messages)
-                budget = failures.smaller_budget(error, sent, budget)  # type: ignore[arg-type]
-                log.info("context exceeded at ~%d tokens; trying %d", sent, budget)
-                request = build(budget)
-                self.completion = Completion()
-                error = await self._pipe(request)
-        except asyncio.CancelledError:
-            self.outcome = "cancelled"
-            await self._end_interrupted(RESTARTING)
-            raise
         await self._finish(error, request.notes)
         return budget
+
+    async def cancelled(self) -> None:
+        """The bot is stopping: end what was shown with a line saying to ask again."""
+        self.outcome = "cancelled"
+        await self._end_interrupted(RESTARTING)
 
     async def ours(self) -> bool:
         """True once the Slack claim is this copy's; else the answer is another copy's."""

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
+from fakes.documents import hostile_pdf, text_pdf
 from fakes.openai import Reply
 from slackgpt.quota import Quota
+from tests.conftest import env_for
+from tests.test_e2e_startup import finished, run_app
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,3 +73,116 @@ async def test_broadcasts_split_at_every_position_never_go_out_live(slack, llm, 
         text = shown(slack, question)
         assert not LIVE.search(text), text
         assert "here" in text and "oncall team" in text  # readable, just inert
+
+
+# Files ----------------------------------------------------------------------------------------
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0])
+    return total / 1024
+
+
+async def started_bot(slack, llm, tmp_path, **env):
+    process = await run_app(env_for(slack, llm, **env), tmp_path)
+    await slack.wait_for(lambda: slack.sockets_open > 0, timeout=20)
+    return process
+
+
+async def test_six_hostile_pdfs_do_not_take_the_bot_down(slack, llm, tmp_path):
+    process = await started_bot(slack, llm, tmp_path)
+    peak = [tree_rss_mb(process.pid)]
+    sampling = True
+
+    async def sample() -> None:
+        while sampling:
+            peak.append(tree_rss_mb(process.pid))
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.ensure_future(sample())
+    try:
+        pdfs = []
+        for i in range(6):
+            pdf = slack.add_file(f"bomb{i}.pdf", hostile_pdf(), "application/pdf")
+            pdfs.append(await slack.mention(f"C{30 + i}", f"<@{slack.bot_user_id}> read this",
+                                            files=[pdf]))
+        asked = time.monotonic()
+        plain = await slack.mention("C40", f"<@{slack.bot_user_id}> meanwhile, hello?")
+        await slack.wait_for(lambda: slack.bot_text("C40", plain["ts"]), timeout=10)
+        first_words = time.monotonic() - asked
+        for question in pdfs:
+            await slack.answered(question["channel"], question["ts"], timeout=60)
+    finally:
+        sampling = False
+        await sampler
+        process.send_signal(signal.SIGTERM)
+        await finished(process)
+    assert first_words < 3.0  # as quick as without the PDFs
+    for question in pdfs:
+        assert "too complex to read" in slack.bot_text(question["channel"], question["ts"])
+    assert max(peak) < 200, f"the bot's process tree reached {max(peak):.0f} MB"
+
+
+async def test_a_700_kb_pdf_reaches_the_model_whole(slack, llm, bot):
+    lines = [f"Section {i}: the quarterly figures rose by {i} percent." for i in range(40)]
+    pdf = text_pdf(700_000, lines)
+    assert len(pdf) > 650_000
+    file = slack.add_file("report.pdf", pdf, "application/pdf")
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> summarize", files=[file])
+    await slack.answered(CHANNEL, question["ts"], timeout=20)
+    sent = str(llm.requests[0]["messages"][-1]["content"])
+    assert "Section 0:" in sent and "Section 39:" in sent
+    assert "could not be read" not in slack.bot_text(CHANNEL, question["ts"])
+
+
+async def test_a_file_that_is_bigger_than_it_said_is_said_to_be_cut(slack, llm, bot):
+    big = b"name,score\n" + b"someone,42\n" * 200_000  # 2.2 MB of CSV, said to be 1 KB
+    file = slack.add_file("data.csv", big, "text/csv", size=1000)
+    llm.script(Reply(text="Counted."))
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> stats?", files=[file])
+    await slack.answered(CHANNEL, question["ts"], timeout=20)
+    text = slack.bot_text(CHANNEL, question["ts"])
+    assert "over the 1 MB limit for text files: I read its beginning" in text
+
+
+async def test_the_bot_token_never_goes_to_a_foreign_host(slack, llm, bot):
+    external = slack.add_external_file("plan.txt", b"secret plan", "text/plain")
+    forged = slack.add_file("notes.txt", b"notes", "text/plain")
+    forged["url_private_download"] = slack.foreign.add("/steal.txt", b"x", "text/plain")
+    question = await slack.mention(
+        CHANNEL, f"<@{slack.bot_user_id}> read these", files=[external, forged]
+    )
+    await slack.answered(CHANNEL, question["ts"])
+    assert slack.foreign.requests == []
+    text = slack.bot_text(CHANNEL, question["ts"])
+    assert "`plan.txt` was skipped: it is stored outside Slack" in text
+    assert "`notes.txt` was skipped: it could not be downloaded" in text
+
+
+async def test_sigterm_while_a_pdf_is_read_exits_in_time_and_says_so(slack, llm, tmp_path):
+    process = await started_bot(slack, llm, tmp_path, SHUTDOWN_GRACE="2")
+    slow = hostile_pdf(pages=400, repeats=10_000)  # small pages, many: up to the 10 s cap
+    pdf = slack.add_file("slow.pdf", slow, "application/pdf")
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> read", files=[pdf])
+    await slack.wait_for(lambda: slack.downloads, timeout=10)
+    await asyncio.sleep(0.3)  # the worker is parsing now
+    stopping = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code, err = await finished(process, timeout=15)
+    assert code == 0, err
+    assert time.monotonic() - stopping < 2 + 5
+    assert "restarting" in slack.bot_text(CHANNEL, question["ts"])

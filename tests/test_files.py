@@ -12,6 +12,7 @@ from slackgpt.files import (
     read_attachments,
     user_content,
 )
+from slackgpt.parsing import Parser
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 20
@@ -79,12 +80,17 @@ class Downloads:
         return Download(result[:limit], complete=len(result) <= limit)
 
 
-async def read(*pairs, images_allowed=True, max_chars=100_000):
+async def read(*pairs, images_allowed=True, max_chars=100_000, parser=None):
     """read_attachments for (file, bytes-or-exception) pairs; returns (result, downloads)."""
     downloads = Downloads({f["url_private_download"]: data for f, data in pairs})
-    result = await read_attachments(
-        [f for f, _ in pairs], downloads, images_allowed=images_allowed, max_chars=max_chars
-    )
+    async with parser or Parser() as reader:
+        result = await read_attachments(
+            [f for f, _ in pairs],
+            downloads,
+            read_pdf=reader.pdf_text,
+            images_allowed=images_allowed,
+            max_chars=max_chars,
+        )
     return result, downloads
 
 
@@ -150,7 +156,10 @@ async def test_falls_back_to_url_private_without_a_download_url():
     file = slack_file("a.txt", filetype="text")
     del file["url_private_download"]
     downloads = Downloads({"https://files.slack.test/a.txt": b"hi"})
-    result = await read_attachments([file], downloads, images_allowed=False, max_chars=100)
+    async with Parser() as parser:
+        result = await read_attachments(
+            [file], downloads, read_pdf=parser.pdf_text, images_allowed=False, max_chars=100
+        )
     assert downloads.calls == ["https://files.slack.test/a.txt"]
     assert "hi" in result.text_parts[0]
 
@@ -253,9 +262,14 @@ async def test_unsupported_and_inaccessible_files_become_notes_without_downloadi
     hidden = slack_file("old.txt", filetype="text", mode="hidden_by_limit")
     no_url = {"name": "ghost.txt", "filetype": "text", "size": 3}
     downloads = Downloads({})
-    result = await read_attachments(
-        [docx, zipped, hidden, no_url], downloads, images_allowed=True, max_chars=100
-    )
+    async with Parser() as parser:
+        result = await read_attachments(
+            [docx, zipped, hidden, no_url],
+            downloads,
+            read_pdf=parser.pdf_text,
+            images_allowed=True,
+            max_chars=100,
+        )
     assert downloads.calls == []
     assert result.notes == [
         "`report.docx` was skipped: I can't read Word Document files.",
@@ -340,11 +354,16 @@ async def test_damaged_pdf_becomes_a_note():
     assert result.notes == ["`bad.pdf` was skipped: the PDF could not be read."]
 
 
-async def test_pdf_without_pypdf_becomes_a_note(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pypdf", None)  # makes `import pypdf` fail
-    result, _ = await read((slack_file("paper.pdf", filetype="pdf"), make_pdf("Hello")))
+async def test_pdf_without_pypdf_becomes_a_note():
+    no_pypdf = (  # the worker, in a Python where `import pypdf` fails
+        "import runpy, sys; sys.modules['pypdf'] = None; "
+        "runpy.run_module('slackgpt.parsing_child', run_name='__main__')"
+    )
+    parser = Parser(command=[sys.executable, "-c", no_pypdf])
+    file = slack_file("paper.pdf", filetype="pdf")
+    result, _ = await read((file, make_pdf("Hello")), parser=parser)
     assert result.text_parts == []
-    assert result.notes == ["`paper.pdf` was skipped: PDF reading is not installed."]
+    assert result.notes == ["`paper.pdf` was skipped: PDF reading is not available."]
 
 
 # --- user_content ----------------------------------------------------------------------
