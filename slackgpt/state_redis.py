@@ -184,7 +184,7 @@ class RedisState:
         the bot uses; raises :class:`StoreUnavailable` with a fix naming ``REDIS_URL``."""
         where = public_url(self.url)
         try:
-            info = await self.redis.info("server")
+            await self.redis.ping()
             probe = self._key("check", self._owner)
             await self.redis.set(probe, "1", nx=True, ex=60)
             await self._count(keys=[probe + ":count"], args=[time.time(), 1.0, 1, "probe"])
@@ -201,6 +201,14 @@ class RedisState:
         except (RedisError, OSError, asyncio.TimeoutError) as error:
             detail = f"could not reach the store at REDIS_URL ({where}): {_reason(error)}"
             raise StoreUnavailable(detail, FIX) from None
+        return await self._server()
+
+    async def _server(self) -> str:
+        """``Redis 7.2.4``, ``Valkey 8.0.1``; or a plain name where INFO is not allowed."""
+        try:
+            info = await self.redis.info("server")
+        except RedisError:
+            return "a Redis-protocol server"
         if "valkey_version" in info:
             return f"Valkey {info['valkey_version']}"
         return f"Redis {info.get('redis_version', '?')}"

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import socket
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
-from fakes.redis_server import HOST
+from fakes.redis_server import HOST, redis_server
 from slackgpt.state import CLAIM_TTL, CONTEXT_TTL, LocalState
 from slackgpt.state_redis import (
     PREFIX,
@@ -217,7 +218,7 @@ def test_urls_for_the_client_and_for_people():
 
 
 async def test_check_names_the_server(copies):
-    assert (await copies[0].check()).startswith(("Redis ", "Valkey "))
+    assert (await copies[0].check()).startswith(("Redis ", "Valkey ", "a Redis-protocol"))
 
 
 async def test_check_explains_an_unreachable_store_without_the_password():
@@ -233,14 +234,18 @@ async def test_check_explains_an_unreachable_store_without_the_password():
     assert "hunter22secret" not in message
 
 
-async def test_check_explains_a_wrong_password(redis_url, raw):
-    await raw.config_set("requirepass", "the-right-one")
-    state = RedisState(redis_url.replace("redis://", "redis://:the-wrong-one@"), None)
-    try:
-        with pytest.raises(StoreUnavailable) as caught:
-            await state.check()
-    finally:
-        await state.close()
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="fakeredis ignores passwords")
+async def test_check_explains_a_wrong_password():
+    with redis_server("redis-server") as server:
+        raw = aioredis.from_url(server.url)
+        await raw.config_set("requirepass", "the-right-one")
+        await raw.aclose()
+        state = RedisState(server.url.replace("redis://", "redis://:the-wrong-one@"), None)
+        try:
+            with pytest.raises(StoreUnavailable) as caught:
+                await state.check()
+        finally:
+            await state.close()
     assert "did not let the bot in" in caught.value.detail
     assert "REDIS_URL" in caught.value.fix and "the-wrong-one" not in str(caught.value)
 
