@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
-from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
 
@@ -32,7 +31,6 @@ from .threads import Threads
 log = logging.getLogger(__name__)
 
 CLAIM_REACTION = "eyes"
-T = TypeVar("T")
 
 
 class Answerer:
@@ -129,17 +127,18 @@ class Answerer:
         """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none.
 
         ``settled``: a shared store already made this copy the one that answers, so the 👀 is
-        only a sign, added when the ``reactions.add`` budget has room now, never waited for.
+        a sign, added only when the ``reactions.add`` budget has room now (never waited
+        for). A 👀 already there still means another copy has it: one that claimed while
+        the store was unreachable, or before the store lost its memory.
         """
+        where = (question.channel, question.ts)
         if not question.needs_claim:
             return True
         if not settled:
-            return await self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
-        where = (question.channel, question.ts)
+            return await self.slack.claim(*where, CLAIM_REACTION)
         if await self.slack.quota.reserve("reactions.add"):
-            await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
-        else:
-            log.info("no 👀 on %s/%s: reactions.add is over its budget", *where)
+            return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
+        log.info("no 👀 on %s/%s: reactions.add is over its budget", *where)
         return True
 
     async def _over_limit(self, question: Question) -> str | None:
@@ -153,12 +152,10 @@ class Answerer:
     ) -> None:
         # The claim and the status take one Slack round trip; the model's first words take
         # longer. So the model is asked at once, and nothing of its answer is shown until
-        # the claim is known to be ours (a duplicate only costs a cancelled request). A
-        # claim ``settled`` by a shared store waits for no sign.
+        # the claim is known to be ours (a duplicate only costs a cancelled request).
         target = question.target
         await self.threads.joined(question)
-        sign = asyncio.ensure_future(self._claim(question, settled))
-        claim = asyncio.ensure_future(_ready(True)) if settled else sign
+        claim = asyncio.ensure_future(self._claim(question, settled))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
@@ -176,7 +173,7 @@ class Answerer:
             stream.outcome = f"slack_error:{error_code(error)}"
             log.error("could not deliver the answer to %s: %s", target, error_code(error))
         finally:
-            await asyncio.gather(sign, claim, status, return_exceptions=True)
+            await asyncio.gather(claim, status, return_exceptions=True)
             stream.log_line()
 
     async def _read(
@@ -239,5 +236,5 @@ class Answerer:
         )
 
 
-async def _ready(value: T) -> T:
+async def _ready(value: list[dict]) -> list[dict]:
     return value
