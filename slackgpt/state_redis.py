@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -44,6 +44,7 @@ SHARED_OUTSIDE_TTL = 24 * HOUR  # "the bot is not in this thread" (every copy no
 TIMEOUT = 1.0  # seconds for a connection or a reply; the answer path waits on some calls
 CONNECTIONS = 64  # more callers at once wait up to TIMEOUT for a free connection
 REPEAT_ERROR = 60.0  # seconds between error lines while the store stays unreachable
+RETRY_AFTER = 2.0  # seconds after a failure before the store is tried again (not each call)
 FIX = (
     "Start Redis or Valkey there, or correct REDIS_URL (redis://HOST:6379/0, rediss:// for "
     "TLS, redis://:PASSWORD@HOST:6379/0 with a password); unset REDIS_URL to keep the memory "
@@ -108,6 +109,7 @@ class RedisState:
         window: float = HOUR,
         clock: Callable[[], float] = time.time,
         timeout: float = TIMEOUT,
+        retry_after: float = RETRY_AFTER,
     ):
         self.url, self.prefix, self.window, self.clock = url, prefix, window, clock
         self.limit = requests_per_hour
@@ -126,7 +128,8 @@ class RedisState:
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
         self._serial = itertools.count()
         self._down_since: float | None = None
-        self._said_at = 0.0
+        self._said_at = self._retry_at = 0.0
+        self.retry_after = retry_after
 
     # -- State ------------------------------------------------------------------------------
 
@@ -216,11 +219,17 @@ class RedisState:
     def _key(self, kind: str, *parts: str) -> str:
         return self.prefix + ":".join((kind, *parts))
 
-    async def _safe(self, call: Awaitable[T]) -> T | object:
-        """``call``'s result, or ``_DOWN`` (logged) when the store cannot be reached."""
+    async def _safe(self, call: Coroutine[object, object, T]) -> T | object:
+        """``call``'s result, or ``_DOWN`` (logged) when the store cannot be reached. After a
+        failure the store is left alone for ``retry_after`` seconds: a store that hangs
+        would otherwise cost every question a timeout."""
+        if self._down_since is not None and time.monotonic() < self._retry_at:
+            call.close()
+            return _DOWN
         try:
             result = await call
         except (RedisError, OSError, asyncio.TimeoutError) as error:
+            self._retry_at = time.monotonic() + self.retry_after
             self._unreachable(error)
             return _DOWN
         if self._down_since is not None:

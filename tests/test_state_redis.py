@@ -276,12 +276,14 @@ async def test_the_store_coming_back_is_used_at_once(caplog):
 
     caplog.set_level(logging.WARNING, logger="slackgpt.state_redis")
     port = free_port()
-    state = RedisState(f"redis://{HOST}:{port}/0", None, timeout=0.5)
+    state = RedisState(f"redis://{HOST}:{port}/0", None, timeout=0.5, retry_after=0.2)
     server = None
     try:
         assert await state.claim("C1:1.0") is None
         server = TcpFakeServer((HOST, port), server_type="redis")
         thread = asyncio.get_running_loop().run_in_executor(None, server.serve_forever, 0.02)
+        assert await state.claim("C1:1.0") is None  # not tried again at once
+        await asyncio.sleep(0.25)
         assert await state.claim("C1:1.0") is True
         assert await state.claim("C1:1.0") is False
     finally:
@@ -291,3 +293,25 @@ async def test_the_store_coming_back_is_used_at_once(caplog):
             server.server_close()
             await thread
     assert any("is back after" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_store_that_hangs_costs_one_timeout_not_one_per_question():
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, HOST, 0)
+    port = server.sockets[0].getsockname()[1]
+    state = RedisState(f"redis://{HOST}:{port}/0", None, timeout=0.2)
+    try:
+        started = asyncio.get_running_loop().time()
+        assert await state.claim("C1:1.0") is None
+        first = asyncio.get_running_loop().time() - started
+        started = asyncio.get_running_loop().time()
+        assert await state.thread_has_bot("C1", "1.0") is None
+        assert await state.claim("C1:2.0") is None
+        later = asyncio.get_running_loop().time() - started
+    finally:
+        await state.close()
+        server.close()
+    assert 0.2 <= first < 1.5 and later < 0.05, (first, later)
