@@ -152,9 +152,10 @@ class Answerer:
     ) -> None:
         # The claim and the status take one Slack round trip; the model's first words take
         # longer. So the model is asked at once, and nothing of its answer is shown until
-        # the claim is known to be ours (a duplicate only costs a cancelled request).
+        # the claim is known to be ours (a duplicate only costs a cancelled request). Noting
+        # the thread as the bot's (a shared store's round trip) holds up neither.
         target = question.target
-        await self.threads.joined(question)
+        joined = asyncio.ensure_future(self.threads.joined(question))
         claim = asyncio.ensure_future(self._claim(question, settled))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
@@ -173,7 +174,7 @@ class Answerer:
             stream.outcome = f"slack_error:{error_code(error)}"
             log.error("could not deliver the answer to %s: %s", target, error_code(error))
         finally:
-            await asyncio.gather(claim, status, return_exceptions=True)
+            await asyncio.gather(joined, claim, status, return_exceptions=True)
             stream.log_line()
 
     async def _read(

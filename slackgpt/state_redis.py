@@ -43,6 +43,7 @@ THREAD_TTL = 30 * 24 * HOUR  # "the bot is in this thread"; a forgotten one is r
 SHARED_OUTSIDE_TTL = 24 * HOUR  # "the bot is not in this thread" (every copy notes its joins)
 TIMEOUT = 1.0  # seconds for a connection or a reply; the answer path waits on some calls
 CONNECTIONS = 64  # more callers at once wait up to TIMEOUT for a free connection
+READY = 16  # connections opened at start-up: a burst of questions does not wait for them
 REPEAT_ERROR = 60.0  # seconds between error lines while the store stays unreachable
 RETRY_AFTER = 2.0  # seconds after a failure before the store is tried again (not each call)
 FIX = (
@@ -204,7 +205,17 @@ class RedisState:
         except (RedisError, OSError, asyncio.TimeoutError) as error:
             detail = f"could not reach the store at REDIS_URL ({where}): {_reason(error)}"
             raise StoreUnavailable(detail, FIX) from None
+        await self._open(READY)
         return await self._server()
+
+    async def _open(self, count: int) -> None:
+        """Open ``count`` connections now (each costs a few round trips: connect, HELLO)."""
+        opened = await asyncio.gather(
+            *(self.pool.get_connection() for _ in range(count)), return_exceptions=True
+        )
+        for connection in opened:
+            if not isinstance(connection, BaseException):
+                await self.pool.release(connection)
 
     async def _server(self) -> str:
         """``Redis 7.2.4``, ``Valkey 8.0.1``; or a plain name where INFO is not allowed."""

@@ -19,6 +19,7 @@ from fakes.redis_server import HOST, redis_server
 from slackgpt.state import CLAIM_TTL, CONTEXT_TTL, LocalState
 from slackgpt.state_redis import (
     PREFIX,
+    READY,
     SHARED_OUTSIDE_TTL,
     THREAD_TTL,
     RedisState,
@@ -217,8 +218,9 @@ def test_urls_for_the_client_and_for_people():
 # -- the store itself -------------------------------------------------------------------------
 
 
-async def test_check_names_the_server(copies):
+async def test_check_names_the_server_and_opens_connections_for_a_burst(copies, raw):
     assert (await copies[0].check()).startswith(("Redis ", "Valkey ", "a Redis-protocol"))
+    assert len(await raw.client_list()) >= READY + 1  # the bot's, and this test's own
 
 
 async def test_check_explains_an_unreachable_store_without_the_password():
