@@ -12,6 +12,7 @@ import logging
 import socket
 
 import pytest
+import redis.asyncio as aioredis
 
 from fakes.openai import Reply
 from fakes.redis_server import HOST, start_redis
@@ -241,3 +242,20 @@ async def test_app_py_answers_with_redis_and_says_so(slack, llm, tmp_path, redis
     code, err = await finished(process)
     assert code == 0, err
     assert "share their memory and Slack budgets through Redis" in err
+
+
+async def test_closing_the_bot_closes_its_redis_connections(slack, llm, start_bot, redis_url):
+    raw = aioredis.from_url(redis_url)
+    try:
+        runtime = await start_bot(redis_url=redis_url)
+        question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi")
+        await slack.answered(CHANNEL, question["ts"])
+        assert len(await raw.client_list()) > 1  # the bot's pool (memory and budgets)
+        await runtime.close()
+        for _ in range(50):  # the server notices closed sockets within a moment
+            if len(await raw.client_list()) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert len(await raw.client_list()) == 1  # only this test's own
+    finally:
+        await raw.aclose()
