@@ -15,7 +15,8 @@ burst), ``--connect-rtts 2`` (charge each new Web API connection a TCP + TLS han
 real Slack does), ``--bots K`` (K copies of the bot, events spread over their sockets),
 ``--gc-trace`` (the bot's garbage-collector pauses during the burst), ``--profile DIR``
 (cProfile of the bot), ``--rate-limits`` (FakeSlack enforces Slack's rate tiers: 429s
-show as "Slack refused calls" warnings).
+show as "Slack refused calls" warnings), ``--redis`` (the copies share a local Redis through
+``REDIS_URL``: fakes/redis_server.py).
 
 Timing model (all times are ``time.monotonic()`` in this process):
 
@@ -69,6 +70,7 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` as well as `python -m ben
 from aiohttp import web  # noqa: E402
 
 from fakes.openai import FakeOpenAI, Reply  # noqa: E402
+from fakes.redis_server import RedisServer, start_redis  # noqa: E402
 from fakes.slack import Call, FakeSlack  # noqa: E402
 
 BACKLOG = 4096  # aiohttp's default listen backlog (128) drops SYNs in a burst of 200
@@ -103,6 +105,7 @@ class Config:
     connect_rtts: float = 0.0
     bots: int = 1
     rate_limits: bool = False
+    redis: bool = False
 
     @property
     def model_time(self) -> float:
@@ -159,6 +162,9 @@ def parse_args(argv: list[str] | None) -> Config:
         action="store_true",
         help="FakeSlack applies Slack's rate tiers (HTTP 429 + Retry-After over the limit)",
     )
+    p.add_argument(
+        "--redis", action="store_true", help="a local Redis as the bot's REDIS_URL (shared)"
+    )
     args = p.parse_args(argv)
     try:
         ns = [int(x) for x in (args.n or ("1,10" if args.quick else "1,50,200")).split(",")]
@@ -186,6 +192,7 @@ def parse_args(argv: list[str] | None) -> Config:
         connect_rtts=args.connect_rtts,
         bots=args.bots,
         rate_limits=args.rate_limits,
+        redis=args.redis,
     )
     if cfg.tokens < 1 or cfg.repeat < 1 or cfg.bots < 1:
         p.error("--tokens, --repeat and --bots must be at least 1")
@@ -258,7 +265,15 @@ class BenchOpenAI(FakeOpenAI):
 class BotProcess:
     """``python app.py`` with the fakes' settings; CPU and memory read from /proc."""
 
-    def __init__(self, cfg: Config, slack: FakeSlack, llm: FakeOpenAI, workdir: Path, tag: str):
+    def __init__(
+        self,
+        cfg: Config,
+        slack: FakeSlack,
+        llm: FakeOpenAI,
+        workdir: Path,
+        tag: str,
+        redis_url: str | None = None,
+    ):
         self.cfg, self.workdir, self.tag = cfg, workdir, tag
         self.log_path = workdir / f"bot-{tag}.log"
         # A clean environment: no setting of the caller's (or a stray .env) leaks into the bot.
@@ -276,6 +291,8 @@ class BotProcess:
             SHUTDOWN_GRACE="2",
             PYTHONUNBUFFERED="1",
         )
+        if redis_url:
+            env["REDIS_URL"] = redis_url
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
@@ -538,14 +555,19 @@ async def run_scenario(cfg: Config, n: int, run: int, workdir: Path, idle_before
     slack = bench_slack(cfg)
     llm = BenchOpenAI(cfg)
     bot: BotGroup | None = None
+    redis: RedisServer | None = None
     lag = LagMonitor()
     expected = "".join(answer_chunks(cfg.tokens))
     try:
         await slack.start()
         with big_backlog():
             await llm.start()
+        if cfg.redis:
+            redis = await asyncio.to_thread(start_redis)
+        url = redis.url if redis else None
         bot = BotGroup(
-            [BotProcess(cfg, slack, llm, workdir, f"n{n}-r{run}-b{i}") for i in range(cfg.bots)]
+            [BotProcess(cfg, slack, llm, workdir, f"n{n}-r{run}-b{i}", url)
+             for i in range(cfg.bots)]
         )
         bot.start()
         await wait_until(
@@ -623,6 +645,8 @@ async def run_scenario(cfg: Config, n: int, run: int, workdir: Path, idle_before
                 result["bot_log_tail"] = bot.log_tail()
         await llm.stop()
         await slack.stop()
+        if redis is not None:
+            await asyncio.to_thread(redis.stop)
     return result
 
 
@@ -896,7 +920,8 @@ def render(cfg: Config, med: dict[int, dict[str, Any]], targets: list[dict], inf
         f"{'cold' if not cfg.warmup else 'warm'} bot, median of {cfg.repeat} run(s)"
         + (f", new connection +{cfg.connect_rtts:g} RTT" if cfg.connect_rtts else "")
         + (f", {cfg.bots} copies of the bot" if cfg.bots > 1 else "")
-        + (", Slack's rate limits on" if cfg.rate_limits else ""),
+        + (", Slack's rate limits on" if cfg.rate_limits else "")
+        + (", shared Redis" if cfg.redis else ""),
         f"machine: {info['nproc']} x {info['cpu']}, load {info['load_start']} → "
         f"{info['load_end']}; Python {info['python']}; {info['versions']}",
         "",

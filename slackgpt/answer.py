@@ -69,12 +69,14 @@ class Answerer:
         With ``follow_up`` (a thread reply without a mention) only when the bot is already
         part of that thread. ``thread``: the thread, already read (ending with the question).
         """
-        if not await self.state.claim(f"{question.channel}:{question.ts}"):
+        claimed = await self.state.claim(f"{question.channel}:{question.ts}")
+        if claimed is False:
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
+        settled = claimed is True and self.state.shared  # once across copies: 👀 is a sign
         async with self._tracked():
             try:
-                await self._answer(question, follow_up, thread)
+                await self._answer(question, follow_up, thread, settled)
             except Exception as error:  # a bug or an outage no step expected: still tell them
                 log.exception("answering %s/%s failed", question.channel, question.ts)
                 with contextlib.suppress(Exception):
@@ -105,7 +107,11 @@ class Answerer:
                 self._in_flight.discard(task)
 
     async def _answer(
-        self, question: Question, follow_up: bool, thread: list[dict] | None = None
+        self,
+        question: Question,
+        follow_up: bool,
+        thread: list[dict] | None = None,
+        settled: bool = False,
     ) -> None:
         # The cheap checks come first: no Slack read is spent on someone who is refused.
         refusal = policy.refusal(self.settings.access, question, self.identity)
@@ -115,16 +121,28 @@ class Answerer:
                 return  # not the bot's conversation: only a mention brings it in
         refusal = refusal or await self._over_limit(question)
         if refusal:
-            if await self._claim(question):
+            if await self._claim(question, settled):
                 await self.slack.post_text(question.target, refusal)
             return
-        await self._respond(question, thread)
+        await self._respond(question, thread, settled)
 
-    async def _claim(self, question: Question) -> bool:
-        """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none."""
+    async def _claim(self, question: Question, settled: bool = False) -> bool:
+        """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none.
+
+        ``settled``: a shared store already made this copy the one that answers, so the 👀 is
+        a sign, added only when the ``reactions.add`` budget has room now (never waited
+        for). A 👀 already there still means another copy has it: one that claimed while
+        the store was unreachable, or before the store lost its memory.
+        """
+        where = (question.channel, question.ts)
         if not question.needs_claim:
             return True
-        return await self.slack.claim(question.channel, question.ts, CLAIM_REACTION)
+        if not settled:
+            return await self.slack.claim(*where, CLAIM_REACTION)
+        if await self.slack.quota.reserve("reactions.add"):
+            return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
+        log.info("no 👀 on %s/%s: reactions.add is over its budget", *where)
+        return True
 
     async def _over_limit(self, question: Question) -> str | None:
         allowed, wait = await self.state.count_request(question.user)
@@ -132,13 +150,16 @@ class Answerer:
             return None
         return policy.rate_limited_message(wait, self.settings.access.requests_per_hour)
 
-    async def _respond(self, question: Question, thread: list[dict] | None) -> None:
+    async def _respond(
+        self, question: Question, thread: list[dict] | None, settled: bool = False
+    ) -> None:
         # The claim and the status take one Slack round trip; the model's first words take
         # longer. So the model is asked at once, and nothing of its answer is shown until
-        # the claim is known to be ours (a duplicate only costs a cancelled request).
+        # the claim is known to be ours (a duplicate only costs a cancelled request). Noting
+        # the thread as the bot's (a shared store's round trip) holds up neither.
         target = question.target
-        await self.threads.joined(question)
-        claim = asyncio.ensure_future(self._claim(question))
+        joined = asyncio.ensure_future(self.threads.joined(question))
+        claim = asyncio.ensure_future(self._claim(question, settled))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
@@ -159,7 +180,7 @@ class Answerer:
             await stream.cancelled()
             raise
         finally:
-            await asyncio.gather(claim, status, return_exceptions=True)
+            await asyncio.gather(joined, claim, status, return_exceptions=True)
             stream.log_line()
 
     async def _read(

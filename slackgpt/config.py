@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from .assistant import DEFAULT_PROMPTS, SuggestedPrompt
 from .environment import Reader
@@ -76,6 +77,7 @@ class Settings:
             self.slack_app_token,
             self.openai_api_key,
             self.slack_signing_secret,
+            *_url_password(self.redis_url),
         )
         return tuple(v for v in values if v and v != "unused")
 
@@ -84,6 +86,12 @@ class Settings:
             f"Settings(model={self.openai_model!r}, base_url={self.openai_base_url!r}, "
             f"slack_api_url={self.slack_api_url!r})"
         )
+
+
+def _url_password(url: str | None) -> tuple[str, ...]:
+    """The password in ``url`` (as written and decoded), if any."""
+    password = urlparse(url).password if url else None
+    return (password, unquote(password)) if password else ()
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

@@ -1,4 +1,5 @@
-"""``python app.py --check``: try the tokens, scopes and model endpoint; say how to fix each."""
+"""``python app.py --check``: try the tokens, scopes, model endpoint and shared store; say how
+to fix each."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .failures import Failure, explain, slack_token_fix
 from .logs import redact
 from .model import ModelClient, build_openai_client
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected, Whoami
+from .state_redis import RedisState, StoreUnavailable, public_url
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -69,12 +71,14 @@ async def run_checks(
     openai_client: openai.AsyncOpenAI,
     manifest: Path | None = None,
 ) -> list[Check]:
-    """Run every check (Slack and the model at the same time); never raises for a failed one."""
-    slack_checks, model = await asyncio.gather(
+    """Run every check (Slack, the model and the store at the same time); never raises for a
+    failed one. The shared store is checked only when ``REDIS_URL`` is set."""
+    slack_checks, model, store = await asyncio.gather(
         _slack_checks(settings, slack, required_scopes(manifest)),
         check_model(settings, openai_client),
+        check_store(settings),
     )
-    return [*slack_checks, model]
+    return [*slack_checks, model, *store]
 
 
 def render(checks: list[Check], secrets: tuple[str, ...] = ()) -> str:
@@ -218,6 +222,27 @@ def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
         f"{_UNREACHABLE} at {_public(settings.slack_api_url)} ({str(error).split(':')[0]})",
         "Check the network connection, proxy and SLACK_API_URL.",
     )
+
+
+# -- the shared store ----------------------------------------------------------------------
+
+
+async def check_store(settings: Settings) -> list[Check]:
+    """With ``REDIS_URL``: the store answers and allows the commands the bot uses."""
+    if not settings.redis_url:
+        return []
+    state = RedisState(settings.redis_url, None)
+    started = time.monotonic()
+    try:
+        server = await state.check()
+    except StoreUnavailable as error:
+        return [Check("Shared store", "fail", error.detail, error.fix)]
+    finally:
+        await state.close()
+    took = (time.monotonic() - started) * 1000
+    where = public_url(settings.redis_url)
+    detail = f"{server} at {where} answered in {took:.0f} ms; copies share memory and budgets"
+    return [Check("Shared store", "ok", detail)]
 
 
 # -- the model -----------------------------------------------------------------------------

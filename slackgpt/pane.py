@@ -140,8 +140,9 @@ class Pane:
                 return Addition(assistant.channel_excerpt(channel, history, budget, names))
         log.info("cannot read the channel in view %s (%s)", channel, code)
         notes: tuple[str, ...] = ()
-        if await self.state.claim(f"unreadable:{question.channel}:{question.thread_ts}:{channel}"):
-            notes = (f"_{assistant.cannot_read(channel, code, self.identity.name)}_",)  # once
+        once = f"unreadable:{question.channel}:{question.thread_ts}:{channel}"
+        if await self.state.claim(once) is not False:  # said once (twice, if the store is down)
+            notes = (f"_{assistant.cannot_read(channel, code, self.identity.name)}_",)
         return Addition(assistant.unreadable(channel), notes)
 
     def _name(self, question: Question, thread: list[dict]) -> None:

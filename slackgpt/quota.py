@@ -5,7 +5,8 @@ Tier 2 about 20 calls a minute, Tier 3 50, Tier 4 100, ``chat.postMessage`` abou
 second per channel. Calls wait for their budget instead of collecting 429s; a 429 that still
 comes is honoured and makes that method's calls cost double for a while. The counters live
 in a `limits <https://limits.readthedocs.io>`_ storage: this process's memory, or Redis when
-``REDIS_URL`` is set, so that copies share them.
+``REDIS_URL`` is set, so that copies share them. While Redis cannot be reached, each copy
+counts in its own memory (a warning says so): Slack calls go on, and a 429 is honoured.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -44,14 +46,25 @@ PER_MINUTE: Mapping[str, int] = {
 PER_CHANNEL: Mapping[str, tuple[int, float]] = {"chat.postMessage": (5, 5.0)}
 PENALTY_SECONDS = 600.0  # how long a 429 makes its method cost double
 MAX_WAIT = 60.0
+RETRY_SHARED = 5.0  # seconds of counting alone after the shared storage failed
+_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
 
 
-def storage_for(redis_url: str | None) -> Storage:
-    """Where the counters live: Redis (shared by every copy) or this process's memory."""
+def storage_for(
+    redis_url: str | None, pool: object | None = None, prefix: str = "slackgpt:"
+) -> Storage:
+    """Where the counters live: Redis (shared by every copy) or this process's memory.
+
+    ``pool``: a ``redis.asyncio`` connection pool to share (the bot's memory uses it too);
+    keys start with ``prefix``. ``valkey://`` goes through the ``redis`` client as well.
+    """
     if not redis_url:
         return MemoryStorage()
     scheme, _, rest = redis_url.partition("://")
-    return RedisStorage(f"async+{scheme}://{rest}", implementation="redispy")
+    scheme = _SCHEMES.get(scheme, f"redis+{scheme}")  # unix:// is limits' redis+unix://
+    options = {"connection_pool": pool} if pool is not None else {}
+    uri = f"async+{scheme}://{rest}"
+    return RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", **options)
 
 
 class Quota:
@@ -68,6 +81,8 @@ class Quota:
     ):
         self.storage = storage or MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self.storage)
+        self._local = MovingWindowRateLimiter(MemoryStorage())  # while the storage is down
+        self._alone_until: float | None = None
         scale = window / 60.0
         seconds = max(1, round(window))
         self._methods = {m: RateLimitItemPerSecond(n, seconds) for m, n in per_minute.items()}
@@ -83,8 +98,8 @@ class Quota:
     async def take(self, method: str, channel: str | None = None) -> None:
         """Use one call of ``method`` (in ``channel``), waiting for the budget if need be."""
         for item, keys in self._items(method, channel):
-            while not await self._limiter.hit(item, *keys, cost=self.cost(method)):
-                stats = await self._limiter.get_window_stats(item, *keys)
+            while not await self._use("hit", item, keys, cost=self.cost(method)):
+                stats = await self._use("get_window_stats", item, keys)
                 await asyncio.sleep(min(MAX_WAIT, max(0.05, stats.reset_time - time.time())))
 
     async def reserve(self, method: str, channel: str | None = None) -> bool:
@@ -93,14 +108,14 @@ class Quota:
         if not await self.available(method, channel):
             return False
         for item, keys in items:
-            if not await self._limiter.hit(item, *keys, cost=self.cost(method)):
+            if not await self._use("hit", item, keys, cost=self.cost(method)):
                 return False
         return True
 
     async def available(self, method: str, channel: str | None = None) -> bool:
         """True when a call of ``method`` would not have to wait now."""
         for item, keys in self._items(method, channel):
-            if not await self._limiter.test(item, *keys, cost=self.cost(method)):
+            if not await self._use("test", item, keys, cost=self.cost(method)):
                 return False
         return True
 
@@ -120,6 +135,25 @@ class Quota:
         """Slack answered 429 anyway: its budget is smaller than thought, for a while."""
         log.warning("Slack rate-limited %s (retry after %gs)", method, retry_after)
         self._penalties[method] = self.clock() + max(PENALTY_SECONDS, retry_after)
+
+    async def _use(self, op: str, item: RateLimitItem, keys: tuple, **options: int) -> Any:
+        """The limiter's ``op`` (hit, test, get_window_stats) on the shared counters; on this
+        process's own while the shared storage fails (tried again every RETRY_SHARED s)."""
+        if self._alone_until is None or self.clock() >= self._alone_until:
+            try:
+                result = await getattr(self._limiter, op)(item, *keys, **options)
+            except Exception as error:  # a budget must never stop the bot's Slack calls
+                if self._alone_until is None:
+                    kind = type(error).__name__
+                    log.warning("Slack budgets: the shared storage failed (%s: %s); each copy "
+                                "counts its own calls until it is back", kind, error)
+                self._alone_until = self.clock() + RETRY_SHARED
+            else:
+                if self._alone_until is not None:
+                    log.warning("Slack budgets: the shared storage is back")
+                    self._alone_until = None
+                return result
+        return await getattr(self._local, op)(item, *keys, **options)
 
     def cost(self, method: str) -> int:
         """What one call of ``method`` uses of its budget now (2 for a while after a 429)."""

@@ -21,6 +21,7 @@ from .people import People
 from .quota import Quota, storage_for
 from .slack_api import SlackApi, SlackUnreachable, TokenRejected
 from .state import LocalState, State
+from .state_redis import RedisState, StoreUnavailable, public_url
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,20 @@ def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
     """The bot as ``python app.py`` runs it, built from the settings; not yet started.
 
     ``quota`` replaces the Slack budgets made from the settings (tests shorten Slack's minute).
+    With ``REDIS_URL`` the memory and the budgets share one Redis connection pool.
     """
-    quota = quota or Quota(storage_for(settings.redis_url))
+    limit = settings.access.requests_per_hour
+    state: State = LocalState(limit)
+    pool = None
+    if settings.redis_url:
+        state = RedisState(settings.redis_url, limit)
+        pool = state.pool
+    quota = quota or Quota(storage_for(settings.redis_url, pool))
     return Runtime(
         settings,
         model=ModelClient(build_openai_client(settings), settings),
         slack=SlackApi(settings.slack_bot_token, settings.slack_api_url, quota=quota),
-        state=LocalState(settings.access.requests_per_hour),
+        state=state,
     )
 
 
@@ -125,8 +133,9 @@ class Runtime:
         self.http: HttpServer | None = None
 
     async def start(self) -> None:
-        """Check the tokens, then connect; returns once events are flowing."""
+        """Check the shared store and the tokens, then connect; returns once events flow."""
         settings = self.settings
+        await self._check_store()
         identity, socket_url = await self._check_tokens()
         self.identity = identity
         people = People(self.slack.user_name)  # one cache of names for answers and the pane
@@ -179,6 +188,18 @@ class Runtime:
         await self.slack.close()
         await self.model.close()
         await self.state.close()
+
+    async def _check_store(self) -> None:
+        """With ``REDIS_URL``: the store answers and allows what the bot does; or StartupError
+        (exit 2, as for any setting to fix: copies must not run with separate memories)."""
+        if not isinstance(self.state, RedisState):
+            return
+        try:
+            server = await self.state.check()
+        except StoreUnavailable as error:
+            raise StartupError(str(error)) from None
+        where = public_url(self.state.url)
+        log.info("copies share their memory and Slack budgets through %s at %s", server, where)
 
     async def _check_tokens(self) -> tuple[BotIdentity, str]:
         """Who the bot is, and a Socket Mode URL (none in HTTP mode); or a StartupError."""

@@ -144,13 +144,15 @@ class SlackApi:
 
     # -- signs -----------------------------------------------------------------------------
 
-    async def claim(self, channel: str, ts: str, reaction: str) -> bool:
+    async def claim(self, channel: str, ts: str, reaction: str, *, prepaid: bool = False) -> bool:
         """Add the bot's ``reaction``; False when the bot had already reacted (a claim taken).
 
-        Any other failure returns True: the sign is lost, not the answer.
+        Any other failure returns True: the sign is lost, not the answer. ``prepaid``: the
+        call was reserved (:meth:`Quota.reserve`).
         """
         try:
-            await self.call("reactions.add", channel=channel, timestamp=ts, name=reaction)
+            where = {"channel": channel, "timestamp": ts, "name": reaction}
+            await self.call("reactions.add", prepaid=prepaid, **where)
         except SlackApiError as error:
             if error_code(error) == "already_reacted":
                 return False

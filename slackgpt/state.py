@@ -22,8 +22,14 @@ CONTEXT_TTL = 7 * 24 * HOUR  # a pane thread's channel in view; Slack resends it
 class State(Protocol):
     """Memory the answer path needs; every method is safe to call from many tasks."""
 
-    async def claim(self, key: str) -> bool:
-        """True for the first caller with ``key`` (a message); False for every later one."""
+    shared: bool
+    """True when every copy of the bot sees this memory: a claim then holds across copies."""
+
+    async def claim(self, key: str) -> bool | None:
+        """True for the first caller with ``key`` (a message); False for every later one.
+
+        None when a shared store cannot be reached: the caller must claim another way.
+        """
         ...
 
     async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:
@@ -80,6 +86,8 @@ class _Bounded:
 
 class LocalState:
     """:class:`State` in this process's memory, bounded in size."""
+
+    shared = False
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -205,3 +206,27 @@ async def test_a_key_a_server_echoes_back_is_masked_whatever_its_shape(settings,
         await runner.cleanup()
     out = capsys.readouterr().out
     assert "Model not deployed for key" in out and key not in out
+
+
+# -- the shared store -------------------------------------------------------------------------
+
+
+async def test_the_shared_store_is_checked_when_set(settings, slack, llm, redis_url):
+    checks = await check(settings, redis_url=redis_url)
+    store = by_name(checks)["Shared store"]
+    assert store.status == "ok", store
+    assert f"at {redis_url} answered in" in store.detail
+    assert store.detail.startswith(("Redis ", "Valkey ", "a Redis-protocol"))
+    assert render(checks).endswith("All 5 checks passed.")
+
+
+async def test_an_unreachable_shared_store_fails_with_a_fix_and_no_password(settings, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"redis://:hunter2-secret@127.0.0.1:{probe.getsockname()[1]}/0"
+    configured = replace(settings, redis_url=url)
+    assert await doctor.run(configured) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] Shared store" in out and "could not reach the store at REDIS_URL" in out
+    assert "FIX: Start Redis or Valkey there, or correct REDIS_URL" in out
+    assert "hunter2-secret" not in out and "1 of 5 checks failed." in out

@@ -36,6 +36,7 @@ async def test_a_stream_that_ends_without_finishing_is_marked_cut(slack, llm, bo
     assert text.startswith("Hello! You")
     assert "interrupted" in text and "stopped before it was finished" in text
     assert "asked" not in text
+    await slack.wait_for(lambda: answer_lines(caplog))  # logged just after the last call
     assert answer_lines(caplog)[-1].outcome == "error:StreamCut"
 
 
