@@ -37,7 +37,10 @@ class Options:
     settings: tuple[tuple[str, str], ...] = ()  # more of the bot's settings (REDIS_URL, …)
 
     def env(self) -> dict[str, str]:
+        """The bot's settings; with Slack's limits off in the fake, off in the bot too (it
+        keeps Slack's budgets itself unless told the server has none)."""
         extra = {"STREAM_INTERVAL": str(self.interval), "LOG_LEVEL": self.log_level}
+        extra["SLACK_RATE_LIMITS"] = "true" if self.rate_limits else "false"
         return extra | dict(self.settings)
 
 

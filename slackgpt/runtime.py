@@ -91,6 +91,8 @@ def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
 
     ``quota`` replaces the Slack budgets made from the settings (tests shorten Slack's minute).
     """
+    if quota is None and not settings.slack_rate_limits:  # a server without Slack's limits
+        quota = Quota(storage_for(settings.redis_url), per_minute={}, per_channel={})
     quota = quota or Quota(storage_for(settings.redis_url))
     return Runtime(
         settings,
