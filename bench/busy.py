@@ -126,6 +126,20 @@ def figures(s: Session, asked: list[an.Asked], arrivals: list[Arrival], threads:
     }
     if refused:
         out["warnings"].append(f"Slack refused calls: {dict(refused)}")
+    if out["lost"] or out["duplicated"]:
+        out["errors"].append(f"answers lost {out['lost']}, twice or unasked {out['duplicated']}")
+    out["slowest"] = slowest(asked, by_key, observed(s, asked).events)
+
+
+def slowest(asked: list[an.Asked], by_key: dict, events: dict, count: int = 3) -> list[dict]:
+    """The questions answered last, with their calls (seconds from the event): why late."""
+    done = [(max((c.at for c in by_key.get(q.key, [])), default=0) - events[q.key], q)
+            for q in asked if q.key in events]
+    out = []
+    for took, q in sorted(done, key=lambda d: d[0], reverse=True)[:count]:
+        trail = [f"{c.at - events[q.key]:.2f} {c.method} {c.status}" for c in by_key[q.key]]
+        out.append({"key": q.key, "took_s": round(took, 2), "calls": trail})
+    return out
 
 
 def busy_targets(busy: Busy, r: Result) -> list[dict]:

@@ -77,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
     add("--pyinstrument", metavar="DIR", help="run the bot under pyinstrument into DIR")
     add("--gc-trace", action="store_true", help="report the bot's garbage-collector pauses")
     add("--connect-rtts", type=float, default=0.0, help="round trips a new connection costs")
+    add("--keep", metavar="DIR", help="keep the bots' logs in DIR (default: a temporary one)")
     add("--python", default=sys.executable, help="interpreter for app.py")
     add("--app", default=str(ROOT / "app.py"), help="the bot's script (app.py)")
     return p
@@ -218,11 +219,13 @@ async def shared(redis: bool, backend: str):
 
 async def main_async(args: argparse.Namespace) -> int:
     info = report.machine_info()
-    workdir = Path(tempfile.mkdtemp(prefix="slackgpt-bench-"))
+    workdir = Path(args.keep or tempfile.mkdtemp(prefix="slackgpt-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         lines, doc = await (busy(args, workdir) if args.profile == "busy" else burst(args, workdir))
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     info["load_end"] = report.load()
     print("\n".join([f"slackgpt benchmark, {args.profile}", report.machine_line(info), "", *lines]))
     if args.json:
