@@ -64,6 +64,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     redis_url: str | None = None
+    slack_rate_limits: bool = True
     suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_PROMPTS
     pane_greeting: str = ""
     context_channel_messages: int = 50
@@ -135,6 +136,7 @@ def _slack(get: Reader) -> dict[str, Any]:
         "slack_api_url": _with_slash(get.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
         "host": get.text("HOST") or "0.0.0.0",
         "redis_url": get.store_url("REDIS_URL"),
+        "slack_rate_limits": get.flag("SLACK_RATE_LIMITS", default=True),
         "port": _or(get.number("PORT", int, 1, 65535), 3000),
     }
 

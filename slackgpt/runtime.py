@@ -100,7 +100,12 @@ def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
     if settings.redis_url:
         state = RedisState(settings.redis_url, limit)
         pool = state.pool
-    quota = quota or Quota(storage_for(settings.redis_url, pool))
+    if quota is None:
+        storage = storage_for(settings.redis_url, pool)
+        unlimited = {} if not settings.slack_rate_limits else None  # a Slack without limits
+        quota = Quota(storage) if unlimited is None else Quota(
+            storage, per_minute=unlimited, per_channel={}
+        )
     return Runtime(
         settings,
         model=ModelClient(build_openai_client(settings), settings),

@@ -58,7 +58,11 @@ class Threads:
             self._learning[key] = asyncio.ensure_future(self._learn(channel, thread_ts))
             self._learning[key].add_done_callback(lambda _: self._learning.pop(key, None))
         has_bot, thread = await asyncio.shield(self._learning[key])
-        return has_bot, None if thread is None else _with(thread, question)
+        if thread is None:
+            return has_bot, None
+        # A reply written before the bot's first message there was not meant for it, though
+        # its read may come later (e.g. after waiting for Slack's budget).
+        return _joined_before(thread, question.ts, self.identity), _with(thread, question)
 
     async def _learn(self, channel: str, thread_ts: str) -> Learned:
         """Read a thread the bot has no memory of; remember whether the bot is in it."""
@@ -70,6 +74,11 @@ class Threads:
         has_bot = any(is_own(message, self.identity) for message in thread)
         await self.state.remember_thread(channel, thread_ts, has_bot)
         return has_bot, thread
+
+
+def _joined_before(thread: list[dict], ts: str, identity: BotIdentity) -> bool:
+    """True when the bot had written in ``thread`` before the message ``ts``."""
+    return any(is_own(m, identity) and float(m.get("ts") or 0) < float(ts) for m in thread)
 
 
 def _with(thread: list[dict], question: Question) -> list[dict]:

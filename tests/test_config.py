@@ -167,3 +167,16 @@ def test_pane_problems_say_how_to_fix_them():
     )
     assert found[2] == "CONTEXT_CHANNEL_MESSAGES must be a whole number from 0 to 200, not '1000'."
     assert "at most 300" in problems(PANE_GREETING="x" * 301)[0]
+
+
+def test_slacks_rate_limits_are_kept_unless_turned_off():
+    from slackgpt.runtime import build_runtime
+
+    assert load_settings(GOOD).slack_rate_limits is True
+    off = load_settings({**GOOD, "SLACK_RATE_LIMITS": "false"})
+    assert off.slack_rate_limits is False
+    assert build_runtime(load_settings(GOOD)).slack.quota.interval("chat.update", 1.0) == 1.0
+    quota = build_runtime(off).slack.quota
+    quota.busy("chat.update", 500)  # would stretch the pace of a kept budget to 10 minutes
+    assert quota.interval("chat.update", 1.0) == 1.0
+    assert "SLACK_RATE_LIMITS must be" in " ".join(problems(SLACK_RATE_LIMITS="maybe"))
