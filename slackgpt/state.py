@@ -113,8 +113,11 @@ class LocalState:
 
     async def remember_thread(self, channel: str, thread_ts: str, has_bot: bool) -> None:
         # Without a shared store, another copy may answer in a thread this one thinks is not
-        # the bot's: "not" is trusted for a while only.
-        self._threads.put((channel, thread_ts), has_bot, None if has_bot else OUTSIDE_TTL)
+        # the bot's: "not" is trusted for a while only, and never replaces "the bot's" (a read
+        # that started before the bot joined may end after).
+        key = (channel, thread_ts)
+        if has_bot or self._threads.get(key) is not True:
+            self._threads.put(key, has_bot, None if has_bot else OUTSIDE_TTL)
 
     async def count_request(self, user: str) -> tuple[bool, float]:
         return self._limiter.allow(user)

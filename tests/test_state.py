@@ -68,3 +68,10 @@ async def test_the_channel_in_view_is_remembered_per_pane_thread():
     for i in range(3):  # bounded like the rest of the memory
         await state.remember_context("D3", f"{i}.0", "C1")
     assert await state.context_of("D3", "0.0") is None
+
+
+async def test_a_late_read_never_makes_the_bots_thread_an_outside_one():
+    state = LocalState(None)
+    await state.remember_thread("C1", "1.0", True)  # the bot answered
+    await state.remember_thread("C1", "1.0", False)  # a read begun before that ends now
+    assert await state.thread_has_bot("C1", "1.0") is True
