@@ -11,9 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Install the package (and its dependencies) into the image's Python, then drop the sources.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY slackgpt ./slackgpt
-RUN pip install . \
+RUN pip install -c constraints.txt '.[fast]' \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --no-create-home \
         --shell /usr/sbin/nologin slackgpt

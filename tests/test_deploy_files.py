@@ -50,7 +50,8 @@ def test_dockerfile_runs_the_app_as_a_non_root_user_from_a_slim_python():
     users = [arg for op, arg in steps if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert steps[-1] == ("CMD", '["python", "app.py"]')
-    assert any(op == "RUN" and "pip install ." in arg for op, arg in steps)
+    install = "pip install -c constraints.txt '.[fast]'"
+    assert any(op == "RUN" and install in arg for op, arg in steps)
 
 
 def test_dockerfile_bakes_in_no_secrets_and_copies_only_what_it_needs():
@@ -58,7 +59,9 @@ def test_dockerfile_bakes_in_no_secrets_and_copies_only_what_it_needs():
     env = " ".join(arg for op, arg in steps if op in ("ENV", "ARG"))
     assert not re.search(r"TOKEN|KEY|SECRET|xox|xapp|sk-", env)
     copied = [p for op, arg in steps if op == "COPY" for p in arg.split()[:-1]]
-    assert sorted(copied) == ["README.md", "app.py", "manifest.json", "pyproject.toml", "slackgpt"]
+    assert sorted(copied) == [
+        "README.md", "app.py", "constraints.txt", "manifest.json", "pyproject.toml", "slackgpt"
+    ]
     for path in copied:
         assert (ROOT / path).exists() and not ignored(path), path
 
@@ -174,3 +177,21 @@ def test_compose_runs_two_bots_on_one_redis():
     assert command[command.index("--save") + 1] == "" and "--appendonly" in command
     assert "ports" not in redis  # reached by the bots only
     assert not any(k in str(COMPOSE) for k in ("xoxb-", "xapp-", "sk-"))
+
+
+def test_every_dependency_is_pinned_in_the_constraints():
+    """README, CI and the Dockerfile install with -c constraints.txt: the tested set."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *(d for e in project["optional-dependencies"].values()
+                                          for d in e)]
+    names = {re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
+             for spec in wanted}
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    assert sorted(names - pinned) == []
+    for path in ("Dockerfile", ".ci/run", "README.md"):
+        assert "-c constraints.txt" in (ROOT / path).read_text(), path
