@@ -102,15 +102,28 @@ class Quota:
                 stats = await self._use("get_window_stats", item, keys)
                 await asyncio.sleep(min(MAX_WAIT, max(0.05, stats.reset_time - time.time())))
 
-    async def reserve(self, method: str, channel: str | None = None) -> bool:
-        """Use one call of ``method`` if the budget has it now; False (nothing used) if not."""
+    async def reserve(
+        self, method: str, channel: str | None = None, *, keep: float = 0.0
+    ) -> bool:
+        """Use one call of ``method`` if the budget has it now; False (nothing used) if not.
+
+        ``keep``: the share of the method's budget to leave for others (e.g. 0.4 keeps 40 %
+        of a minute's calls for answers when a call is only to learn something).
+        """
         items = self._items(method, channel)
-        if not await self.available(method, channel):
+        if not await self.available(method, channel) or not await self._spare(method, keep):
             return False
         for item, keys in items:
             if not await self._use("hit", item, keys, cost=self.cost(method)):
                 return False
         return True
+
+    async def _spare(self, method: str, keep: float) -> bool:
+        item = self._methods.get(method)
+        if not keep or item is None:
+            return True
+        stats = await self._use("get_window_stats", item, (method,))
+        return stats.remaining - self.cost(method) >= keep * item.amount
 
     async def available(self, method: str, channel: str | None = None) -> bool:
         """True when a call of ``method`` would not have to wait now."""

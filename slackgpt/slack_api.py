@@ -111,14 +111,21 @@ class SlackApi:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def thread(self, channel: str, thread_ts: str) -> list[dict]:
-        """All messages of a thread, root first, following every page."""
+    async def thread(self, channel: str, thread_ts: str, *, prepaid: bool = False) -> list[dict]:
+        """All messages of a thread, root first, following every page (``prepaid``: the
+        first page's call was reserved)."""
         messages: list[dict] = []
         cursor: str | None = None
         while True:
             page = await self.call(
-                "conversations.replies", channel=channel, ts=thread_ts, limit=200, cursor=cursor
+                "conversations.replies",
+                prepaid=prepaid,
+                channel=channel,
+                ts=thread_ts,
+                limit=200,
+                cursor=cursor,
             )
+            prepaid = False
             messages.extend(page.get("messages") or [])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor or not page.get("has_more", True):

@@ -19,6 +19,8 @@ from .state import State
 log = logging.getLogger(__name__)
 
 Learned = tuple[bool, list[dict] | None]
+READ = "conversations.replies"
+KEEP_FOR_ANSWERS = 0.4  # of the thread-read budget, left to answers by reads that only learn
 
 
 class Threads:
@@ -65,9 +67,16 @@ class Threads:
         return _joined_before(thread, question.ts, self.identity), _with(thread, question)
 
     async def _learn(self, channel: str, thread_ts: str) -> Learned:
-        """Read a thread the bot has no memory of; remember whether the bot is in it."""
+        """Read a thread the bot has no memory of; remember whether the bot is in it.
+
+        Only while the thread-read budget has room beyond what answers need: when it is
+        short the thread stays unknown (a later reply asks again), and answers keep theirs.
+        """
+        if not await self.slack.quota.reserve(READ, keep=KEEP_FOR_ANSWERS):
+            log.info("thread %s not read: its budget is kept for answers for now", thread_ts)
+            return False, None
         try:
-            thread = await self.slack.thread(channel, thread_ts)
+            thread = await self.slack.thread(channel, thread_ts, prepaid=True)
         except SlackApiError as error:
             log.warning("could not read thread %s (%s)", thread_ts, error_code(error))
             return False, None

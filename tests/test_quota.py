@@ -87,3 +87,12 @@ async def test_waiting_is_cancellable():
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+
+
+async def test_a_call_that_only_learns_leaves_a_share_for_answers():
+    quota = Quota(window=60, per_minute={"conversations.replies": 10}, per_channel={})
+    learned = 0
+    while await quota.reserve("conversations.replies", keep=0.4):
+        learned += 1
+    assert learned == 6  # 4 of 10 kept
+    assert await quota.reserve("conversations.replies")  # an answer still gets one

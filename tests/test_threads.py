@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slackgpt.events import BotIdentity, Question
+from slackgpt.quota import Quota
 from slackgpt.state import LocalState
 from slackgpt.threads import Threads
 
@@ -14,8 +15,9 @@ class Door:
 
     def __init__(self, thread: list[dict]):
         self.thread_messages, self.reads = thread, 0
+        self.quota = Quota()
 
-    async def thread(self, channel: str, thread_ts: str) -> list[dict]:
+    async def thread(self, channel: str, thread_ts: str, *, prepaid: bool = False) -> list[dict]:
         self.reads += 1
         return self.thread_messages
 
@@ -43,3 +45,15 @@ async def test_a_reply_written_before_the_bot_joined_is_not_for_it():
     assert await threads.state.thread_has_bot("C1", "1.000000") is True
     assert (await threads.has_bot(reply("5.000000"), allowed=True))[0] is True
     assert door.reads == 1
+
+
+async def test_a_thread_is_not_learned_with_the_budget_answers_need():
+    door = Door([{"ts": "1.000000", "user": "U2"}])
+    door.quota = Quota(per_minute={"conversations.replies": 10}, per_channel={})
+    for _ in range(6):
+        await door.quota.take("conversations.replies")  # answers used 6 of 10 this minute
+    state = LocalState(None)
+    threads = Threads(door, state, ME)  # type: ignore[arg-type]
+    assert await threads.has_bot(reply("3.000000"), allowed=True) == (False, None)
+    assert door.reads == 0  # 4 are kept for answers
+    assert await state.thread_has_bot("C1", "1.000000") is None  # so a later reply asks again
