@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import WSMsgType, web
 
+from fakes.slack_errors import SlackError
 from fakes.slack_files import FileHosting
 from fakes.slack_limits import RateLimiter
 from fakes.slack_pane import PaneMixin, context_actions_error
@@ -33,10 +34,6 @@ MAX_BLOCKS = 50
 MAX_RETRIES = 3  # Slack redelivers an unacked event at most three times
 JSON_FIELDS = ("blocks", "attachments", "chunks", "loading_messages", "metadata")
 CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
-
-
-class SlackError(Exception):
-    """A Web API failure, answered as ``{"ok": false, "error": str(self)}``."""
 
 
 @dataclass

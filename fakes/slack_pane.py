@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
+from fakes.slack_errors import SlackError
+
 Json = dict[str, Any]
 
 MAX_PROMPTS = 4  # assistant.threads.setSuggestedPrompts: "up to four suggested prompts"
@@ -45,8 +47,6 @@ _ICON_KEYS |= {"visible_to_user_ids", "confirm"}
 
 def _error(code: str) -> Exception:
     """A Web API error FakeSlack answers as ``{"ok": false, "error": code}``."""
-    from fakes.slack import SlackError  # late: fakes.slack imports this module
-
     return SlackError(code)
 
 
