@@ -63,6 +63,7 @@ class Delivery:
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
     _updating: str | None = None
+    _written: bool = False
     _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
 
     @property
@@ -71,9 +72,9 @@ class Delivery:
         return "".join(m.text for m in self.messages)
 
     @property
-    def has_pending(self) -> bool:
-        """True while text is queued but not yet sent."""
-        return bool(self._pending)
+    def has_text(self) -> bool:
+        """True once any text was written, whether Slack has it yet or not."""
+        return self._written
 
     @property
     def started(self) -> bool:
@@ -85,6 +86,7 @@ class Delivery:
         if self.stopped_by_user or not text:
             return
         self._pending += text
+        self._written = True
         self._wake.set()
         if self._pump is None:
             self._pump = asyncio.create_task(self._run())

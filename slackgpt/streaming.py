@@ -145,7 +145,7 @@ class AnswerStream:
     async def _end_interrupted(self, why: str) -> None:
         """End an answer that could not be completed: keep what was shown, add why."""
         delivery = self.delivery
-        if delivery.started or delivery.has_pending:
+        if delivery.has_text:  # shown, queued, or on its way: the line follows it
             delivery.write(prompt.interrupted(why))
             await delivery.finish()
         else:
