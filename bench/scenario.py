@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fakes import bot_env
 from fakes.openai import FakeOpenAI
 from fakes.slack import FakeSlack
 
@@ -70,15 +71,7 @@ class Session:
 
 def fake_env(slack: FakeSlack, llm: FakeOpenAI) -> dict[str, str]:
     """The bot's settings for these fakes."""
-    return {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "OPENAI_API_KEY": llm.api_key,
-        "OPENAI_BASE_URL": llm.base_url,
-        "OPENAI_MODEL": "gpt-test",
-        "SHUTDOWN_GRACE": "2",
-    }
+    return bot_env(slack, llm, SHUTDOWN_GRACE="2")
 
 
 @contextlib.asynccontextmanager

@@ -76,6 +76,26 @@ def text_pdf(approx_bytes: int = 700_000, text: Sequence[str] | None = None) -> 
     return _text_document(page_streams, {c for c in code_points if c <= _BMP_MAX})
 
 
+def pages_pdf(*pages: str) -> bytes:
+    """A minimal valid PDF with one line of Helvetica text per page (empty: no text)."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
+    ]
+    font = 3 + 2 * count
+    for i, text in enumerate(pages):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        content = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode() if text else b""
+        objects.append(_stream(content))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return _assemble(objects)
+
+
 def encrypted_pdf(
     text: Sequence[str] = ("Encrypted but readable",), user_password: str = ""
 ) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from fakes import bot_env
 from fakes.openai import FakeOpenAI
 from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
@@ -28,19 +29,9 @@ async def llm() -> AsyncIterator[FakeOpenAI]:
 
 
 def env_for(slack: FakeSlack, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
-    """The environment that points the bot at the fakes."""
-    return {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "OPENAI_API_KEY": llm.api_key,
-        "OPENAI_BASE_URL": llm.base_url,
-        "OPENAI_MODEL": "gpt-test",
-        "OPENAI_TIMEOUT": "5",
-        "OPENAI_MAX_RETRIES": "0",
-        "STREAM_INTERVAL": "0.2",
-        **extra,
-    }
+    """The environment that points the bot at the fakes, with the tests' short timeouts."""
+    quick = {"OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "STREAM_INTERVAL": "0.2"}
+    return bot_env(slack, llm, **{**quick, **extra})
 
 
 @pytest.fixture

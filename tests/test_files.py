@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from fakes.documents import pages_pdf
 from slackgpt.files import (
     MAX_BYTES,
     Attachments,
@@ -19,37 +20,6 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 20
 WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
 LOGIN_PAGE = b"<!DOCTYPE html>\n<html><head><title>Slack</title></head><body>Sign in</body></html>"
 
-
-def make_pdf(*pages: str) -> bytes:
-    """A minimal valid PDF with one line of Helvetica text per page (empty: no text)."""
-    count = len(pages)
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
-    ]
-    font = 3 + 2 * count
-    for i, text in enumerate(pages):
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents {4 + 2 * i} 0 R "
-            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
-        )
-        stream = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode() if text else b""
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
 
 
 def slack_file(name, data=b"", **fields):
@@ -323,7 +293,7 @@ async def test_a_broken_image_becomes_a_note():
 async def test_pdf_text_is_extracted():
     pytest.importorskip("pypdf")
     file = slack_file("paper.pdf", mimetype="application/pdf", filetype="pdf")
-    result, _ = await read((file, make_pdf("Hello from page one", "And page two")))
+    result, _ = await read((file, pages_pdf("Hello from page one", "And page two")))
     assert result.notes == []
     part = result.text_parts[0]
     assert part.startswith("File `paper.pdf`:\n```\n")
@@ -333,7 +303,7 @@ async def test_pdf_text_is_extracted():
 
 async def test_long_pdf_is_cut_to_max_chars():
     pytest.importorskip("pypdf")
-    pdf = make_pdf(*(f"Page number {i} of the report" for i in range(30)))
+    pdf = pages_pdf(*(f"Page number {i} of the report" for i in range(30)))
     file = slack_file("long.pdf", mimetype="application/pdf")
     result, _ = await read((file, pdf), max_chars=80)
     assert "Page number 0" in result.text_parts[0]
@@ -343,7 +313,7 @@ async def test_long_pdf_is_cut_to_max_chars():
 
 async def test_pdf_without_text_says_so():
     pytest.importorskip("pypdf")
-    result, _ = await read((slack_file("scan.pdf", filetype="pdf"), make_pdf("")))
+    result, _ = await read((slack_file("scan.pdf", filetype="pdf"), pages_pdf("")))
     assert result.text_parts == []
     assert result.notes == ["`scan.pdf` has no text I can read (it may be scanned images)."]
 
@@ -361,7 +331,7 @@ async def test_pdf_without_pypdf_becomes_a_note():
     )
     parser = Parser(command=[sys.executable, "-c", no_pypdf])
     file = slack_file("paper.pdf", filetype="pdf")
-    result, _ = await read((file, make_pdf("Hello")), parser=parser)
+    result, _ = await read((file, pages_pdf("Hello")), parser=parser)
     assert result.text_parts == []
     assert result.notes == ["`paper.pdf` was skipped: PDF reading is not available."]
 
