@@ -64,9 +64,12 @@ class AnswerStream:
         return budget
 
     async def cancelled(self) -> None:
-        """The bot is stopping: end what was shown with a line saying to ask again."""
+        """The bot is stopping: end what was shown with a line saying to ask again (unless
+        the question is another copy's, or not known to be this one's yet)."""
         self.outcome = "cancelled"
-        await self._end_interrupted(RESTARTING)
+        claim = self.claim
+        if claim.done() and not claim.cancelled() and claim.exception() is None and claim.result():
+            await self._end_interrupted(RESTARTING)
 
     async def ours(self) -> bool:
         """True once the Slack claim is this copy's; else the answer is another copy's."""
