@@ -111,7 +111,11 @@ class Quota:
         of a minute's calls for answers when a call is only to learn something).
         """
         items = self._items(method, channel)
-        if not await self.available(method, channel) or not await self._spare(method, keep):
+        # A hit is a test-and-use on its own; the test first only keeps a refused second
+        # budget (the channel's) from using up the first.
+        if len(items) > 1 and not await self.available(method, channel):
+            return False
+        if not await self._spare(method, keep):
             return False
         for item, keys in items:
             if not await self._use("hit", item, keys, cost=self.cost(method)):

@@ -243,10 +243,8 @@ class SlackApi:
 
     async def reserve_stream(self) -> bool:
         """Reserve a stream's start and stop (both Tier 2) if the budget has them now."""
-        quota = self.quota
-        if not (await quota.available("chat.startStream") and await quota.available(
-            "chat.stopStream"
-        )):
+        quota = self.quota  # each reserve is a test-and-use; the stop is tested first so a
+        if not await quota.available("chat.stopStream"):  # start is never used up alone
             return False
         return await quota.reserve("chat.startStream") and await quota.reserve("chat.stopStream")
 
