@@ -39,10 +39,7 @@ class StartupError(Exception):
 
 
 def build_app(
-    slack: SlackApi,
-    answerer: Answerer,
-    signing_secret: str | None = None,
-    pane: Pane | None = None,
+    slack: SlackApi, answerer: Answerer, pane: Pane, signing_secret: str | None = None
 ) -> AsyncApp:
     """The Bolt app with the bot's listeners; no network calls.
 
@@ -74,9 +71,6 @@ def build_app(
         authorize=authorize,
         logger=bolt_logger,
         signing_secret=signing_secret,
-    )
-    pane = pane or Pane(
-        slack=slack, state=answerer.state, settings=answerer.settings, identity=answerer.identity
     )
     listeners.register(app, answerer, pane)
     return app
@@ -158,7 +152,7 @@ class Runtime:
             parser=self.parser,
         )
         secret = settings.slack_signing_secret or None
-        app = build_app(self.slack, self.answerer, signing_secret=secret, pane=self.pane)
+        app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
             log.info("answering Slack events over HTTP as @%s", identity.name)

@@ -19,6 +19,7 @@ from slackgpt.answer import Answerer
 from slackgpt.config import Settings
 from slackgpt.http_mode import build_http_app, serve_http
 from slackgpt.model import ModelClient, build_openai_client
+from slackgpt.pane import Pane
 from slackgpt.runtime import build_app
 from slackgpt.slack_api import SlackApi
 from slackgpt.state import LocalState
@@ -57,10 +58,12 @@ async def http_bot(settings: Settings) -> AsyncIterator[HttpBot]:
     model = ModelClient(build_openai_client(settings), settings)
     slack = SlackApi(settings.slack_bot_token, settings.slack_api_url)
     identity = (await slack.whoami()).identity
+    state = LocalState(None)
+    pane = Pane(slack=slack, state=state, settings=settings, identity=identity)
     answerer = Answerer(
-        slack=slack, model=model, settings=settings, identity=identity, state=LocalState(None)
+        slack=slack, model=model, settings=settings, identity=identity, state=state, extras=pane
     )
-    app = build_app(slack, answerer, signing_secret=SECRET)
+    app = build_app(slack, answerer, pane, signing_secret=SECRET)
     server = await serve_http(app, "127.0.0.1", 0, signing_secret=SECRET)
     async with aiohttp.ClientSession() as session:
         yield HttpBot(f"http://127.0.0.1:{server.port}", session)
