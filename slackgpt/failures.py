@@ -198,7 +198,7 @@ def _timeout(error: ModelTimeout) -> Failure:
 
 
 def _connection(error: openai.APIConnectionError) -> Failure:
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError) and not _refused(error):
         return Failure(
             "timeout",
             "The model took too long to answer, so I stopped waiting. Please try again.",
@@ -216,6 +216,19 @@ def _connection(error: openai.APIConnectionError) -> Failure:
         "running and reachable from here.",
         transient=True,
     )
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether a network error (OSError) that is not a timeout lies under ``error``: the
+    aiohttp transport reports a refused or unresolvable connection as a timeout."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _status(error: openai.APIStatusError, model_name: str) -> Failure:

@@ -1,13 +1,21 @@
-"""People by name: Slack user IDs → the names the model sees, looked up once and cached."""
+"""People by name: Slack user IDs → the names the model sees, looked up once and cached.
+
+A name is a nicety: a lookup that fails (Slack's error, or the ``users.info`` budget spent
+for now) leaves that person unnamed in this answer and is tried again by the next one; only
+Slack's own "no name" is remembered. The lookups of one answer go out at once: the budget,
+not a queue of ours, is what paces them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
+log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 3600.0
 MAX_LOOKUPS = 50  # distinct people looked up for one answer (users.info is Tier 4)
@@ -36,7 +44,7 @@ class People:
         *,
         size: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
-        parallel: int = 8,
+        parallel: int = 1000,
     ):
         self.lookup, self.size, self.clock = lookup, size, clock
         self._names: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
@@ -47,11 +55,10 @@ class People:
         """The known names of ``users`` (those Slack would not name are left out)."""
         wanted = list(dict.fromkeys(users))
         missing = [u for u in wanted if self._cached(u) is None]
-        found = await asyncio.gather(*(self._look_up(u) for u in missing))
-        for user, name in zip(missing, found, strict=True):
-            self._names[user] = (name, self.clock() + NAME_TTL)
-            while len(self._names) > self.size:
-                self._names.popitem(last=False)
+        found = await asyncio.gather(*(self._look_up(u) for u in missing), return_exceptions=True)
+        for user, result in zip(missing, found, strict=True):
+            if isinstance(result, Exception):
+                log.debug("no name for %s now: %s", user, result)
         named = {u: (self._cached(u) or (None, 0))[0] for u in wanted}
         return {u: n for u, n in named.items() if n}
 
@@ -69,5 +76,9 @@ class People:
         return await asyncio.shield(self._asking[user])
 
     async def _ask(self, user: str) -> str | None:
-        async with self._gate:
-            return await self.lookup(user)
+        """Look ``user`` up and remember the answer (a failure is not remembered)."""
+        name = await self.lookup(user)
+        self._names[user] = (name, self.clock() + NAME_TTL)
+        while len(self._names) > self.size:
+            self._names.popitem(last=False)
+        return name

@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 # Slack refuses a markdown block with one of these; the same text as mrkdwn still goes.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
+_NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
+
+
+class NameUnknown(Exception):
+    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
 
 
 class SlackApi:
@@ -132,12 +137,17 @@ class SlackApi:
                 return messages
 
     async def user_name(self, user: str) -> str | None:
-        """How a person is called in Slack (display name, else real name), or None."""
+        """How a person is called in Slack (display name, else real name); None when Slack
+        names nobody so. Raises NameUnknown when it cannot be told now: a name never waits
+        for the ``users.info`` budget, and Slack's other errors are not an answer."""
+        if not await self.quota.reserve("users.info"):
+            raise NameUnknown("users.info is over its budget")
         try:
-            found = (await self.call("users.info", user=user)).get("user") or {}
+            found = (await self.call("users.info", prepaid=True, user=user)).get("user") or {}
         except SlackApiError as error:
-            log.debug("users.info %s: %s", user, error_code(error))
-            return None
+            if error_code(error) in _NO_SUCH_USER:
+                return None
+            raise NameUnknown(error_code(error)) from None
         profile = found.get("profile") or {}
         for name in (profile.get("display_name"), profile.get("real_name"), found.get("name")):
             if isinstance(name, str) and name.strip():

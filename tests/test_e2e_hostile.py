@@ -28,10 +28,12 @@ BROADCASTS = "Sure <!here|all of you> and <!subteam^S0123ABCD|@oncall team> now"
 
 
 def split_answer(body: dict) -> Reply:
-    """The model writes BROADCASTS in two pieces, cut where the question says."""
+    """The model writes BROADCASTS in two pieces, cut where the question says, and ends a
+    while after the second (an empty delta), so that the second piece is an update of its
+    own rather than riding on the message's last call."""
     question = str(body["messages"][-1]["content"])
     cut = int(re.search(r"split (\d+)", question).group(1))
-    return Reply(chunks=[BROADCASTS[:cut], BROADCASTS[cut:]], token_delay=0.15)
+    return Reply(chunks=[BROADCASTS[:cut], BROADCASTS[cut:], ""], token_delay=0.15)
 
 
 async def ask_every_split(slack) -> list[dict]:

@@ -68,6 +68,25 @@ def test_each_failure_has_a_sentence_a_summary_and_a_fix(error, kind, people, tr
     assert "Traceback" not in failure.people
 
 
+def _caused_by(error: BaseException, cause: BaseException) -> BaseException:
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("cause", "kind"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "unreachable"),
+        (OSError(-2, "Name or service not known"), "unreachable"),
+        (TimeoutError(), "timeout"),
+    ],
+)
+def test_a_timeout_over_a_refused_connection_is_unreachable(cause, kind):
+    # The SDK's aiohttp transport reports a refused connection as a connect timeout.
+    inner = _caused_by(RuntimeError("ConnectTimeout"), cause)
+    assert explain(_caused_by(openai.APITimeoutError(REQUEST), inner), "gpt-x").kind == kind
+
+
 def test_summary_names_the_server():
     failure = explain(status_error(401, "bad key"), "gpt-x")
     assert failure.summary_at("http://model.test/v1") == (

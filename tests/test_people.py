@@ -50,3 +50,38 @@ async def test_names_expire():
     now[0] += NAME_TTL + 1
     await people.names(["U1"])
     assert calls == ["U1", "U1"]
+
+
+async def test_a_failed_lookup_is_not_remembered():
+    answers: list[object] = [RuntimeError("ratelimited"), "Ana"]
+
+    async def lookup(user: str) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    people = People(lookup)
+    assert await people.names(["U1"]) == {}  # unnamed in this answer, not an error
+    assert await people.names(["U1"]) == {"U1": "Ana"}  # the next answer asks again
+    assert await people.names(["U1"]) == {"U1": "Ana"}
+    assert answers == []
+
+
+async def test_one_answers_lookups_go_out_together():
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def lookup(user: str) -> str:
+        started.append(user)
+        await release.wait()
+        return user.lower()
+
+    people = People(lookup)
+    wanted = [f"U{i}" for i in range(30)]
+    pending = asyncio.ensure_future(people.names(wanted))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sorted(started) == sorted(wanted)  # no queue of ours: the budget paces them
+    release.set()
+    assert len(await pending) == 30

@@ -6,7 +6,8 @@ import pytest
 from aiohttp import web
 
 from slackgpt.events import Target
-from slackgpt.slack_api import SlackApi, TokenRejected, error_code
+from slackgpt.quota import Quota
+from slackgpt.slack_api import NameUnknown, SlackApi, TokenRejected, error_code
 from slackgpt.slack_files import ForeignFileHost
 
 pytestmark = pytest.mark.timeout(20)
@@ -67,6 +68,22 @@ async def test_thread_reads_every_page(slack, door):
     thread = await door.thread("C1", root["ts"])
     assert [m["text"] for m in thread] == ["root", "reply 0", "reply 1", "reply 2", "reply 3"]
     assert len(slack.calls_to("conversations.replies")) == 3
+
+
+async def test_names_and_nobody(door):
+    assert await door.user_name("U1") == "user-u1"
+    assert await door.user_name("B-not-a-person") is None  # Slack: user_not_found
+
+
+async def test_a_name_never_waits_for_the_users_info_budget(slack):
+    door = SlackApi(slack.bot_token, slack.api_url, quota=Quota(per_minute={"users.info": 1}))
+    try:
+        assert await door.user_name("U1") == "user-u1"
+        with pytest.raises(NameUnknown):
+            await door.user_name("U2")  # at once, not after the minute
+        assert [c.params["user"] for c in slack.calls_to("users.info")] == ["U1"]
+    finally:
+        await door.close()
 
 
 async def test_claim_is_false_only_when_already_taken(slack, door):
