@@ -168,8 +168,6 @@ class Answerer:
         )
         try:
             thread, attachments, names, addition = await self._read(question, thread)
-            for _ in range(3):  # let the sign's requests leave before the model's is built
-                await asyncio.sleep(0)
             build = self._builder(question, thread, attachments, names, addition)
             fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
