@@ -129,19 +129,21 @@ class Answerer:
     async def _claim(self, question: Question, settled: bool = False) -> bool:
         """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none.
 
-        ``settled``: a shared store already made this copy the one that answers, so the 👀 is
-        a sign, added only when the ``reactions.add`` budget has room now (never waited
-        for). A 👀 already there still means another copy has it: one that claimed while
-        the store was unreachable, or before the store lost its memory.
+        The 👀 is added only when the ``reactions.add`` budget has room now: an answer never
+        waits for it. ``settled``: a shared store already made this copy the one that
+        answers, so the 👀 is only a sign. Without a store it is also the claim that keeps a
+        redelivery to another copy from answering twice; past the budget (~50 a minute) this
+        copy's own memory is all that guards, which only a redelivery to another copy in
+        that minute gets past. A 👀 already there still means another copy has it: one that
+        claimed while the store was unreachable, or before the store lost its memory.
         """
         where = (question.channel, question.ts)
         if not question.needs_claim:
             return True
-        if not settled:
-            return await self.slack.claim(*where, CLAIM_REACTION)
         if await self.slack.quota.reserve("reactions.add"):
             return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
-        log.info("no 👀 on %s/%s: reactions.add is over its budget", *where)
+        how = "" if settled else ", so this copy's memory alone guards it"
+        log.info("no 👀 on %s/%s: reactions.add is over its budget%s", *where, how)
         return True
 
     async def _over_limit(self, question: Question) -> str | None:

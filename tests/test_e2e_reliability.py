@@ -7,6 +7,7 @@ import signal
 import time
 
 from fakes.openai import Reply
+from slackgpt.quota import PER_MINUTE, Quota
 from tests.conftest import env_for
 from tests.test_e2e_startup import finished, run_app
 
@@ -60,6 +61,24 @@ async def test_one_message_as_two_events_on_two_copies_is_answered_once(slack, l
 
 
 # Slack errors -----------------------------------------------------------------------------
+
+
+async def test_past_the_reaction_budget_an_answer_goes_on_without_the_eyes(slack, llm, start_bot):
+    # No shared store: the 👀 is the claim, but an answer never waits a minute for it.
+    await start_bot(quota=Quota(per_minute={**PER_MINUTE, "reactions.add": 1}))
+    first = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> one")
+    await slack.answered(CHANNEL, first["ts"])
+    second = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> two")
+    event = mention_event(slack, second)
+    await slack.send_event(event, event_id="Ev2")
+    await slack.send_event(event, event_id="Ev2", retry_attempt=1, retry_reason="timeout")
+    replies = await slack.answered(CHANNEL, second["ts"], timeout=5)
+    await asyncio.sleep(0.3)  # give a wrong second answer time to appear
+    assert replies[0]["text"].startswith("You said")
+    assert len(slack.bot_replies(CHANNEL, second["ts"])) == 1  # this copy's memory guards it
+    assert slack.reactions.get((CHANNEL, first["ts"])) == {"eyes"}
+    assert not slack.reactions.get((CHANNEL, second["ts"]))
+    assert len(slack.calls_to("reactions.add")) == 1
 
 
 async def test_rate_limits_and_server_errors_are_retried_with_the_servers_delay(slack, llm, bot):
