@@ -219,16 +219,16 @@ def _connection(error: openai.APIConnectionError) -> Failure:
 
 
 def _refused(error: BaseException) -> bool:
-    """Whether a network error (OSError) that is not a timeout lies under ``error``: the
-    aiohttp transport reports a refused or unresolvable connection as a timeout."""
-    seen: set[int] = set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+    """Whether what lies at the bottom of ``error`` is a connection that failed rather than a
+    wait that ran out: the aiohttp transport reports a refused, unresolvable or dropped
+    connection as a timeout too."""
+    root, seen = error, {id(error)}
+    while (below := root.__cause__ or root.__context__) is not None and id(below) not in seen:
+        root = below
+        seen.add(id(root))
+    if root is error:
+        return False
+    return not isinstance(root, TimeoutError) and "Timeout" not in type(root).__name__
 
 
 def _status(error: openai.APIStatusError, model_name: str) -> Failure:

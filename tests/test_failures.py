@@ -78,7 +78,9 @@ def _caused_by(error: BaseException, cause: BaseException) -> BaseException:
     [
         (ConnectionRefusedError(111, "Connection refused"), "unreachable"),
         (OSError(-2, "Name or service not known"), "unreachable"),
+        (type("ServerDisconnectedError", (Exception,), {})(), "unreachable"),
         (TimeoutError(), "timeout"),
+        (type("ReadTimeout", (Exception,), {})(), "timeout"),  # httpx's own
     ],
 )
 def test_a_timeout_over_a_refused_connection_is_unreachable(cause, kind):
