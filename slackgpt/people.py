@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-NAME_TTL = 3600.0
+NAME_TTL = 24 * 3600.0  # names rarely change; each lookup is a round trip before the model
 MAX_LOOKUPS = 50  # distinct people looked up for one answer (users.info is Tier 4)
 RECENT = 200  # messages (besides the root) whose people are named
 
