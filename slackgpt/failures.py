@@ -219,16 +219,20 @@ def _connection(error: openai.APIConnectionError) -> Failure:
 
 
 def _refused(error: BaseException) -> bool:
-    """Whether what lies at the bottom of ``error`` is a connection that failed rather than a
-    wait that ran out: the aiohttp transport reports a refused, unresolvable or dropped
-    connection as a timeout too."""
-    root, seen = error, {id(error)}
-    while (below := root.__cause__ or root.__context__) is not None and id(below) not in seen:
-        root = below
-        seen.add(id(root))
-    if root is error:
+    """Whether a connection that failed, not a wait that ran out, lies under ``error``: the
+    aiohttp transport reports a refused, unresolvable or dropped connection as a timeout.
+
+    A TimeoutError anywhere below means a wait ran out; so does nothing below but the
+    transport's own ``…Timeout`` wrappers.
+    """
+    below: list[BaseException] = []
+    link = error.__cause__ or error.__context__
+    while link is not None and link is not error and link not in below:
+        below.append(link)
+        link = link.__cause__ or link.__context__
+    if any(isinstance(link, TimeoutError) for link in below):
         return False
-    return not isinstance(root, TimeoutError) and "Timeout" not in type(root).__name__
+    return any("Timeout" not in type(link).__name__ for link in below)
 
 
 def _status(error: openai.APIStatusError, model_name: str) -> Failure:

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 import httpx2
 import openai
 
@@ -33,6 +34,8 @@ Message = dict[str, object]
 THINKING_FIRST = 5.0  # seconds of thought before the first Thinking report
 THINKING_EVERY = 10.0  # seconds between two Thinking reports of one long thought
 _REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM/DeepSeek, OpenRouter/Ollama
+# What the SDK's aiohttp transport lets through unmapped: a malformed response, a bad header.
+_BROKEN = (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError)
 
 
 @dataclass
@@ -166,6 +169,8 @@ class ModelClient:
                     )
             except asyncio.TimeoutError:
                 raise clock.timeout() from None
+            except _BROKEN as error:
+                raise openai.APIConnectionError(request=self._request_line()) from error
             except openai.APIStatusError as error:
                 field = rejected_field(error, set(self.params))
                 if field is None:
@@ -176,6 +181,9 @@ class ModelClient:
                 continue
             stack.push_async_callback(response.aclose)
             return response
+
+    def _request_line(self) -> httpx2.Request:
+        return httpx2.Request("POST", f"{self.client.base_url}chat/completions")
 
 
 async def _events(response: httpx2.Response, clock: _Clock) -> AsyncIterator[dict]:
@@ -192,9 +200,9 @@ async def _events(response: httpx2.Response, clock: _Clock) -> AsyncIterator[dic
                 line = await anext(lines)
         except StopAsyncIteration:
             return
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, httpx2.ReadTimeout):  # ours, or the socket's read timer
             raise clock.timeout() from None
-        except (httpx2.TransportError, openai.APIConnectionError) as error:
+        except (httpx2.TransportError, openai.APIConnectionError, *_BROKEN) as error:
             raise StreamCut(error) from error
         if line:
             if line.startswith("data:"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+
 import httpx2
 import openai
 import pytest
@@ -68,25 +71,35 @@ def test_each_failure_has_a_sentence_a_summary_and_a_fix(error, kind, people, tr
     assert "Traceback" not in failure.people
 
 
-def _caused_by(error: BaseException, cause: BaseException) -> BaseException:
-    error.__cause__ = cause
-    return error
+def _chain(*errors: BaseException) -> BaseException:
+    """``errors[0]`` raised from ``errors[1]``, raised from ``errors[2]``…"""
+    for upper, lower in itertools.pairwise(errors):
+        upper.__cause__ = lower
+    return errors[0]
+
+
+def _named(name: str, *bases: type) -> BaseException:
+    return type(name, bases or (Exception,), {})()
 
 
 @pytest.mark.parametrize(
-    ("cause", "kind"),
+    ("below", "kind"),
     [
-        (ConnectionRefusedError(111, "Connection refused"), "unreachable"),
-        (OSError(-2, "Name or service not known"), "unreachable"),
-        (type("ServerDisconnectedError", (Exception,), {})(), "unreachable"),
-        (TimeoutError(), "timeout"),
-        (type("ReadTimeout", (Exception,), {})(), "timeout"),  # httpx's own
+        # How the SDK's aiohttp transport reports each: APITimeoutError ← httpx's ConnectTimeout
+        # or ReadTimeout ← aiohttp's error ← the socket's.
+        ((_named("ConnectTimeout"), _named("ClientConnectorError", OSError),
+          ConnectionRefusedError(111, "Connection refused")), "unreachable"),
+        ((_named("ConnectTimeout"), OSError(-2, "Name or service not known")), "unreachable"),
+        ((_named("ConnectTimeout"), _named("ServerDisconnectedError")), "unreachable"),
+        ((_named("ConnectTimeout"), _named("ConnectionTimeoutError", TimeoutError),
+          TimeoutError(), asyncio.CancelledError()), "timeout"),
+        ((_named("ReadTimeout"), _named("SocketTimeoutError", TimeoutError)), "timeout"),
+        ((_named("ReadTimeout"),), "timeout"),  # httpx's own, nothing under it
     ],
 )
-def test_a_timeout_over_a_refused_connection_is_unreachable(cause, kind):
-    # The SDK's aiohttp transport reports a refused connection as a connect timeout.
-    inner = _caused_by(RuntimeError("ConnectTimeout"), cause)
-    assert explain(_caused_by(openai.APITimeoutError(REQUEST), inner), "gpt-x").kind == kind
+def test_a_timeout_over_a_failed_connection_is_unreachable(below, kind):
+    error = _chain(openai.APITimeoutError(REQUEST), *below)
+    assert explain(error, "gpt-x").kind == kind
 
 
 def test_summary_names_the_server():
