@@ -1,9 +1,9 @@
 """People by name: Slack user IDs → the names the model sees, looked up once and cached.
 
 A name is a nicety: a lookup that fails (Slack's error, or the ``users.info`` budget spent
-for now) leaves that person unnamed in this answer and is tried again by the next one; only
-Slack's own "no name" is remembered. The lookups of one answer go out at once: the budget,
-not a queue of ours, is what paces them.
+for now) leaves that person unnamed for a minute, then the next answer asks again; a name
+is kept for a day. The lookups of one answer go out at once: the budget, not a queue of
+ours, is what paces them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 24 * 3600.0  # names rarely change; each lookup is a round trip before the model
+RETRY_AFTER = 60.0  # a failed lookup: unnamed this long, so one answer asks once, not per turn
 MAX_LOOKUPS = 50  # distinct people looked up for one answer (users.info is Tier 4)
 RECENT = 200  # messages (besides the root) whose people are named
 
@@ -55,10 +56,7 @@ class People:
         """The known names of ``users`` (those Slack would not name are left out)."""
         wanted = list(dict.fromkeys(users))
         missing = [u for u in wanted if self._cached(u) is None]
-        found = await asyncio.gather(*(self._look_up(u) for u in missing), return_exceptions=True)
-        for user, result in zip(missing, found, strict=True):
-            if isinstance(result, Exception):
-                log.debug("no name for %s now: %s", user, result)
+        await asyncio.gather(*(self._look_up(u) for u in missing))
         named = {u: (self._cached(u) or (None, 0))[0] for u in wanted}
         return {u: n for u, n in named.items() if n}
 
@@ -76,9 +74,13 @@ class People:
         return await asyncio.shield(self._asking[user])
 
     async def _ask(self, user: str) -> str | None:
-        """Look ``user`` up and remember the answer (a failure is not remembered)."""
-        name = await self.lookup(user)
-        self._names[user] = (name, self.clock() + NAME_TTL)
+        """Look ``user`` up and remember the answer: a day, or a minute after a failure."""
+        try:
+            name, keep = await self.lookup(user), NAME_TTL
+        except Exception as error:  # Slack's error, the budget, the network: only a nicety
+            log.debug("no name for %s now: %s", user, error)
+            name, keep = None, RETRY_AFTER
+        self._names[user] = (name, self.clock() + keep)
         while len(self._names) > self.size:
             self._names.popitem(last=False)
         return name

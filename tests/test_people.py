@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from slackgpt.people import MAX_LOOKUPS, NAME_TTL, People, people_in
+from slackgpt.people import MAX_LOOKUPS, NAME_TTL, RETRY_AFTER, People, people_in
 
 
 def test_authors_and_mentions_but_not_the_bot_or_other_bots():
@@ -52,7 +52,8 @@ async def test_names_expire():
     assert calls == ["U1", "U1"]
 
 
-async def test_a_failed_lookup_is_not_remembered():
+async def test_a_failed_lookup_is_asked_again_after_a_minute_not_per_turn():
+    now = [0.0]
     answers: list[object] = [RuntimeError("ratelimited"), "Ana"]
 
     async def lookup(user: str) -> str:
@@ -61,10 +62,11 @@ async def test_a_failed_lookup_is_not_remembered():
             raise answer
         return str(answer)
 
-    people = People(lookup)
+    people = People(lookup, clock=lambda: now[0])
     assert await people.names(["U1"]) == {}  # unnamed in this answer, not an error
-    assert await people.names(["U1"]) == {"U1": "Ana"}  # the next answer asks again
-    assert await people.names(["U1"]) == {"U1": "Ana"}
+    assert await people.names(["U1"]) == {}  # the same answer's next look: not asked again
+    now[0] += RETRY_AFTER + 1
+    assert await people.names(["U1"]) == {"U1": "Ana"}  # a later answer asks again
     assert answers == []
 
 
