@@ -32,6 +32,7 @@ from .threads import Threads
 log = logging.getLogger(__name__)
 
 CLAIM_REACTION = "eyes"
+CLAIM_PATIENCE = 2.0  # seconds the 👀 may take (Slack slow, a 429's Retry-After), then let go
 
 
 class Answerer:
@@ -129,22 +130,28 @@ class Answerer:
     async def _claim(self, question: Question, settled: bool = False) -> bool:
         """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none.
 
-        The 👀 is added only when the ``reactions.add`` budget has room now: an answer never
-        waits for it. ``settled``: a shared store already made this copy the one that
-        answers, so the 👀 is only a sign. Without a store it is also the claim that keeps a
-        redelivery to another copy from answering twice; past the budget (~50 a minute) this
-        copy's own memory is all that guards, which only a redelivery to another copy in
-        that minute gets past. A 👀 already there still means another copy has it: one that
-        claimed while the store was unreachable, or before the store lost its memory.
+        The 👀 is added only when the ``reactions.add`` budget has room now, and let go after
+        CLAIM_PATIENCE seconds: an answer never waits for it. ``settled``: a shared store
+        already made this copy the one that answers, so the 👀 is only a sign. Without a
+        store it is also the claim that keeps a redelivery to another copy from answering
+        twice; without the 👀, this copy's own memory is all that guards, which only a
+        redelivery to another copy in that minute gets past. A 👀 already there still means
+        another copy has it: one that claimed while the store was unreachable, or before the
+        store lost its memory.
         """
         where = (question.channel, question.ts)
         if not question.needs_claim:
             return True
-        if await self.slack.quota.reserve("reactions.add"):
-            return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
         how = "" if settled else ", so this copy's memory alone guards it"
-        log.info("no 👀 on %s/%s: reactions.add is over its budget%s", *where, how)
-        return True
+        if not await self.slack.quota.reserve("reactions.add"):
+            log.info("no 👀 on %s/%s: reactions.add is over its budget%s", *where, how)
+            return True
+        claiming = self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
+        try:
+            return await asyncio.wait_for(claiming, CLAIM_PATIENCE)
+        except asyncio.TimeoutError:
+            log.warning("no 👀 on %s/%s: Slack did not answer in time%s", *where, how)
+            return True
 
     async def _over_limit(self, question: Question) -> str | None:
         allowed, wait = await self.state.count_request(question.user)

@@ -1,9 +1,9 @@
 """People by name: Slack user IDs → the names the model sees, looked up once and cached.
 
-A name is a nicety: a lookup that fails (Slack's error, or the ``users.info`` budget spent
-for now) leaves that person unnamed for a minute, then the next answer asks again; a name
-is kept for a day. The lookups of one answer go out at once: the budget, not a queue of
-ours, is what paces them.
+A name is a nicety: a lookup that fails (Slack's error, the ``users.info`` budget spent for
+now, or no answer within two seconds) leaves that person unnamed for a minute, then the next
+answer asks again; a name is kept for a day. The lookups of one answer go out at once: the
+budget, not a queue of ours, is what paces them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 24 * 3600.0  # names rarely change; each lookup is a round trip before the model
 RETRY_AFTER = 60.0  # a failed lookup: unnamed this long, so one answer asks once, not per turn
+PATIENCE = 2.0  # seconds a lookup may take (Slack slow, or a 429's Retry-After) before it failed
 MAX_LOOKUPS = 50  # distinct people looked up for one answer (users.info is Tier 4)
 RECENT = 200  # messages (besides the root) whose people are named
 
@@ -36,8 +37,14 @@ def people_in(thread: list[dict], bot_user_id: str) -> list[str]:
     return list(found)[:MAX_LOOKUPS]
 
 
+class NameUnknown(Exception):
+    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
+
+
 class People:
-    """A cache of names, filled by ``lookup(user_id)`` (e.g. SlackApi.user_name)."""
+    """A cache of names, filled by ``lookup(user_id)`` (e.g. SlackApi.user_name), which
+    returns the name, or None when Slack names nobody so, and raises NameUnknown when it
+    cannot tell now. A lookup is given up after ``patience`` seconds."""
 
     def __init__(
         self,
@@ -45,11 +52,10 @@ class People:
         *,
         size: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
-        parallel: int = 1000,
+        patience: float = PATIENCE,
     ):
-        self.lookup, self.size, self.clock = lookup, size, clock
+        self.lookup, self.size, self.clock, self.patience = lookup, size, clock, patience
         self._names: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
-        self._gate = asyncio.Semaphore(parallel)
         self._asking: dict[str, asyncio.Future[str | None]] = {}
 
     async def names(self, users: Iterable[str]) -> dict[str, str]:
@@ -76,9 +82,12 @@ class People:
     async def _ask(self, user: str) -> str | None:
         """Look ``user`` up and remember the answer: a day, or a minute after a failure."""
         try:
-            name, keep = await self.lookup(user), NAME_TTL
-        except Exception as error:  # Slack's error, the budget, the network: only a nicety
-            log.debug("no name for %s now: %s", user, error)
+            name, keep = await asyncio.wait_for(self.lookup(user), self.patience), NAME_TTL
+        except (NameUnknown, asyncio.TimeoutError) as error:
+            log.debug("no name for %s now: %r", user, error)
+            name, keep = None, RETRY_AFTER
+        except Exception:  # a name never breaks an answer, but a bug is said
+            log.warning("looking up %s failed", user, exc_info=True)
             name, keep = None, RETRY_AFTER
         self._names[user] = (name, self.clock() + keep)
         while len(self._names) > self.size:

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .events import BotIdentity, Target, is_dm
 from .files import Download
 from .formatting import markdown_to_mrkdwn, neutralize_pings
+from .people import NameUnknown
 from .quota import Quota
 from .slack_files import download, is_file_host
 from .slack_wire import (
@@ -33,10 +34,6 @@ log = logging.getLogger(__name__)
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
-
-
-class NameUnknown(Exception):
-    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
 
 
 class SlackApi:

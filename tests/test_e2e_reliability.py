@@ -81,6 +81,17 @@ async def test_past_the_reaction_budget_an_answer_goes_on_without_the_eyes(slack
     assert len(slack.calls_to("reactions.add")) == 1
 
 
+async def test_a_name_or_an_eyes_slack_holds_back_does_not_hold_the_answer(slack, llm, bot):
+    # Slack answers 429 with a long Retry-After: a nicety (a name) and a sign (the 👀) are
+    # given up after a couple of seconds, not waited for through three retries.
+    slack.fail("users.info", status=429, retry_after=30, times=None)
+    slack.fail("reactions.add", status=429, retry_after=30, times=None)
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> still there?")
+    replies = await slack.answered(CHANNEL, question["ts"], timeout=8)
+    assert replies[0]["text"].startswith("You said")
+    assert "U1:" in str(llm.requests[-1]["messages"][-1]["content"])  # unnamed, not held
+
+
 async def test_rate_limits_and_server_errors_are_retried_with_the_servers_delay(slack, llm, bot):
     slack.fail("chat.startStream", "internal_error", status=500)
     slack.fail("chat.appendStream", "ratelimited", status=429, retry_after=1)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from slackgpt.people import MAX_LOOKUPS, NAME_TTL, RETRY_AFTER, People, people_in
+from slackgpt.people import (
+    MAX_LOOKUPS,
+    NAME_TTL,
+    RETRY_AFTER,
+    NameUnknown,
+    People,
+    people_in,
+)
 
 
 def test_authors_and_mentions_but_not_the_bot_or_other_bots():
@@ -54,7 +61,7 @@ async def test_names_expire():
 
 async def test_a_failed_lookup_is_asked_again_after_a_minute_not_per_turn():
     now = [0.0]
-    answers: list[object] = [RuntimeError("ratelimited"), "Ana"]
+    answers: list[object] = [NameUnknown("ratelimited"), "Ana"]
 
     async def lookup(user: str) -> str:
         answer = answers.pop(0)
@@ -87,3 +94,20 @@ async def test_one_answers_lookups_go_out_together():
     assert sorted(started) == sorted(wanted)  # no queue of ours: the budget paces them
     release.set()
     assert len(await pending) == 30
+
+
+async def test_a_lookup_slack_holds_back_is_let_go():
+    async def lookup(user: str) -> str:
+        await asyncio.sleep(30)  # e.g. a 429 with a long Retry-After, retried
+        return "Ana"
+
+    people = People(lookup, patience=0.05)
+    assert await asyncio.wait_for(people.names(["U1"]), 1) == {}
+
+
+async def test_a_lookup_that_breaks_leaves_the_person_unnamed_and_says_so(caplog):
+    async def lookup(user: str) -> str:
+        raise KeyError("a bug")
+
+    assert await People(lookup).names(["U1"]) == {}
+    assert "looking up U1 failed" in caplog.text

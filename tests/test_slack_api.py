@@ -6,8 +6,9 @@ import pytest
 from aiohttp import web
 
 from slackgpt.events import Target
+from slackgpt.people import NameUnknown
 from slackgpt.quota import Quota
-from slackgpt.slack_api import NameUnknown, SlackApi, TokenRejected, error_code
+from slackgpt.slack_api import SlackApi, TokenRejected, error_code
 from slackgpt.slack_files import ForeignFileHost
 
 pytestmark = pytest.mark.timeout(20)
