@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from . import failures, policy, prompt
 from .assistant import Addition, Extras, feedback_blocks
 from .config import Settings
+from .deadline import deadline
 from .delivery import Delivery
 from .events import BotIdentity, Question
 from .files import Attachments, read_attachments
@@ -146,9 +147,9 @@ class Answerer:
         if not await self.slack.quota.reserve("reactions.add"):
             log.info("no 👀 on %s/%s: reactions.add is over its budget%s", *where, how)
             return True
-        claiming = self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
         try:
-            return await asyncio.wait_for(claiming, CLAIM_PATIENCE)
+            async with deadline(CLAIM_PATIENCE):
+                return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
         except asyncio.TimeoutError:
             log.warning("no 👀 on %s/%s: Slack did not answer in time%s", *where, how)
             return True

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,12 +20,8 @@ import httpx2
 import openai
 
 from .config import Settings
+from .deadline import deadline
 from .failures import ModelTimeout, StreamCut, rejected_field
-
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as deadline  # a timer, not a task per read like wait_for
-else:  # aiohttp depends on async-timeout before Python 3.11
-    from async_timeout import timeout as deadline
 
 log = logging.getLogger(__name__)
 

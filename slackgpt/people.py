@@ -15,6 +15,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
+from .deadline import deadline
+
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 24 * 3600.0  # names rarely change; each lookup is a round trip before the model
@@ -82,7 +84,8 @@ class People:
     async def _ask(self, user: str) -> str | None:
         """Look ``user`` up and remember the answer: a day, or a minute after a failure."""
         try:
-            name, keep = await asyncio.wait_for(self.lookup(user), self.patience), NAME_TTL
+            async with deadline(self.patience):
+                name, keep = await self.lookup(user), NAME_TTL
         except (NameUnknown, asyncio.TimeoutError) as error:
             log.debug("no name for %s now: %r", user, error)
             name, keep = None, RETRY_AFTER
