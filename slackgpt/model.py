@@ -89,12 +89,14 @@ class _Clock:
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     """The OpenAI (or compatible) client for these settings, on the SDK's aiohttp transport
-    (``openai[aiohttp]``): a streamed answer costs a third of the CPU it does over httpx."""
+    (``openai[aiohttp]``): reading a streamed answer costs about a third of the CPU it does
+    over httpx's own."""
     return openai.AsyncOpenAI(
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
         http_client=openai.DefaultAioHttpClient(),
-        # The stream's own deadlines (see ModelClient.stream) are the tighter ones.
+        # The stream's own deadlines (see ModelClient.stream) govern; this is aiohttp's read
+        # timer too, which _events reads as the same ModelTimeout should it fire first.
         timeout=max(settings.openai_timeout, settings.first_token_timeout),
         max_retries=settings.openai_max_retries,
     )
