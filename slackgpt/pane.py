@@ -25,6 +25,7 @@ from .slack_api import SlackApi, error_code
 from .state import State
 
 log = logging.getLogger(__name__)
+SUMMARY_AGAIN = 10.0  # seconds in which the same person's same summary is a double click
 
 
 class Pane:
@@ -105,6 +106,11 @@ class Pane:
         that a refusal, or a thread the bot cannot read, is told to the person alone."""
         question = assistant.summary_question(shortcut)
         response_url = str(shortcut.get("response_url") or "")
+        clicked = f"summary:{question.channel}:{question.thread_ts}:{question.user}"
+        if await self.state.claim(clicked, ttl=SUMMARY_AGAIN) is False:
+            log.info("a second summary of %s/%s by %s: one is on its way", question.channel,
+                     question.thread_ts, question.user)
+            return None
         refusal = policy.refusal(self.settings.access, question, self.identity)
         if refusal:  # checked before any read
             await self.slack.respond(response_url, refusal)

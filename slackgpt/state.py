@@ -25,8 +25,9 @@ class State(Protocol):
     shared: bool
     """True when every copy of the bot sees this memory: a claim then holds across copies."""
 
-    async def claim(self, key: str) -> bool | None:
-        """True for the first caller with ``key`` (a message); False for every later one.
+    async def claim(self, key: str, ttl: float = CLAIM_TTL) -> bool | None:
+        """True for the first caller with ``key`` (a message); False for every later one
+        within ``ttl`` seconds.
 
         None when a shared store cannot be reached: the caller must claim another way.
         """
@@ -101,10 +102,10 @@ class LocalState:
         self._contexts = _Bounded(remember, clock)
         self._limiter = RateLimiter(requests_per_hour, clock=clock)
 
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str, ttl: float = CLAIM_TTL) -> bool:
         if self._claims.get(key):
             return False
-        self._claims.put(key, True, CLAIM_TTL)
+        self._claims.put(key, True, ttl)
         return True
 
     async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:

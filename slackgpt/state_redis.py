@@ -134,11 +134,13 @@ class RedisState:
 
     # -- State ------------------------------------------------------------------------------
 
-    async def claim(self, key: str) -> bool | None:
-        """True for the first copy with ``key``; False for every later call; None when the
-        store cannot be reached (the caller must claim another way)."""
+    async def claim(self, key: str, ttl: float = CLAIM_TTL) -> bool | None:
+        """True for the first copy with ``key``; False for every later call within ``ttl``
+        seconds; None when the store cannot be reached (the caller must claim another way)."""
         where = self._key("claim", key)
-        taken = await self._safe(self.redis.set(where, self._owner, nx=True, ex=int(CLAIM_TTL)))
+        taken = await self._safe(
+            self.redis.set(where, self._owner, nx=True, px=max(1, int(ttl * 1000)))
+        )
         return None if taken is _DOWN else bool(taken)
 
     async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:

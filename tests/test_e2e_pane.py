@@ -8,6 +8,7 @@ the "Summarize this thread" shortcut.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -266,6 +267,18 @@ async def test_summarize_this_thread_posts_the_summary_in_the_thread(slack, llm,
     assert slack.statuses[0].thread_ts == root["ts"]  # the first sign: "is thinking…"
     assert not slack.calls_to("reactions.add")  # an interaction comes once: no 👀 claim
     assert len(slack.calls_to("conversations.replies")) == 1  # read once, for both steps
+
+
+async def test_a_double_clicked_summary_is_written_once(slack, llm, bot):
+    root = slack.add_message("C1", "배포 일정을 정해야 해요.", user="U2")
+    llm.script(Reply(text="요약: 아직 정하지 않았습니다.", first_token_delay=0.2))
+    await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", root["ts"], user="U4")
+    await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", root["ts"], user="U4")
+    [summary] = await slack.answered("C1", root["ts"])
+    await asyncio.sleep(0.5)  # give a second summary time to appear
+    assert summary["text"] == "요약: 아직 정하지 않았습니다."
+    assert len(slack.bot_replies("C1", root["ts"])) == 1
+    assert len(llm.requests) == 1
 
 
 async def test_summarizing_a_thread_the_bot_cannot_read_says_how_to_fix_it(slack, llm, bot):

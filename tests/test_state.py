@@ -22,6 +22,15 @@ async def test_a_message_is_claimed_once_and_memory_is_bounded():
     assert await state.claim("C1:1.0") is True  # the oldest key was forgotten
 
 
+async def test_a_short_claim_lapses():
+    clock = Clock()
+    state = LocalState(None, clock=clock)
+    assert await state.claim("summary:C1:1.0:U1", ttl=10) is True
+    assert await state.claim("summary:C1:1.0:U1", ttl=10) is False
+    clock.now += 11
+    assert await state.claim("summary:C1:1.0:U1", ttl=10) is True
+
+
 async def test_threads_with_the_bot_are_remembered_and_others_for_a_while():
     clock = Clock()
     state = LocalState(None, clock=clock)

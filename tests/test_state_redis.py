@@ -73,6 +73,13 @@ async def test_a_claim_is_won_by_one_copy_and_kept_for_a_day(copies, raw):
     assert owner and owner.rsplit(":", 1)[1].isdigit()  # host:pid, for whoever debugs
 
 
+async def test_a_short_claim_lapses_for_every_copy(copies, raw):
+    one, two = copies
+    assert await one.claim("summary:C1:1.0:U1", ttl=10) is True
+    assert await two.claim("summary:C1:1.0:U1", ttl=10) is False
+    assert 0 < await raw.pttl(f"{PREFIX}claim:summary:C1:1.0:U1") <= 10_000
+
+
 async def test_many_copies_claiming_at_once_give_one_winner(redis_url):
     states = [RedisState(redis_url, None) for _ in range(5)]
     try:
