@@ -7,7 +7,7 @@
   CPU seconds and peak RSS growth per page.
 * threads: six hostile PDFs through ``asyncio.to_thread`` (what ``files.py`` does today), for
   a few seconds: the loop's worst lag, the default executor's worst wait, the peak RSS.
-* workers: the same through ``slackgpt.parsing.Parser``: one file, then six at once.
+* workers: the same through ``slackgpt.files.pdf_workers.Parser``: one file, then six at once.
 * start-up: a one-page PDF through a worker (median of 10), and an idle child's RSS.
 
 Memory is read from /proc (Linux only): VmRSS and VmHWM of this process and its children.
@@ -26,7 +26,7 @@ import sys
 import time
 
 from fakes.documents import hostile_pdf, text_pdf
-from slackgpt.parsing import Parser
+from slackgpt.files.pdf_workers import Parser
 
 
 def status(pid: int | str = "self") -> dict[str, float]:
@@ -50,7 +50,7 @@ def children() -> list[int]:
             with open(f"/proc/{entry}/stat") as stat:
                 ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if ppid == os.getpid() and b"slackgpt.parsing" in cmdline.read():
+                if ppid == os.getpid() and b"slackgpt.files.pdf_child" in cmdline.read():
                     found.append(int(entry))
         except (OSError, ValueError, IndexError):
             continue
@@ -150,7 +150,7 @@ async def probed(work, window: float | None = None) -> dict:
 
 async def threads(window: float) -> dict:
     """The old way: six hostile PDFs in the default thread pool, watched for ``window`` s."""
-    from slackgpt.files import pdf_text
+    from slackgpt.files.attachments import pdf_text
 
     data = hostile_pdf()
     work = asyncio.gather(*(asyncio.to_thread(pdf_text, data, 50_000) for _ in range(6)))
@@ -174,9 +174,9 @@ async def workers() -> dict:
 
 def idle_child() -> dict:
     """RSS of a worker that has imported everything and waits for its file."""
-    from slackgpt.parsing import Limits, child_environment
+    from slackgpt.files.pdf_workers import Limits, child_environment
 
-    command = [sys.executable, "-m", "slackgpt.parsing_child", Limits().job(1_000, os.getpid())]
+    command = [sys.executable, "-m", "slackgpt.files.pdf_child", Limits().job(1_000, os.getpid())]
     child = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_environment(os.environ)
     )

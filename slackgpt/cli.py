@@ -15,10 +15,10 @@ from typing import Any
 
 from dotenv import find_dotenv, load_dotenv
 
-from . import doctor
-from .config import ConfigError, Settings, load_settings
-from .logs import configure_logging
-from .runtime import StartupError, build_runtime
+from slackgpt import doctor
+from slackgpt.config.settings import ConfigError, Settings, load_settings
+from slackgpt.logs import configure_logging
+from slackgpt.runtime import StartupError, build_runtime
 
 log = logging.getLogger("slackgpt")
 

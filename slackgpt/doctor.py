@@ -14,12 +14,12 @@ from urllib.parse import urlparse
 
 import openai
 
-from .config import Settings
-from .failures import Failure, explain, slack_token_fix
-from .logs import redact
-from .model import ModelClient, build_openai_client
-from .slack_api import SlackApi, SlackUnreachable, TokenRejected, Whoami
-from .state_redis import RedisState, StoreUnavailable, public_url
+from slackgpt.config.settings import Settings
+from slackgpt.logs import redact
+from slackgpt.model.client import ModelClient, build_openai_client
+from slackgpt.model.failures import Failure, explain, slack_token_fix
+from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
+from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
 
 Status = Literal["ok", "warn", "fail"]
 

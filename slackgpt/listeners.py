@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from .answer import Answerer
-from .assistant import FEEDBACK_ACTION, SUMMARIZE_CALLBACK
-from .events import from_person, is_dm_question, is_follow_up, question_from
-from .pane import Pane
+from slackgpt.answering.answer import Answerer
+from slackgpt.pane.handlers import Pane
+from slackgpt.pane.logic import FEEDBACK_ACTION, SUMMARIZE_CALLBACK
+from slackgpt.slack.events import from_person, is_dm_question, is_follow_up, question_from
 
 
 def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:

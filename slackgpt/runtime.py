@@ -8,20 +8,20 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
-from . import listeners
-from .answer import Answerer
-from .config import Settings
-from .events import BotIdentity
-from .failures import slack_token_fix
-from .http_mode import HttpServer, serve_http
-from .model import ModelClient, build_openai_client
-from .pane import Pane
-from .parsing import Parser
-from .people import People
-from .quota import Quota, storage_for
-from .slack_api import SlackApi, SlackUnreachable, TokenRejected
-from .state import LocalState, State
-from .state_redis import RedisState, StoreUnavailable, public_url
+from slackgpt import listeners
+from slackgpt.answering.answer import Answerer
+from slackgpt.config.settings import Settings
+from slackgpt.files.pdf_workers import Parser
+from slackgpt.model.client import ModelClient, build_openai_client
+from slackgpt.model.failures import slack_token_fix
+from slackgpt.pane.handlers import Pane
+from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
+from slackgpt.slack.events import BotIdentity
+from slackgpt.slack.http_mode import HttpServer, serve_http
+from slackgpt.slack.people import People
+from slackgpt.slack.quota import Quota, storage_for
+from slackgpt.state.local import LocalState, State
+from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def build_app(
     ``signing_secret`` makes Bolt verify HTTP requests (Socket Mode needs none). Plain
     listeners serve the AI pane, not Bolt's ``Assistant``: that one takes every DM thread
     reply for the pane and keeps its context in message metadata (a read and an update
-    per use); the context lives in :class:`~slackgpt.state.State` instead.
+    per use); the context lives in :class:`~slackgpt.state.local.State` instead.
     """
     identity = answerer.identity
 

@@ -11,9 +11,9 @@ from fakes import bot_env
 from fakes.openai import FakeOpenAI
 from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
-from slackgpt.config import Settings, load_settings
-from slackgpt.quota import Quota
+from slackgpt.config.settings import Settings, load_settings
 from slackgpt.runtime import Runtime, build_runtime
+from slackgpt.slack.quota import Quota
 
 
 @pytest.fixture

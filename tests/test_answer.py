@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from slackgpt.answer import Answerer
-from slackgpt.events import BotIdentity, Question
-from slackgpt.model import ModelClient, build_openai_client
-from slackgpt.slack_api import SlackApi
-from slackgpt.state import LocalState
+from slackgpt.answering.answer import Answerer
+from slackgpt.model.client import ModelClient, build_openai_client
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.state.local import LocalState
 
 
 class BrokenThreads(SlackApi):

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from fakes.slack_pane import context_actions_error
-from slackgpt.assistant import (
+from slackgpt.answering.policy import AccessRules
+from slackgpt.model.tokens import estimate_tokens
+from slackgpt.pane.logic import (
     BAD,
     DEFAULT_PROMPTS,
     FEEDBACK_ACTION,
@@ -28,9 +30,7 @@ from slackgpt.assistant import (
     summary_question,
     title_for,
 )
-from slackgpt.budget import estimate_tokens
-from slackgpt.events import BotIdentity, Question
-from slackgpt.policy import AccessRules
+from slackgpt.slack.events import BotIdentity, Question
 
 BOT = BotIdentity("UBOT", "BBOT", "gpt")
 

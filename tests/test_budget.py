@@ -1,6 +1,6 @@
 import pytest
 
-from slackgpt.budget import (
+from slackgpt.model.tokens import (
     CUT_MARKER,
     IMAGE_TOKENS,
     MESSAGE_OVERHEAD,

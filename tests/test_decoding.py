@@ -2,7 +2,7 @@
 
 import pytest
 
-from slackgpt.decoding import decode_text
+from slackgpt.files.decoding import decode_text
 from tests.test_files import PNG
 
 

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from slackgpt.assistant import feedback_blocks
-from slackgpt.delivery import Delivery
-from slackgpt.events import Target
 from slackgpt.formatting import open_fence
-from slackgpt.quota import Quota
-from slackgpt.slack_api import SlackApi
+from slackgpt.pane.logic import feedback_blocks
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.delivery import Delivery
+from slackgpt.slack.events import Target
+from slackgpt.slack.quota import Quota
 
 
 @pytest.fixture

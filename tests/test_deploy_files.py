@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slackgpt.config import load_settings
+from slackgpt.config.settings import load_settings
 
 pytestmark = pytest.mark.timeout(10)
 

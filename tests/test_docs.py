@@ -6,14 +6,14 @@ import json
 import re
 from pathlib import Path
 
-from slackgpt.assistant import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK
+from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings_read_by_the_code() -> set[str]:
     source = "".join(
-        (ROOT / "slackgpt" / name).read_text() for name in ("config.py", "environment.py")
+        (ROOT / "slackgpt" / "config" / name).read_text() for name in ("settings.py", "reader.py")
     )
     names = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', source))  # NAMES_LIKE_THIS
     return {name for name in names if not name.startswith(("C0", "U0"))}

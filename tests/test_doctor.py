@@ -13,10 +13,10 @@ from aiohttp import web
 
 from fakes.openai import Reply
 from slackgpt import doctor
-from slackgpt.config import Settings
+from slackgpt.config.settings import Settings
 from slackgpt.doctor import Check, exit_code, render, run_checks
-from slackgpt.model import build_openai_client
-from slackgpt.slack_api import SlackApi
+from slackgpt.model.client import build_openai_client
+from slackgpt.slack.api import SlackApi
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.streaming import STATUS
+from slackgpt.answering.stream import STATUS
 
 CHANNEL = "C1"
 

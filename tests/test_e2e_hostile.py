@@ -14,7 +14,7 @@ import pytest
 
 from fakes.documents import hostile_pdf, text_pdf
 from fakes.openai import Reply
-from slackgpt.quota import Quota
+from slackgpt.slack.quota import Quota
 from tests.conftest import env_for
 from tests.test_e2e_startup import finished, run_app
 

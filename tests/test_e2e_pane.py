@@ -14,8 +14,8 @@ import logging
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.assistant import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
-from slackgpt.policy import NOT_ALLOWED_USER, AccessRules
+from slackgpt.answering.policy import NOT_ALLOWED_USER, AccessRules
+from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -175,7 +175,7 @@ async def test_a_channel_the_bot_cannot_read_is_explained_once(
 
 
 async def test_a_feedback_click_is_acked_logged_and_confirmed(slack, llm, bot, caplog):
-    caplog.set_level(logging.INFO, logger="slackgpt.pane")
+    caplog.set_level(logging.INFO, logger="slackgpt.pane.handlers")
     llm.script(Reply(text="Use Postgres."))
     thread = await open_pane(slack)
     [answer] = await ask(slack, thread, "Which database?")

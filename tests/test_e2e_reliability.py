@@ -7,7 +7,7 @@ import signal
 import time
 
 from fakes.openai import Reply
-from slackgpt.quota import PER_MINUTE, Quota
+from slackgpt.slack.quota import PER_MINUTE, Quota
 from tests.conftest import env_for
 from tests.test_e2e_startup import finished, run_app
 

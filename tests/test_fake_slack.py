@@ -22,8 +22,8 @@ from yarl import URL
 
 from fakes.slack import FakeSlack
 from fakes.slack_limits import METHOD_LIMITS, Limit, RateLimiter
-from slackgpt.slack_api import SlackApi
-from slackgpt.slack_files import ForeignFileHost
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.downloads import ForeignFileHost
 
 pytestmark = pytest.mark.timeout(20)
 

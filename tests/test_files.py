@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from fakes.documents import pages_pdf
-from slackgpt.files import (
+from slackgpt.files.attachments import (
     MAX_BYTES,
     Attachments,
     Download,
@@ -13,7 +13,7 @@ from slackgpt.files import (
     read_attachments,
     user_content,
 )
-from slackgpt.parsing import Parser
+from slackgpt.files.pdf_workers import Parser
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 20
@@ -327,7 +327,7 @@ async def test_damaged_pdf_becomes_a_note():
 async def test_pdf_without_pypdf_becomes_a_note():
     no_pypdf = (  # the worker, in a Python where `import pypdf` fails
         "import runpy, sys; sys.modules['pypdf'] = None; "
-        "runpy.run_module('slackgpt.parsing_child', run_name='__main__')"
+        "runpy.run_module('slackgpt.files.pdf_child', run_name='__main__')"
     )
     parser = Parser(command=[sys.executable, "-c", no_pypdf])
     file = slack_file("paper.pdf", filetype="pdf")

@@ -15,14 +15,14 @@ from slack_sdk.signature import SignatureVerifier
 
 from fakes.openai import Reply
 from fakes.slack import FakeSlack
-from slackgpt.answer import Answerer
-from slackgpt.config import Settings
-from slackgpt.http_mode import build_http_app, serve_http
-from slackgpt.model import ModelClient, build_openai_client
-from slackgpt.pane import Pane
+from slackgpt.answering.answer import Answerer
+from slackgpt.config.settings import Settings
+from slackgpt.model.client import ModelClient, build_openai_client
+from slackgpt.pane.handlers import Pane
 from slackgpt.runtime import build_app
-from slackgpt.slack_api import SlackApi
-from slackgpt.state import LocalState
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.http_mode import build_http_app, serve_http
+from slackgpt.state.local import LocalState
 
 pytestmark = pytest.mark.timeout(30)
 

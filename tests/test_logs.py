@@ -145,7 +145,7 @@ def test_configure_logging_end_to_end(root_logging, monkeypatch, fmt):
     monkeypatch.setattr(sys, "stderr", stream)
     configure_logging("debug", fmt, secrets=["azure-0123456789abcdef"])
     configure_logging("info", fmt, secrets=["azure-0123456789abcdef"])  # replaces, no doubles
-    log = logging.getLogger("slackgpt.answer")
+    log = logging.getLogger("slackgpt.answering.answer")
     log.debug("hidden at INFO")
     log.info("answer for %s", BOT, extra={"event_id": "Ev1"})
     try:
@@ -163,7 +163,7 @@ def test_configure_logging_end_to_end(root_logging, monkeypatch, fmt):
         assert [e["message"] for e in lines] == ["answer for xoxb-[REDACTED]", "model failed"]
         assert lines[0]["event_id"] == "Ev1"
     else:
-        assert "INFO slackgpt.answer: answer for xoxb-[REDACTED] event_id=Ev1" in out
+        assert "INFO slackgpt.answering.answer: answer for xoxb-[REDACTED] event_id=Ev1" in out
 
 
 def test_uncaught_exceptions_are_logged_masked(root_logging, monkeypatch):

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.failures import ModelTimeout, explain
-from slackgpt.model import ModelClient, build_openai_client
+from slackgpt.model.client import ModelClient, build_openai_client
+from slackgpt.model.failures import ModelTimeout, explain
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.config import ConfigError, load_settings
+from slackgpt.config.settings import ConfigError, load_settings
 from tests.conftest import env_for
 from tests.test_e2e_startup import ROOT, finished, run_app
 from tests.test_http_mode import SECRET, HttpBot, mention_payload

@@ -1,8 +1,8 @@
-"""slackgpt.parsing: PDFs read in bounded worker processes (real children, real PDFs).
+"""slackgpt.files.pdf_workers: PDFs read in bounded worker processes (real children, real PDFs).
 
 What is watched from the outside comes from /proc: which children run (their command line
-names ``slackgpt.parsing``) and their resident memory. ``getrusage(RUSAGE_CHILDREN)`` is no
-use here: Linux keeps a child's peak RSS across exec, so it reports the forking parent's.
+names ``slackgpt.files.pdf_child``) and their resident memory. ``getrusage(RUSAGE_CHILDREN)``
+is no use here: Linux keeps a child's peak RSS across exec, so it reports the forking parent's.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from fakes.documents import ENGLISH, damaged_pdf, encrypted_pdf, hostile_pdf, text_pdf
-from slackgpt.parsing import Limits, Outcome, Parsed, Parser, Transcript, child_environment
-from slackgpt.parsing_child import extract_pdf
+from slackgpt.files.pdf_child import extract_pdf
+from slackgpt.files.pdf_workers import (
+    Limits,
+    Outcome,
+    Parsed,
+    Parser,
+    Transcript,
+    child_environment,
+)
 
 pytest.importorskip("pypdf")
 pytestmark = pytest.mark.skipif(
@@ -64,7 +71,7 @@ def workers() -> list[int]:
                 command = cmdline.read()
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == me and b"slackgpt.parsing" in command:
+        if ppid == me and b"slackgpt.files.pdf_child" in command:
             found.append(int(entry))
     return found
 
@@ -312,7 +319,7 @@ async def test_a_child_dies_with_the_bot_even_when_it_exits_abruptly(tmp_path):
     script = textwrap.dedent(
         f"""
         import asyncio, os, sys
-        from slackgpt.parsing import Limits, Parser
+        from slackgpt.files.pdf_workers import Limits, Parser
 
         async def main():
             parser = Parser(Limits(seconds=30, memory_mb=400))
@@ -345,7 +352,7 @@ def test_the_cpu_cap_is_a_backstop_in_the_child():
     job["cpu"] = 1  # SIGXCPU after 1 s of CPU time, SIGKILL after 2
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.run(
-        [sys.executable, "-m", "slackgpt.parsing_child", json.dumps(job)],
+        [sys.executable, "-m", "slackgpt.files.pdf_child", json.dumps(job)],
         input=hostile_pdf(**SLOW),
         capture_output=True,
         env=child_environment(os.environ),
@@ -393,9 +400,10 @@ async def test_the_child_gets_no_secrets_from_the_environment(monkeypatch):
     assert parsed.outcome is Outcome.OK
     environment = json.loads(parsed.text)
     assert "SLACK_BOT_TOKEN" not in environment and "OPENAI_API_KEY" not in environment
-    assert environment["PYTHONPATH"].split(os.pathsep)[0] == os.path.dirname(
-        os.path.dirname(os.path.abspath(sys.modules["slackgpt.parsing"].__file__))
-    )
+    import slackgpt
+
+    holds_package = os.path.dirname(os.path.dirname(os.path.abspath(slackgpt.__file__)))
+    assert environment["PYTHONPATH"].split(os.pathsep)[0] == holds_package
 
 
 # --- The pure parts, without processes ------------------------------------------------------

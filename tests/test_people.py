@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from slackgpt.people import (
+from slackgpt.slack.people import (
     MAX_LOOKUPS,
     NAME_TTL,
     RETRY_AFTER,

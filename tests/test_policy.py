@@ -1,7 +1,6 @@
 import pytest
 
-from slackgpt.config import ConfigError, load_settings
-from slackgpt.policy import (
+from slackgpt.answering.policy import (
     NOT_ALLOWED_CHANNEL,
     NOT_ALLOWED_USER,
     AccessRules,
@@ -11,6 +10,7 @@ from slackgpt.policy import (
     system_prompt_for,
     wait_phrase,
 )
+from slackgpt.config.settings import ConfigError, load_settings
 
 TOKENS = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "OPENAI_API_KEY": "sk-1"}
 

@@ -1,5 +1,5 @@
-from slackgpt.events import BotIdentity
-from slackgpt.prompt import to_model_messages
+from slackgpt.answering.prompt import to_model_messages
+from slackgpt.slack.events import BotIdentity
 
 BOT = BotIdentity(user_id="UBOT", bot_id="BBOT", name="gpt")
 
@@ -51,7 +51,7 @@ def test_stops_at_the_question_and_skips_noise():
 
 
 def test_attachments_join_the_question_only():
-    from slackgpt.files import Attachments
+    from slackgpt.files.attachments import Attachments
 
     files = Attachments(text_parts=["File `a.txt`:\n```\nhello\n```"])
     thread = [msg("1.0", "root"), msg("2.0", "<@UBOT>")]
@@ -73,8 +73,8 @@ class CountingMessage(dict):
 
 
 def test_a_huge_thread_costs_what_the_budget_holds_not_what_the_thread_holds():
-    from slackgpt.budget import fit_to_budget
-    from slackgpt.prompt import build_prompt
+    from slackgpt.answering.prompt import build_prompt
+    from slackgpt.model.tokens import fit_to_budget
 
     text = "슬랙 API 제한이 뭐야? 긴 메시지입니다. " * 100 + "English words too. " * 40
     thread = [msg(f"{1000 + i}.0", text, user=f"U{i % 5}") for i in range(1000)]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from slackgpt.quota import Quota
+from slackgpt.slack.quota import Quota
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 from limits.aio.storage import RedisStorage
 
 from fakes.redis_server import start_redis
-from slackgpt.quota import Quota, storage_for
-from slackgpt.state_redis import RedisState
+from slackgpt.slack.quota import Quota, storage_for
+from slackgpt.state.redis import RedisState
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -56,7 +56,7 @@ def test_a_unix_socket_url_is_understood():
 
 
 async def test_an_outage_leaves_each_copy_its_own_budget(caplog):
-    caplog.set_level(logging.WARNING, logger="slackgpt.quota")
+    caplog.set_level(logging.WARNING, logger="slackgpt.slack.quota")
     server = start_redis()
     state = RedisState(server.url, None)
     try:

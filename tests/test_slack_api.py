@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from slackgpt.events import Target
-from slackgpt.people import NameUnknown
-from slackgpt.quota import Quota
-from slackgpt.slack_api import SlackApi, TokenRejected, error_code
-from slackgpt.slack_files import ForeignFileHost
+from slackgpt.slack.api import SlackApi, TokenRejected, error_code
+from slackgpt.slack.downloads import ForeignFileHost
+from slackgpt.slack.events import Target
+from slackgpt.slack.people import NameUnknown
+from slackgpt.slack.quota import Quota
 
 pytestmark = pytest.mark.timeout(20)
 

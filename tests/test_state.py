@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slackgpt.state import CONTEXT_TTL, OUTSIDE_TTL, LocalState
+from slackgpt.state.local import CONTEXT_TTL, OUTSIDE_TTL, LocalState
 
 
 class Clock:

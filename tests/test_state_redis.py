@@ -16,8 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from fakes.redis_server import HOST, redis_server
-from slackgpt.state import CLAIM_TTL, CONTEXT_TTL, LocalState
-from slackgpt.state_redis import (
+from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL, LocalState
+from slackgpt.state.redis import (
     PREFIX,
     READY,
     SHARED_OUTSIDE_TTL,
@@ -263,7 +263,7 @@ async def test_check_explains_a_wrong_password():
 
 
 async def test_an_outage_is_unknown_never_a_refusal_and_is_said_once(caplog):
-    caplog.set_level(logging.DEBUG, logger="slackgpt.state_redis")
+    caplog.set_level(logging.DEBUG, logger="slackgpt.state.redis")
     state = RedisState(f"redis://{HOST}:{free_port()}/0", 2, timeout=0.5)
     try:
         assert await state.claim("C1:1.0") is None  # the caller claims with Slack instead
@@ -283,7 +283,7 @@ async def test_an_outage_is_unknown_never_a_refusal_and_is_said_once(caplog):
 async def test_the_store_coming_back_is_used_at_once(caplog):
     from fakeredis import TcpFakeServer
 
-    caplog.set_level(logging.WARNING, logger="slackgpt.state_redis")
+    caplog.set_level(logging.WARNING, logger="slackgpt.state.redis")
     port = free_port()
     state = RedisState(f"redis://{HOST}:{port}/0", None, timeout=0.5, retry_after=0.2)
     server = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from slackgpt.events import BotIdentity, Question
-from slackgpt.quota import Quota
-from slackgpt.state import LocalState
-from slackgpt.threads import Threads
+from slackgpt.answering.threads import Threads
+from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.slack.quota import Quota
+from slackgpt.state.local import LocalState
 
 ME = BotIdentity("UBOT", "BBOT")
 

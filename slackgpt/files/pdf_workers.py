@@ -1,6 +1,6 @@
 """Untrusted files parsed in bounded worker processes, never in a thread of the event loop.
 
-Each file gets a fresh child, ``python -m slackgpt.parsing_child``: the bytes go in on
+Each file gets a fresh child, ``python -m slackgpt.files.pdf_child``: the bytes go in on
 stdin, one JSON line per page comes back on stdout, then one closing line. The child caps
 its own memory and CPU time (``setrlimit``) and runs at a lower priority before it reads;
 the parent caps its wall-clock time and kills it (its whole process group) on timeout,
@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .parsing_child import Outcome
+from slackgpt.files.pdf_child import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class Parser:
     """Parses untrusted files in at most ``workers`` child processes at a time.
 
     Create one per bot and share it; ``aclose()`` it at shutdown. ``command`` is the child's
-    command line (default: this interpreter, ``-m slackgpt.parsing_child``).
+    command line (default: this interpreter, ``-m slackgpt.files.pdf_child``).
     """
 
     def __init__(
@@ -182,7 +182,7 @@ class Parser:
             raise ValueError("workers must be at least 1")
         self.limits = limits or Limits()
         self.workers = workers
-        self.command = tuple(command or (sys.executable, "-m", "slackgpt.parsing_child"))
+        self.command = tuple(command or (sys.executable, "-m", "slackgpt.files.pdf_child"))
         self._slots = asyncio.Semaphore(workers)  # binds to a loop on first use
         self._starting: set[asyncio.Future] = set()
         self._live: set[asyncio.subprocess.Process] = set()
@@ -343,7 +343,7 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     when the bot runs from a source checkout that is not installed.
     """
     env = {name: environ[name] for name in _INHERITED if name in environ}
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     paths = [package_parent, *filter(None, environ.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -1,4 +1,4 @@
-"""The child side of ``slackgpt.parsing``: ``python -m slackgpt.parsing_child JOB``.
+"""The child side of ``slackgpt.files.pdf_workers``: ``python -m slackgpt.files.pdf_child JOB``.
 
 Reads a file on stdin and writes JSON lines on stdout: ``{"pages": n}``, one
 ``{"text": ...}`` per page read, then ``{"end": outcome, ...}``. It caps itself first
@@ -144,7 +144,7 @@ def _read_all(stream: io.BufferedIOBase) -> io.BytesIO:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The child: ``python -m slackgpt.parsing JOB`` with the file on stdin."""
+    """The child: ``python -m slackgpt.files.pdf_child JOB`` with the file on stdin."""
     job = json.loads((argv if argv is not None else sys.argv[1:])[0])
     confine(job)
     logging.disable(logging.CRITICAL)  # pypdf's warnings about a damaged file: nobody reads

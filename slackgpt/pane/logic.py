@@ -1,7 +1,7 @@
 """The AI pane's decisions: suggested prompts, thread titles, the channel in view, feedback
 buttons and thread summaries.
 
-Pure: no clients, no I/O. :mod:`pane` does the Slack side.
+Pure: no clients, no I/O. :mod:`~slackgpt.pane.handlers` does the Slack side.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
-from .budget import estimate_tokens, truncate_text
-from .events import SPOKEN_SUBTYPES, BotIdentity, Question, Target, from_person
-from .formatting import best_cut, slack_to_text
-from .policy import AccessRules
-from .prompt import speaker
+from slackgpt.answering.policy import AccessRules
+from slackgpt.answering.prompt import speaker
+from slackgpt.formatting import best_cut, slack_to_text
+from slackgpt.model.tokens import estimate_tokens, truncate_text
+from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, Question, Target, from_person
 
 MAX_PROMPTS = 4  # Slack shows up to four suggested prompts
 TITLE_CHARS = 60

@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from itertools import accumulate
 
-from .formatting import best_cut
+from slackgpt.formatting import best_cut
 
 MESSAGE_OVERHEAD = 4  # role and separators of one chat message
 REPLY_OVERHEAD = 3  # the tokens that prime the model's reply

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from .files import Download
+from slackgpt.files.attachments import Download
 
 _SLACK_FILE_DOMAINS = (".slack.com", ".slack-gov.com")
 _MAX_REDIRECTS = 3

@@ -15,9 +15,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .decoding import decode_text, image_mimetype, is_web_page
-from .formatting import best_cut
-from .parsing import Outcome, Parsed
+from slackgpt.files.decoding import decode_text, image_mimetype, is_web_page
+from slackgpt.files.pdf_workers import Outcome, Parsed
+from slackgpt.formatting import best_cut
 
 log = logging.getLogger(__name__)
 

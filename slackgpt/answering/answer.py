@@ -1,8 +1,8 @@
 """One answer's flow: claim the question, check it, show the bot is working, read, stream.
 
 The decisions are made by the pure modules (:mod:`policy`, :mod:`prompt`, :mod:`failures`);
-Slack is reached only through :class:`~slackgpt.slack_api.SlackApi`; the stream itself is
-:class:`~slackgpt.streaming.AnswerStream`.
+Slack is reached only through :class:`~slackgpt.slack.api.SlackApi`; the stream itself is
+:class:`~slackgpt.answering.stream.AnswerStream`.
 """
 
 from __future__ import annotations
@@ -15,20 +15,21 @@ from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
-from . import failures, policy, prompt
-from .assistant import Addition, Extras, feedback_blocks
-from .config import Settings
-from .deadline import deadline
-from .delivery import Delivery
-from .events import BotIdentity, Question
-from .files import Attachments, read_attachments
-from .model import ModelClient
-from .parsing import Parser
-from .people import People, people_in
-from .slack_api import SlackApi, error_code
-from .state import State
-from .streaming import STATUS, AnswerStream
-from .threads import Threads
+from slackgpt.answering import policy, prompt
+from slackgpt.answering.stream import STATUS, AnswerStream
+from slackgpt.answering.threads import Threads
+from slackgpt.config.settings import Settings
+from slackgpt.deadline import deadline
+from slackgpt.files.attachments import Attachments, read_attachments
+from slackgpt.files.pdf_workers import Parser
+from slackgpt.model import failures
+from slackgpt.model.client import ModelClient
+from slackgpt.pane.logic import Addition, Extras, feedback_blocks
+from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.delivery import Delivery
+from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.slack.people import People, people_in
+from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
 

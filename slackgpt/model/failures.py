@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import openai
 
-from .config import OPENAI_KEYS_URL, SLACK_APPS_URL
+from slackgpt.config.settings import OPENAI_KEYS_URL, SLACK_APPS_URL
 
 
 class ModelTimeout(Exception):

@@ -12,9 +12,9 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from .events import BotIdentity, Question, is_own
-from .slack_api import SlackApi, error_code
-from .state import State
+from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.events import BotIdentity, Question, is_own
+from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
 

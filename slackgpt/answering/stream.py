@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import failures, prompt
-from .budget import messages_tokens
-from .delivery import Delivery
-from .events import Question
-from .model import Completion, ModelClient, Thinking
-from .slack_api import SlackApi
+from slackgpt.answering import prompt
+from slackgpt.model import failures
+from slackgpt.model.client import Completion, ModelClient, Thinking
+from slackgpt.model.tokens import messages_tokens
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.delivery import Delivery
+from slackgpt.slack.events import Question
 
 log = logging.getLogger(__name__)
 

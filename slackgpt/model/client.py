@@ -1,7 +1,7 @@
 """The model client: stream a chat completion with the configured parameters.
 
 Thinking (reasoning deltas) counts as progress; a stream that ends without saying it is
-finished, or breaks off, raises :class:`~slackgpt.failures.StreamCut`; an optional field the
+finished, or breaks off, raises :class:`~slackgpt.model.failures.StreamCut`; an optional field the
 server refuses is dropped for that server, once, and logged.
 """
 
@@ -19,9 +19,9 @@ import aiohttp
 import httpx2
 import openai
 
-from .config import Settings
-from .deadline import deadline
-from .failures import ModelTimeout, StreamCut, rejected_field
+from slackgpt.config.settings import Settings
+from slackgpt.deadline import deadline
+from slackgpt.model.failures import ModelTimeout, StreamCut, rejected_field
 
 log = logging.getLogger(__name__)
 

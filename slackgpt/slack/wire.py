@@ -13,8 +13,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .events import BotIdentity
-from .quota import Quota
+from slackgpt.slack.events import BotIdentity
+from slackgpt.slack.quota import Quota
 
 
 def error_code(error: BaseException) -> str:

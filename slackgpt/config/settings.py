@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .assistant import DEFAULT_PROMPTS, SuggestedPrompt
-from .environment import Reader
-from .policy import AccessRules
+from slackgpt.answering.policy import AccessRules
+from slackgpt.config.reader import Reader
+from slackgpt.pane.logic import DEFAULT_PROMPTS, SuggestedPrompt
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"

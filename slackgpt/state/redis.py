@@ -1,6 +1,6 @@
 """The bot's memory in Redis or Valkey (``REDIS_URL``), shared by every copy of the bot.
 
-:class:`RedisState` keeps :class:`~slackgpt.state.LocalState`'s promises, so that copies
+:class:`RedisState` keeps :class:`~slackgpt.state.local.LocalState`'s promises, so that copies
 behave as one: a claim is won by one copy only (``SET NX``), a thread learned by one copy
 is known to all, a person's hourly questions are counted across copies (a sorted set per
 person, trimmed by time in one Lua script), and the AI pane's channel in view reaches the
@@ -30,8 +30,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from .policy import HOUR, RateLimiter
-from .state import CLAIM_TTL, CONTEXT_TTL
+from slackgpt.answering.policy import HOUR, RateLimiter
+from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def public_url(url: str) -> str:
 
 
 class RedisState:
-    """:class:`~slackgpt.state.State` in Redis or Valkey, shared by every copy of the bot.
+    """:class:`~slackgpt.state.local.State` in Redis or Valkey, shared by every copy of the bot.
 
     ``window`` and ``clock`` (wall-clock seconds, the same on every copy) shape the hourly
     count; tests shorten them.

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from .events import Target
-from .formatting import split_off, unsafe_tail
-from .slack_api import SlackApi, error_code
+from slackgpt.formatting import split_off, unsafe_tail
+from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.events import Target
 
 log = logging.getLogger(__name__)
 

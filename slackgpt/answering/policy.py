@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .events import BotIdentity, Question
-from .formatting import slack_to_text
+from slackgpt.formatting import slack_to_text
+from slackgpt.slack.events import BotIdentity, Question
 
 HOUR = 3600.0
 

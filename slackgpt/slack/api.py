@@ -14,19 +14,13 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .events import BotIdentity, Target, is_dm
-from .files import Download
-from .formatting import markdown_to_mrkdwn, neutralize_pings
-from .people import NameUnknown
-from .quota import Quota
-from .slack_files import download, is_file_host
-from .slack_wire import (
-    SlackUnreachable,
-    TokenRejected,
-    Whoami,
-    error_code,
-    web_client,
-)
+from slackgpt.files.attachments import Download
+from slackgpt.formatting import markdown_to_mrkdwn, neutralize_pings
+from slackgpt.slack.downloads import download, is_file_host
+from slackgpt.slack.events import BotIdentity, Target, is_dm
+from slackgpt.slack.people import NameUnknown
+from slackgpt.slack.quota import Quota
+from slackgpt.slack.wire import SlackUnreachable, TokenRejected, Whoami, error_code, web_client
 
 log = logging.getLogger(__name__)
 
@@ -329,5 +323,5 @@ class SlackApi:
 
     async def download(self, url: str, limit: int) -> Download:
         """A private file's bytes, read to the end or to ``limit`` bytes, whichever is first;
-        the bot token goes only to Slack's file hosts (:mod:`slack_files`)."""
+        the bot token goes only to Slack's file hosts (:mod:`~slackgpt.slack.downloads`)."""
         return await download(self._open()[1], self.token, self.api_url, url, limit)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .budget import fit_to_budget
-from .events import SPOKEN_SUBTYPES, BotIdentity, is_own
-from .files import Attachments, user_content
-from .formatting import slack_to_text
+from slackgpt.files.attachments import Attachments, user_content
+from slackgpt.formatting import slack_to_text
+from slackgpt.model.tokens import fit_to_budget
+from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, is_own
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-from .policy import HOUR, RateLimiter
+from slackgpt.answering.policy import HOUR, RateLimiter
 
 CLAIM_TTL = 24 * HOUR  # Slack redelivers an event for minutes, not days
 OUTSIDE_TTL = 600.0  # how long "the bot is not in this thread" is trusted without a store

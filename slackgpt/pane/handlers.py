@@ -3,8 +3,8 @@
 Opening a pane thread offers suggested prompts (and a greeting); the channel the person is
 looking at is remembered and read for their questions; the first question names the thread;
 feedback clicks are logged and confirmed; "Summarize this thread" becomes a question for
-the answerer. The decisions are :mod:`assistant`'s; Slack is reached through
-:class:`~slackgpt.slack_api.SlackApi` only.
+the answerer. The decisions are :mod:`~slackgpt.pane.logic`'s; Slack is reached through
+:class:`~slackgpt.slack.api.SlackApi` only.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from . import assistant, policy
-from .assistant import Addition
-from .config import Settings
-from .events import BotIdentity, Question, Target
-from .people import People, people_in
-from .slack_api import SlackApi, error_code
-from .state import State
+from slackgpt.answering import policy
+from slackgpt.config.settings import Settings
+from slackgpt.pane import logic
+from slackgpt.pane.logic import Addition
+from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.events import BotIdentity, Question, Target
+from slackgpt.slack.people import People, people_in
+from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
 SUMMARY_AGAIN = 10.0  # seconds in which the same person's same summary is a double click
 
 
 class Pane:
-    """The bot's side of the AI pane; also the answerer's :class:`~slackgpt.assistant.Extras`."""
+    """The bot's side of the AI pane; also the answerer's hook (:class:`Extras`)."""
 
     def __init__(
         self,
@@ -65,7 +66,7 @@ class Pane:
 
     async def moved(self, thread: dict) -> None:
         """``assistant_thread_context_changed`` (and opening): note the channel in view."""
-        context = assistant.context_channel(thread)
+        context = logic.context_channel(thread)
         await self.state.remember_context(thread["channel_id"], thread["thread_ts"], context)
 
     async def addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
@@ -87,13 +88,13 @@ class Pane:
 
     async def feedback(self, body: dict) -> None:
         """A click on an answer's feedback buttons: one log line; the voter sees it counted."""
-        vote = assistant.feedback_from(body)
+        vote = logic.feedback_from(body)
         if vote is None:
             log.warning("a feedback click without a vote we know: %s", body.get("actions"))
             return
         fields = vote.fields()
         log.info("feedback %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
-        thanks = assistant.feedback_thanks(vote.vote)
+        thanks = logic.feedback_thanks(vote.vote)
         try:
             await self.slack.post_ephemeral(vote.target, thanks)
         except SlackApiError as error:
@@ -104,7 +105,7 @@ class Pane:
     async def summary(self, shortcut: dict) -> tuple[Question, list[dict]] | None:
         """The "Summarize this thread" shortcut: the question and its thread, read here so
         that a refusal, or a thread the bot cannot read, is told to the person alone."""
-        question = assistant.summary_question(shortcut)
+        question = logic.summary_question(shortcut)
         response_url = str(shortcut.get("response_url") or "")
         clicked = f"summary:{question.channel}:{question.thread_ts}:{question.user}"
         if await self.state.claim(clicked, ttl=SUMMARY_AGAIN) is False:
@@ -120,7 +121,7 @@ class Pane:
         except SlackApiError as error:
             code = error_code(error)
             log.info("cannot summarize a thread in %s (%s)", question.channel, code)
-            why = assistant.cannot_read(question.channel, code, self.identity.name)
+            why = logic.cannot_read(question.channel, code, self.identity.name)
             await self.slack.respond(response_url, why)
             return None
         return question, [*thread, question.as_message()]
@@ -134,28 +135,28 @@ class Pane:
 
     async def _channel_in_view(self, question: Question, channel: str) -> Addition:
         """The channel's latest messages for the model, or why they cannot be read."""
-        code = assistant.read_refusal(self.settings.access, channel)
+        code = logic.read_refusal(self.settings.access, channel)
         if code is None:
             try:
                 history = await self.slack.history(channel, self.settings.context_channel_messages)
             except SlackApiError as error:
                 code = error_code(error)
             else:
-                budget = self.settings.context_tokens // assistant.EXCERPT_SHARE
+                budget = self.settings.context_tokens // logic.EXCERPT_SHARE
                 names = await self.people.names(people_in(history, self.identity.user_id))
-                return Addition(assistant.channel_excerpt(channel, history, budget, names))
+                return Addition(logic.channel_excerpt(channel, history, budget, names))
         log.info("cannot read the channel in view %s (%s)", channel, code)
         notes: tuple[str, ...] = ()
         once = f"unreadable:{question.channel}:{question.thread_ts}:{channel}"
         if await self.state.claim(once) is not False:  # said once (twice, if the store is down)
-            notes = (f"_{assistant.cannot_read(channel, code, self.identity.name)}_",)
-        return Addition(assistant.unreadable(channel), notes)
+            notes = (f"_{logic.cannot_read(channel, code, self.identity.name)}_",)
+        return Addition(logic.unreadable(channel), notes)
 
     def _name(self, question: Question, thread: list[dict]) -> None:
         """Title a pane thread after its first question (in the background)."""
-        if not assistant.needs_title(thread, question.ts, self.identity):
+        if not logic.needs_title(thread, question.ts, self.identity):
             return
-        title = assistant.title_for(question, self.identity.user_id)
+        title = logic.title_for(question, self.identity.user_id)
         if title and question.thread_ts:
             self._spawn(self.slack.set_title(question.channel, question.thread_ts, title))
 
