@@ -17,8 +17,9 @@ import openai
 from slackgpt.config.settings import Settings
 from slackgpt.logs import redact
 from slackgpt.model.client import ModelClient, build_openai_client
-from slackgpt.model.failures import Failure, explain, slack_token_fix
+from slackgpt.model.failures import Failure, explain
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
+from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
 
 Status = Literal["ok", "warn", "fail"]

@@ -7,7 +7,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from slackgpt.answering.answer import Answerer
 from slackgpt.pane.handlers import Pane
-from slackgpt.pane.logic import FEEDBACK_ACTION, SUMMARIZE_CALLBACK
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK
+from slackgpt.slack.blocks import FEEDBACK_ACTION
 from slackgpt.slack.events import from_person, is_dm_question, is_follow_up, question_from
 
 

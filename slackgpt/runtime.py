@@ -13,13 +13,13 @@ from slackgpt.answering.answer import Answerer
 from slackgpt.config.settings import Settings
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.model.client import ModelClient, build_openai_client
-from slackgpt.model.failures import slack_token_fix
 from slackgpt.pane.handlers import Pane
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.http_mode import HttpServer, serve_http
 from slackgpt.slack.people import People
 from slackgpt.slack.quota import Quota, storage_for
+from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
 

@@ -7,29 +7,28 @@ import json
 import pytest
 
 from fakes.slack_pane import context_actions_error
-from slackgpt.answering.policy import AccessRules
+from slackgpt.config.values import (
+    DEFAULT_PROMPTS,
+    MAX_PROMPTS,
+    AccessRules,
+    SuggestedPrompt,
+    parse_prompts,
+)
 from slackgpt.model.tokens import estimate_tokens
 from slackgpt.pane.logic import (
-    BAD,
-    DEFAULT_PROMPTS,
-    FEEDBACK_ACTION,
-    GOOD,
-    MAX_PROMPTS,
     SUMMARY_REQUEST,
     TITLE_CHARS,
-    SuggestedPrompt,
     cannot_read,
     channel_excerpt,
     context_channel,
-    feedback_blocks,
     feedback_from,
     feedback_thanks,
     needs_title,
-    parse_prompts,
     read_refusal,
     summary_question,
     title_for,
 )
+from slackgpt.slack.blocks import BAD, FEEDBACK_ACTION, GOOD, feedback_blocks
 from slackgpt.slack.events import BotIdentity, Question
 
 BOT = BotIdentity("UBOT", "BBOT", "gpt")

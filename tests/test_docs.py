@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK
+from slackgpt.config.values import DEFAULT_PROMPTS
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK
 
 ROOT = Path(__file__).resolve().parent.parent
 

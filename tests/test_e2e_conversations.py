@@ -7,7 +7,7 @@ import base64
 from types import MappingProxyType
 
 from fakes.openai import Reply
-from slackgpt.answering.policy import AccessRules
+from slackgpt.config.values import AccessRules
 
 CHANNEL = "C1"
 PNG = base64.b64decode(

@@ -14,8 +14,9 @@ import logging
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.answering.policy import NOT_ALLOWED_USER, AccessRules
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
+from slackgpt.answering.policy import NOT_ALLOWED_USER
+from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK
 
 pytestmark = pytest.mark.timeout(30)
 

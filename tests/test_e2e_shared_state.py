@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from fakes.openai import Reply
 from fakes.redis_server import HOST, start_redis
-from slackgpt.answering.policy import AccessRules
+from slackgpt.config.values import AccessRules
 from slackgpt.runtime import Runtime, StartupError
 from slackgpt.slack.quota import PER_MINUTE, Quota
 from tests.conftest import env_for

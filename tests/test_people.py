@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from slackgpt.slack.people import (
-    MAX_LOOKUPS,
-    NAME_TTL,
-    RETRY_AFTER,
-    NameUnknown,
-    People,
-    people_in,
-)
+from slackgpt.slack.people import MAX_LOOKUPS, NAME_TTL, RETRY_AFTER, People, people_in
+from slackgpt.slack.wire import NameUnknown
 
 
 def test_authors_and_mentions_but_not_the_bot_or_other_bots():

@@ -8,8 +8,8 @@ from aiohttp import web
 from slackgpt.slack.api import SlackApi, TokenRejected, error_code
 from slackgpt.slack.downloads import ForeignFileHost
 from slackgpt.slack.events import Target
-from slackgpt.slack.people import NameUnknown
 from slackgpt.slack.quota import Quota
+from slackgpt.slack.wire import NameUnknown
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy, prompt
+from slackgpt.answering.hooks import Addition, Extras
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.config.settings import Settings
@@ -24,8 +25,8 @@ from slackgpt.files.attachments import Attachments, read_attachments
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
-from slackgpt.pane.logic import Addition, Extras, feedback_blocks
 from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import BotIdentity, Question
 from slackgpt.slack.people import People, people_in

@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import urlparse
 
-from slackgpt.answering.policy import AccessRules
-from slackgpt.pane.logic import SuggestedPrompt, parse_prompts
+from slackgpt.config.values import AccessRules, SuggestedPrompt, parse_prompts
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")  # channel prompts may name a DM too

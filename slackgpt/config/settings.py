@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from slackgpt.answering.policy import AccessRules
 from slackgpt.config.reader import Reader
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SuggestedPrompt
+from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"

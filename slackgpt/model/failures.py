@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import openai
 
-from slackgpt.config.settings import OPENAI_KEYS_URL, SLACK_APPS_URL
+from slackgpt.config.settings import OPENAI_KEYS_URL
 
 
 class ModelTimeout(Exception):
@@ -95,23 +95,6 @@ def explain(error: BaseException, model_name: str) -> Failure:
         f"unexpected {type(error).__name__}: {_first_line(error)}",
         "See the traceback in the bot's log.",
     )
-
-
-def slack_token_fix(variable: str, code: str) -> str:
-    """What to do when Slack refuses ``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN`` with ``code``."""
-    app = f"{SLACK_APPS_URL} → your app →"
-    if variable == "SLACK_BOT_TOKEN":
-        where = f"{app} OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
-    else:
-        where = f"{app} Basic Information → App-Level Tokens (xapp-…, scope connections:write)"
-    if code == "not_allowed_token_type":
-        return f"Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? {variable} is at {where}."
-    if code == "account_inactive":
-        return f"The app was uninstalled: reinstall it ({app} Install App), then copy {where}."
-    unknown_token = code in ("invalid_auth", "not_authed", "token_revoked")
-    if variable == "SLACK_APP_TOKEN" and not unknown_token:
-        return f"Socket Mode must be enabled: {app} Settings → Socket Mode → Enable Socket Mode."
-    return f"Copy {variable} again from {where}; reinstall the app if it was changed."
 
 
 def is_quota(error: openai.APIError) -> bool:

@@ -17,9 +17,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy
+from slackgpt.answering.hooks import Addition
 from slackgpt.config.settings import Settings
 from slackgpt.pane import logic
-from slackgpt.pane.logic import Addition
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import BotIdentity, Question, Target
 from slackgpt.slack.people import People, people_in

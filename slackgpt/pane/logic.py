@@ -6,111 +6,27 @@ Pure: no clients, no I/O. :mod:`~slackgpt.pane.handlers` does the Slack side.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
 
-from slackgpt.answering.policy import AccessRules
 from slackgpt.answering.prompt import speaker
+from slackgpt.config.values import AccessRules
 from slackgpt.formatting import best_cut, slack_to_text
 from slackgpt.model.tokens import estimate_tokens, truncate_text
+from slackgpt.slack.blocks import BAD, GOOD
 from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, Question, Target, from_person
 
-MAX_PROMPTS = 4  # Slack shows up to four suggested prompts
 TITLE_CHARS = 60
 EXCERPT_SHARE = 4  # the channel in view takes at most 1/4 of CONTEXT_TOKENS
 LINE_TOKENS = 400  # one message of that excerpt, at most
-FEEDBACK_ACTION = "answer_feedback"
 SUMMARIZE_CALLBACK = "summarize_thread"
-GOOD, BAD = "good", "bad"
 SUMMARY_REQUEST = (
     "Summarize this thread for me: the main points, decisions and open questions, briefly. "
     "Write the summary in the language most of the thread's messages are written in."
 )
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
-_PROMPTS_EXAMPLE = '[{"title": "Summarize", "message": "Summarize this channel."}]'
-
-
-@dataclass(frozen=True)
-class SuggestedPrompt:
-    """One suggested prompt: the button's ``title`` and the ``message`` it sends."""
-
-    title: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"title": self.title, "message": self.message}
-
-
-DEFAULT_PROMPTS = (
-    SuggestedPrompt("Summarize this channel", "Summarize the recent messages in this channel."),
-    SuggestedPrompt(
-        "What did I miss?",
-        "What was decided or asked in this channel lately, and what is still open?",
-    ),
-    SuggestedPrompt("What can you do?", "What can you help me with here?"),
-)
-
-
-@dataclass(frozen=True)
-class Addition:
-    """What the pane adds to one answer: text for the system prompt, notes under the answer."""
-
-    system: str = ""
-    notes: tuple[str, ...] = ()
-
-
-class Extras(Protocol):
-    """What a Slack surface adds to an answer (the AI pane: the channel in view, a title)."""
-
-    async def addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
-        """Read alongside the thread (``thread`` resolves to it); never raises."""
-        ...
-
-
-# -- settings --------------------------------------------------------------------------------
-
-
-def parse_prompts(
-    raw: str, name: str = "SUGGESTED_PROMPTS"
-) -> tuple[tuple[SuggestedPrompt, ...], str | None]:
-    """The setting ``name``: (the prompts, None), or (the defaults, what is wrong and the fix).
-
-    Unset means the defaults; ``[]`` means none. Each item is ``{"title", "message"}`` or a
-    string used as both.
-    """
-    if not raw.strip():
-        return DEFAULT_PROMPTS, None
-    head = f"{name} must be a JSON list of up to {MAX_PROMPTS} prompts like "
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as error:
-        where = f"{error.msg} at line {error.lineno}, column {error.colno}"
-        return DEFAULT_PROMPTS, f"{head}{_PROMPTS_EXAMPLE}, but it is not valid JSON ({where})."
-    if not isinstance(value, list) or len(value) > MAX_PROMPTS:
-        return DEFAULT_PROMPTS, f"{head}{_PROMPTS_EXAMPLE} (or [] for none)."
-    prompts = [_prompt(item) for item in value]
-    bad = [str(i + 1) for i, prompt in enumerate(prompts) if prompt is None]
-    if bad:
-        return DEFAULT_PROMPTS, (
-            f"{name} item {', '.join(bad)} must be a non-empty string or an object "
-            f'with a non-empty "title" and "message", like {_PROMPTS_EXAMPLE}.'
-        )
-    return tuple(p for p in prompts if p is not None), None
-
-
-def _prompt(item: object) -> SuggestedPrompt | None:
-    if isinstance(item, str) and item.strip():
-        return SuggestedPrompt(item.strip(), item.strip())
-    if not isinstance(item, dict) or set(item) - {"title", "message"}:
-        return None
-    title, message = item.get("title"), item.get("message")
-    if not (isinstance(title, str) and title.strip() and isinstance(message, str)):
-        return None
-    return SuggestedPrompt(title.strip(), message.strip()) if message.strip() else None
 
 
 # -- threads -----------------------------------------------------------------------------------
@@ -227,24 +143,6 @@ def unreadable(channel: str) -> str:
 
 
 # -- feedback and summaries --------------------------------------------------------------------
-
-
-def feedback_blocks(model_name: str) -> list[dict]:
-    """The 👍/👎 buttons under a finished answer; each value names the vote and the model."""
-
-    def button(vote: str, label: str) -> dict:
-        text = {"type": "plain_text", "text": label}
-        accessible = f"Mark this answer as {label.split()[0].lower()}"
-        value = f"{vote}:{model_name}"[:2000]  # Slack's limit for a button's value
-        return {"text": text, "value": value, "accessibility_label": accessible}
-
-    buttons = {
-        "type": "feedback_buttons",
-        "action_id": FEEDBACK_ACTION,
-        "positive_button": button(GOOD, "Good answer"),
-        "negative_button": button(BAD, "Bad answer"),
-    }
-    return [{"type": "context_actions", "elements": [buttons]}]
 
 
 @dataclass(frozen=True)

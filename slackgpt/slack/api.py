@@ -18,9 +18,15 @@ from slackgpt.files.attachments import Download
 from slackgpt.formatting import markdown_to_mrkdwn, neutralize_pings
 from slackgpt.slack.downloads import download, is_file_host
 from slackgpt.slack.events import BotIdentity, Target, is_dm
-from slackgpt.slack.people import NameUnknown
 from slackgpt.slack.quota import Quota
-from slackgpt.slack.wire import SlackUnreachable, TokenRejected, Whoami, error_code, web_client
+from slackgpt.slack.wire import (
+    NameUnknown,
+    SlackUnreachable,
+    TokenRejected,
+    Whoami,
+    error_code,
+    web_client,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
 from slackgpt.deadline import deadline
+from slackgpt.slack.wire import NameUnknown
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -37,10 +38,6 @@ def people_in(thread: list[dict], bot_user_id: str) -> list[str]:
             found[user] = None
     found.pop(bot_user_id, None)
     return list(found)[:MAX_LOOKUPS]
-
-
-class NameUnknown(Exception):
-    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
 
 
 class People:

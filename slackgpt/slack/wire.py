@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slackgpt.config.settings import SLACK_APPS_URL
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.quota import Quota
 
@@ -32,6 +33,10 @@ class TokenRejected(Exception):
     def __init__(self, variable: str, code: str):
         super().__init__(f"Slack rejected {variable}: {code}")
         self.variable, self.code = variable, code
+
+
+class NameUnknown(Exception):
+    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
 
 
 class SlackUnreachable(Exception):
@@ -91,3 +96,20 @@ def web_client(
         ],
     )
     return session, client
+
+
+def slack_token_fix(variable: str, code: str) -> str:
+    """What to do when Slack refuses ``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN`` with ``code``."""
+    app = f"{SLACK_APPS_URL} → your app →"
+    if variable == "SLACK_BOT_TOKEN":
+        where = f"{app} OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
+    else:
+        where = f"{app} Basic Information → App-Level Tokens (xapp-…, scope connections:write)"
+    if code == "not_allowed_token_type":
+        return f"Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? {variable} is at {where}."
+    if code == "account_inactive":
+        return f"The app was uninstalled: reinstall it ({app} Install App), then copy {where}."
+    unknown_token = code in ("invalid_auth", "not_authed", "token_revoked")
+    if variable == "SLACK_APP_TOKEN" and not unknown_token:
+        return f"Socket Mode must be enabled: {app} Settings → Socket Mode → Enable Socket Mode."
+    return f"Copy {variable} again from {where}; reinstall the app if it was changed."

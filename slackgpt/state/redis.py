@@ -30,8 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from slackgpt.answering.policy import HOUR, RateLimiter
-from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL
+from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL, HOUR, RateLimiter
 
 log = logging.getLogger(__name__)
 
