@@ -18,7 +18,6 @@ from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.http_mode import HttpServer, serve_http
 from slackgpt.slack.people import People
-from slackgpt.slack.quota import Quota, storage_for
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
@@ -82,11 +81,10 @@ def _skip_token_notices(record: logging.LogRecord) -> bool:
     return not (message.startswith(("As you gave `client`", "As `installation_store`")))
 
 
-def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
+def build_runtime(settings: Settings) -> Runtime:
     """The bot as ``python app.py`` runs it, built from the settings; not yet started.
 
-    ``quota`` replaces the Slack budgets made from the settings (tests shorten Slack's minute).
-    With ``REDIS_URL`` the memory and the budgets share one Redis connection pool.
+    With ``REDIS_URL`` the memory and the Slack budgets share one Redis connection pool.
     """
     limit = settings.access.requests_per_hour
     state: State = LocalState(limit)
@@ -94,16 +92,10 @@ def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
     if settings.redis_url:
         state = RedisState(settings.redis_url, limit)
         pool = state.pool
-    if quota is None:
-        storage = storage_for(settings.redis_url, pool)
-        unlimited = {} if not settings.slack_rate_limits else None  # a Slack without limits
-        quota = Quota(storage) if unlimited is None else Quota(
-            storage, per_minute=unlimited, per_channel={}
-        )
     return Runtime(
         settings,
         model=ModelClient(build_openai_client(settings), settings),
-        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url, quota=quota),
+        slack=SlackApi.for_settings(settings, pool),
         state=state,
     )
 

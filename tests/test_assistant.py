@@ -7,6 +7,7 @@ import json
 import pytest
 
 from fakes.slack_pane import context_actions_error
+from slackgpt.answering.policy import cannot_read
 from slackgpt.config.values import (
     DEFAULT_PROMPTS,
     MAX_PROMPTS,
@@ -18,7 +19,6 @@ from slackgpt.model.tokens import estimate_tokens
 from slackgpt.pane.logic import (
     SUMMARY_REQUEST,
     TITLE_CHARS,
-    cannot_read,
     channel_excerpt,
     context_channel,
     feedback_from,
@@ -261,12 +261,15 @@ def test_a_summary_is_a_question_in_the_messages_thread_asked_last():
         "channel": {"id": "C1"},
         "message_ts": "1700000050.000100",
         "message": {"ts": "1700000050.000100", "thread_ts": "1700000000.000100"},
+        "response_url": "https://hooks.slack.com/app/T1/1/x",
     }
     question = summary_question(shortcut)
     assert (question.channel, question.user, question.team) == ("C1", "U4", "T1")
     assert question.thread_ts == "1700000000.000100" and question.ts == "1700000100.000200"
     assert question.text == SUMMARY_REQUEST and "language" in SUMMARY_REQUEST
     assert question.needs_claim is False and question.event_id == "123.456.abc"
+    assert question.response_url == "https://hooks.slack.com/app/T1/1/x"
+    assert question.claim == ("summary:C1:1700000000.000100:U4", 10.0)  # a double click
     assert question.target.thread_ts == "1700000000.000100"
     root = summary_question(shortcut | {"message": {"ts": "1700000050.000100"}})
     assert root.thread_ts == "1700000050.000100"  # a message outside threads starts one

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 
 from slackgpt.slack.api import SlackApi, TokenRejected, error_code
-from slackgpt.slack.downloads import ForeignFileHost
+from slackgpt.slack.downloads import ForeignFileHost, is_file_host
 from slackgpt.slack.events import Target
 from slackgpt.slack.quota import Quota
 from slackgpt.slack.wire import NameUnknown
@@ -89,11 +89,37 @@ async def test_a_name_never_waits_for_the_users_info_budget(slack):
 
 async def test_claim_is_false_only_when_already_taken(slack, door):
     root = slack.add_message("C1", "question")
-    assert await door.claim("C1", root["ts"], "eyes") is True
-    assert await door.claim("C1", root["ts"], "eyes") is False
+    assert await door.claim("C1", root["ts"]) is True
+    assert await door.claim("C1", root["ts"]) is False
     slack.fail("reactions.add", "missing_scope")
     other = slack.add_message("C1", "another")
-    assert await door.claim("C1", other["ts"], "eyes") is True  # the sign is lost, not the answer
+    assert await door.claim("C1", other["ts"]) is True  # the sign is lost, not the answer
+
+
+async def test_a_claim_never_waits_for_the_reactions_budget(slack):
+    door = SlackApi(slack.bot_token, slack.api_url, quota=Quota(per_minute={"reactions.add": 1}))
+    try:
+        first, second = slack.add_message("C1", "one"), slack.add_message("C1", "two")
+        assert await door.claim("C1", first["ts"]) is True
+        assert await door.claim("C1", second["ts"]) is True  # at once, without its 👀
+        assert [c.params["timestamp"] for c in slack.calls_to("reactions.add")] == [first["ts"]]
+    finally:
+        await door.close()
+
+
+async def test_a_thread_is_learned_only_with_budget_beyond_what_answers_need(slack):
+    quota = Quota(per_minute={"conversations.replies": 10}, per_channel={})
+    door = SlackApi(slack.bot_token, slack.api_url, quota=quota)
+    try:
+        root = slack.add_message("C1", "question")
+        assert [m["ts"] for m in await door.learn_thread("C1", root["ts"])] == [root["ts"]]
+        for _ in range(5):
+            await quota.take("conversations.replies")  # answers used 6 of 10 this minute
+        assert await door.learn_thread("C1", root["ts"]) is None  # 4 are kept for answers
+        assert len(slack.calls_to("conversations.replies")) == 1
+        assert len(await door.thread("C1", root["ts"])) == 1  # an answer's read still goes
+    finally:
+        await door.close()
 
 
 async def test_every_write_route_neutralizes_broadcasts(slack, door):
@@ -159,7 +185,7 @@ async def test_a_redirect_to_a_foreign_host_is_not_followed():
     ],
 )
 def test_slack_file_hosts(url, allowed):
-    assert SlackApi("xoxb-1", "https://slack.com/api/").is_file_host(url) is allowed
+    assert is_file_host(url, "https://slack.com/api/") is allowed
 
 
 def test_error_code_reads_slack_and_anything_else():

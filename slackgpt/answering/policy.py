@@ -59,6 +59,25 @@ def system_prompt_for(rules: AccessRules, channel: str, default: str) -> str:
     return f"{default}\n\n{extra}" if extra else default
 
 
+def cannot_read(channel: str, code: str, bot_name: str | None) -> str:
+    """One sentence for the person: why the bot cannot read ``channel``, and the fix."""
+    invite = f"`/invite @{bot_name or 'the bot'}`"
+    if code == "not_in_channel":
+        return f"I can't read <#{channel}> because I'm not in it: type {invite} there."
+    if code == "channel_not_found" and channel.startswith("D"):
+        return "I can't read other people's direct messages; paste the part you need here."
+    if code == "channel_not_found":
+        return f"I can't see <#{channel}>: it is private and I'm not in it; type {invite} there."
+    if code == "missing_scope":
+        return (
+            f"I'm not allowed to read <#{channel}>: an admin must add the channels:history and "
+            "groups:history scopes to this app and reinstall it."
+        )
+    if code == "not_allowed":
+        return f"I'm not set up to read <#{channel}>: an admin can add it to ALLOWED_CHANNELS."
+    return f"I couldn't read <#{channel}> just now ({code}); please ask again in a moment."
+
+
 def rate_limited_message(wait: float, limit: int | None = None) -> str:
     """The reply to someone over their hourly limit, saying when they can ask again."""
     reached = (

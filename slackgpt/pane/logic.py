@@ -115,25 +115,6 @@ def read_refusal(rules: AccessRules, channel: str) -> str | None:
     return None
 
 
-def cannot_read(channel: str, code: str, bot_name: str | None) -> str:
-    """One sentence for the person: why the bot cannot read ``channel``, and the fix."""
-    invite = f"`/invite @{bot_name or 'the bot'}`"
-    if code == "not_in_channel":
-        return f"I can't read <#{channel}> because I'm not in it: type {invite} there."
-    if code == "channel_not_found" and channel.startswith("D"):
-        return "I can't read other people's direct messages; paste the part you need here."
-    if code == "channel_not_found":
-        return f"I can't see <#{channel}>: it is private and I'm not in it; type {invite} there."
-    if code == "missing_scope":
-        return (
-            f"I'm not allowed to read <#{channel}>: an admin must add the channels:history and "
-            "groups:history scopes to this app and reinstall it."
-        )
-    if code == "not_allowed":
-        return f"I'm not set up to read <#{channel}>: an admin can add it to ALLOWED_CHANNELS."
-    return f"I couldn't read <#{channel}> just now ({code}); please ask again in a moment."
-
-
 def unreadable(channel: str) -> str:
     """System text for a channel in view that the bot cannot read."""
     return (
@@ -192,7 +173,8 @@ def summary_question(shortcut: dict) -> Question:
     """The "Summarize this thread" shortcut as a question in the message's thread.
 
     Its ``ts`` is the click's own time, after the whole thread: the request comes last, and
-    Slack sends an interaction once, so no 👀 claim is needed.
+    Slack sends an interaction once, so no 👀 claim is needed; what only the asker should see
+    goes through its ``response_url``.
     """
     message = shortcut.get("message") or {}
     ts = str(message.get("ts") or shortcut.get("message_ts"))
@@ -205,5 +187,6 @@ def summary_question(shortcut: dict) -> Question:
         thread_ts=str(message.get("thread_ts") or ts),
         team=(shortcut.get("team") or {}).get("id") or user.get("team_id"),
         event_id=shortcut.get("trigger_id"),
-        needs_claim=False,
+        summary=True,
+        response_url=str(shortcut.get("response_url") or "") or None,
     )

@@ -3,6 +3,7 @@ Slack's answers mean (error codes, refused tokens, who the bot is)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -52,6 +53,14 @@ class Whoami:
     team_id: str | None
     is_bot: bool
     scopes: str | None  # the x-oauth-scopes header, comma-separated
+
+    @classmethod
+    def of(cls, data: dict, headers: Mapping[str, str]) -> Whoami:
+        """From ``auth.test``'s answer and headers."""
+        identity = BotIdentity(data["user_id"], data.get("bot_id"), data.get("user"))
+        team, team_id = data.get("team"), data.get("team_id")
+        scopes = headers.get("x-oauth-scopes")
+        return cls(identity, team, team_id, is_bot=bool(data.get("bot_id")), scopes=scopes)
 
 
 class _RateLimited(AsyncRateLimitErrorRetryHandler):
