@@ -10,17 +10,16 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 import openai
 
 from slackgpt.config.settings import Settings
-from slackgpt.logs import redact
+from slackgpt.logs import public_url, redact
 from slackgpt.model.client import ModelClient, build_openai_client
 from slackgpt.model.failures import Failure, explain
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 from slackgpt.slack.wire import slack_token_fix
-from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
+from slackgpt.state.redis import RedisState, StoreUnavailable
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -220,7 +219,7 @@ def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
     return Check(
         name,
         "fail",
-        f"{_UNREACHABLE} at {_public(settings.slack_api_url)} ({str(error).split(':')[0]})",
+        f"{_UNREACHABLE} at {public_url(settings.slack_api_url)} ({str(error).split(':')[0]})",
         "Check the network connection, proxy and SLACK_API_URL.",
     )
 
@@ -252,7 +251,7 @@ async def check_store(settings: Settings) -> list[Check]:
 async def check_model(settings: Settings, client: openai.AsyncOpenAI) -> Check:
     """The streaming request an answer sends, with a tiny question; read to the first words."""
     name, model_name = "Model endpoint", settings.openai_model
-    where = _public(settings.openai_base_url or "https://api.openai.com/v1")
+    where = public_url(settings.openai_base_url or "https://api.openai.com/v1")
     quick = client.with_options(max_retries=0, timeout=min(settings.openai_timeout, 30.0))
     patience = min(settings.first_token_timeout, 30.0)
     model = ModelClient(quick, replace(settings, first_token_timeout=patience))
@@ -316,17 +315,3 @@ async def _unknown_model(
         f"model {model} is not served at {where} (404)",
         f"Set OPENAI_MODEL to one of: {shown}.",
     )
-
-
-def _public(url: str) -> str:
-    """``url`` without any user:password part."""
-    parsed = urlparse(url)
-    if parsed.username or parsed.password:
-        port = f":{parsed.port}" if parsed.port else ""
-        parsed = parsed._replace(netloc=f"{parsed.hostname or ''}{port}")
-    return parsed.geturl()
-
-
-def _first_line(error: BaseException) -> str:
-    text = redact(str(error)).strip().splitlines()
-    return (text[0][:200] if text else type(error).__name__)

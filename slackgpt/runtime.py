@@ -12,6 +12,7 @@ from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
 from slackgpt.config.settings import Settings
 from slackgpt.files.pdf_workers import Parser
+from slackgpt.logs import public_url
 from slackgpt.model.client import ModelClient, build_openai_client
 from slackgpt.pane.handlers import Pane
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
@@ -20,7 +21,7 @@ from slackgpt.slack.http_mode import HttpServer, serve_http
 from slackgpt.slack.people import People
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
-from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
+from slackgpt.state.redis import RedisState, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

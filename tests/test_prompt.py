@@ -1,7 +1,16 @@
-from slackgpt.answering.prompt import to_model_messages
+from slackgpt.answering.prompt import build_prompt
 from slackgpt.slack.events import BotIdentity
 
 BOT = BotIdentity(user_id="UBOT", bot_id="BBOT", name="gpt")
+
+
+def to_model_messages(system, thread, identity, *, until_ts=None, attachments=None):
+    """The whole thread as the model's messages (a budget nothing reaches)."""
+    last = until_ts or max((m["ts"] for m in thread), key=float)
+    prompt = build_prompt(
+        system, thread, identity, until_ts=last, attachments=attachments, budget=10**9
+    )
+    return prompt.messages
 
 
 def msg(ts, text, user="U1", **extra):
@@ -73,7 +82,6 @@ class CountingMessage(dict):
 
 
 def test_a_huge_thread_costs_what_the_budget_holds_not_what_the_thread_holds():
-    from slackgpt.answering.prompt import build_prompt
     from slackgpt.model.tokens import fit_to_budget
 
     text = "슬랙 API 제한이 뭐야? 긴 메시지입니다. " * 100 + "English words too. " * 40

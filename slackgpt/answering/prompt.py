@@ -32,26 +32,6 @@ def speaker(message: dict, names: Mapping[str, str] | None = None) -> str:
     return f"{name} (bot)"
 
 
-def to_model_messages(
-    system_prompt: str,
-    thread: list[dict],
-    identity: BotIdentity,
-    *,
-    until_ts: str | None = None,
-    attachments: Attachments | None = None,
-    names: Mapping[str, str] | None = None,
-) -> list[dict[str, object]]:
-    """The chat messages for a Slack thread, oldest first, ending at ``until_ts`` (inclusive).
-
-    The bot's own messages become ``assistant`` turns; everyone else's become ``user`` turns
-    prefixed with who wrote them. Mentions of the bot are removed; empty messages are skipped.
-    ``attachments`` (the files of the message at ``until_ts``) join that message.
-    """
-    turns = _Turns(identity, until_ts, attachments, names or {})
-    converted = (turns.turn(m) for m in _spoken(thread, until_ts))
-    return [{"role": "system", "content": system_prompt}, *(t for t in converted if t)]
-
-
 def build_prompt(
     system_prompt: str,
     thread: list[dict],

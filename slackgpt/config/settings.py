@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from slackgpt.config.reader import Reader
 from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
+from slackgpt.logs import url_password
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -77,7 +77,7 @@ class Settings:
             self.slack_app_token,
             self.openai_api_key,
             self.slack_signing_secret,
-            *_url_password(self.redis_url),
+            *url_password(self.redis_url),
         )
         return tuple(v for v in values if v and v != "unused")
 
@@ -86,12 +86,6 @@ class Settings:
             f"Settings(model={self.openai_model!r}, base_url={self.openai_base_url!r}, "
             f"slack_api_url={self.slack_api_url!r})"
         )
-
-
-def _url_password(url: str | None) -> tuple[str, ...]:
-    """The password in ``url`` (as written and decoded), if any."""
-    password = urlparse(url).password if url else None
-    return (password, unquote(password)) if password else ()
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

@@ -6,14 +6,13 @@ Pure: no clients, no I/O. :mod:`~slackgpt.pane.handlers` does the Slack side.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from slackgpt.answering.prompt import speaker
 from slackgpt.config.values import AccessRules
-from slackgpt.formatting import best_cut, slack_to_text
+from slackgpt.formatting import USER_MENTION, best_cut, slack_to_text
 from slackgpt.model.tokens import estimate_tokens, truncate_text
 from slackgpt.slack.blocks import BAD, GOOD
 from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, Question, Target, from_person
@@ -26,7 +25,6 @@ SUMMARY_REQUEST = (
     "Summarize this thread for me: the main points, decisions and open questions, briefly. "
     "Write the summary in the language most of the thread's messages are written in."
 )
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 
 
 # -- threads -----------------------------------------------------------------------------------
@@ -53,7 +51,7 @@ def needs_title(thread: list[dict], question_ts: str, identity: BotIdentity) -> 
 
 def title_for(question: Question, bot_user_id: str | None = None) -> str:
     """A short title from a question: its first line, cut at a word (or a file's name)."""
-    plain = _MENTION.sub(r"@\1", slack_to_text(question.text, bot_user_id))  # plain text
+    plain = USER_MENTION.sub(r"@\1", slack_to_text(question.text, bot_user_id))  # plain text
     line = " ".join(next((ln for ln in plain.splitlines() if ln.strip()), "").split())
     if not line and question.files:
         line = str(question.files[0].get("title") or question.files[0].get("name") or "")

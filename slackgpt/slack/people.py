@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
 from slackgpt.deadline import deadline
+from slackgpt.formatting import USER_MENTION
 from slackgpt.slack.wire import NameUnknown
 
 log = logging.getLogger(__name__)
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 24 * 3600.0  # names rarely change; each lookup is a round trip before the model
 RETRY_AFTER = 60.0  # a failed lookup: unnamed this long, so one answer asks once, not per turn
 PATIENCE = 2.0  # seconds a lookup may take (Slack slow, or a 429's Retry-After) before it failed
@@ -34,7 +33,7 @@ def people_in(thread: list[dict], bot_user_id: str) -> list[str]:
     for message in [*thread[:1], *thread[-RECENT:]]:
         if message.get("user") and not message.get("bot_id"):
             found[str(message["user"])] = None
-        for user in _MENTION.findall(str(message.get("text") or "")):
+        for user in USER_MENTION.findall(str(message.get("text") or "")):
             found[user] = None
     found.pop(bot_user_id, None)
     return list(found)[:MAX_LOOKUPS]

@@ -23,13 +23,13 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import TypeVar
-from urllib.parse import urlparse
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
+from slackgpt.logs import first_line, public_url
 from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL, HOUR, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -80,15 +80,6 @@ def client_url(url: str) -> str:
     """``url`` with a scheme the ``redis`` client knows (``valkey://`` is ``redis://``)."""
     scheme, sep, rest = url.partition("://")
     return {"valkey": "redis", "valkeys": "rediss"}.get(scheme, scheme) + sep + rest
-
-
-def public_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    user = f"{parsed.username}:***@" if parsed.username else ":***@"
-    return parsed._replace(netloc=user + parsed.netloc.rpartition("@")[2]).geturl()
 
 
 class RedisState:
@@ -189,25 +180,32 @@ class RedisState:
         the bot uses; raises :class:`StoreUnavailable` with a fix naming ``REDIS_URL``."""
         where = public_url(self.url)
         try:
-            await self.redis.ping()
-            probe = self._key("check", self._owner)
-            await self.redis.set(probe, "1", nx=True, ex=60)
-            await self._count(keys=[probe + ":count"], args=[time.time(), 1.0, 1, "probe"])
-            await self.redis.delete(probe, probe + ":count")
+            await self._probe()
         except AuthenticationError as error:
-            detail = f"the store at REDIS_URL ({where}) did not let the bot in: {_reason(error)}"
+            why = first_line(error, kind=True)
+            detail = f"the store at REDIS_URL ({where}) did not let the bot in: {why}"
             raise StoreUnavailable(detail, "Put the right user and password in REDIS_URL "
                                    "(redis://USER:PASSWORD@HOST:6379/0).") from None
         except ResponseError as error:
-            detail = f"the store at REDIS_URL ({where}) refused a command: {_reason(error)}"
+            why = first_line(error, kind=True)
+            detail = f"the store at REDIS_URL ({where}) refused a command: {why}"
             raise StoreUnavailable(detail, f"Let REDIS_URL's user run GET, SET, DEL, EVAL and "
                                    f"EVALSHA on keys {self.prefix}* on a writable primary "
                                    "(not a replica).") from None
         except (RedisError, OSError, asyncio.TimeoutError) as error:
-            detail = f"could not reach the store at REDIS_URL ({where}): {_reason(error)}"
+            why = first_line(error, kind=True)
+            detail = f"could not reach the store at REDIS_URL ({where}): {why}"
             raise StoreUnavailable(detail, FIX) from None
         await self._open(READY)
         return await self._server()
+
+    async def _probe(self) -> None:
+        """Each kind of command the bot uses, once, on a key of its own."""
+        await self.redis.ping()
+        probe = self._key("check", self._owner)
+        await self.redis.set(probe, "1", nx=True, ex=60)
+        await self._count(keys=[probe + ":count"], args=[time.time(), 1.0, 1, "probe"])
+        await self.redis.delete(probe, probe + ":count")
 
     async def _open(self, count: int) -> None:
         """Open ``count`` connections now (each costs a few round trips: connect, HELLO)."""
@@ -255,7 +253,7 @@ class RedisState:
         if self._down_since is None:
             self._down_since = now
         elif now - self._said_at < REPEAT_ERROR:
-            log.debug("shared store still unreachable: %s", _reason(error))
+            log.debug("shared store still unreachable: %s", first_line(error, kind=True))
             return
         self._said_at = now
         log.error(
@@ -263,11 +261,5 @@ class RedisState:
             "are made with Slack's eyes reaction, threads are read from Slack, per-person limits "
             "count in each copy, and the AI pane's channel in view is not remembered",
             public_url(self.url),
-            _reason(error),
+            first_line(error, kind=True),
         )
-
-
-def _reason(error: BaseException) -> str:
-    """One line: the error's kind and first words."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
