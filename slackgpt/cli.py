@@ -69,9 +69,11 @@ def run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:
+        uvloop = None  # run outside the except: a failure is not chained to this one
+    if uvloop is None:
         asyncio.run(main)
-        return
-    uvloop.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def serve(settings: Settings) -> None:
