@@ -43,6 +43,7 @@ SHARED_OUTSIDE_TTL = 24 * HOUR  # "the bot is not in this thread" (every copy no
 TIMEOUT = 1.0  # seconds for a connection or a reply; the answer path waits on some calls
 CONNECTIONS = 64  # more callers at once wait up to TIMEOUT for a free connection
 READY = 16  # connections opened at start-up: a burst of questions does not wait for them
+_WRONG_TYPE = "WRONGTYPE"  # Redis: a key holds another kind of value than the command needs
 REPEAT_ERROR = 60.0  # seconds between error lines while the store stays unreachable
 RETRY_AFTER = 2.0  # seconds after a failure before the store is tried again (not each call)
 FIX = (
@@ -120,6 +121,7 @@ class RedisState:
         self._serial = itertools.count()
         self._down_since: float | None = None
         self._said_at = self._retry_at = 0.0
+        self._wrong_keys: dict[str, float] = {}  # key -> when it was last said
         self.retry_after = retry_after
 
     # -- State ------------------------------------------------------------------------------
@@ -129,20 +131,22 @@ class RedisState:
         seconds; None when the store cannot be reached (the caller must claim another way)."""
         where = self._key("claim", key)
         taken = await self._safe(
-            self.redis.set(where, self._owner, nx=True, px=max(1, int(ttl * 1000)))
+            self.redis.set(where, self._owner, nx=True, px=max(1, int(ttl * 1000))), where
         )
         return None if taken is _DOWN else bool(taken)
 
     async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:
-        value = await self._safe(self.redis.get(self._key("thread", channel, thread_ts)))
+        where = self._key("thread", channel, thread_ts)
+        value = await self._safe(self.redis.get(where), where)
         return None if value in (None, _DOWN) else value == "1"
 
     async def remember_thread(self, channel: str, thread_ts: str, has_bot: bool) -> None:
         where = self._key("thread", channel, thread_ts)
         if has_bot:
-            await self._safe(self.redis.set(where, "1", ex=int(THREAD_TTL)))
+            await self._safe(self.redis.set(where, "1", ex=int(THREAD_TTL)), where)
         else:  # never over a "1": a copy may have joined since this one read the thread
-            await self._safe(self.redis.set(where, "0", nx=True, ex=int(SHARED_OUTSIDE_TTL)))
+            outside = self.redis.set(where, "0", nx=True, ex=int(SHARED_OUTSIDE_TTL))
+            await self._safe(outside, where)
 
     async def count_request(self, user: str) -> tuple[bool, float]:
         if self.limit is None:
@@ -150,8 +154,9 @@ class RedisState:
         now = self.clock()
         member = f"{now!r}:{self._owner}:{next(self._serial)}"
         args = [repr(now), repr(self.window), self.limit, member]
-        counted = await self._safe(self._count(keys=[self._key("rate", user)], args=args))
-        if counted is _DOWN:  # this process counts alone until the store is back
+        where = self._key("rate", user)
+        counted = await self._safe(self._count(keys=[where], args=args), where)
+        if counted is _DOWN:  # this process counts alone (until the store is back)
             return self._fallback.allow(user)
         added, count, oldest = counted
         wait = float(oldest) + self.window - now if oldest is not None else 0.0
@@ -163,10 +168,11 @@ class RedisState:
         self, channel: str, thread_ts: str, context_channel: str | None
     ) -> None:
         where = self._key("context", channel, thread_ts)
-        await self._safe(self.redis.set(where, context_channel or "", ex=int(CONTEXT_TTL)))
+        await self._safe(self.redis.set(where, context_channel or "", ex=int(CONTEXT_TTL)), where)
 
     async def context_of(self, channel: str, thread_ts: str) -> str | None:
-        value = await self._safe(self.redis.get(self._key("context", channel, thread_ts)))
+        where = self._key("context", channel, thread_ts)
+        value = await self._safe(self.redis.get(where), where)
         return None if value is _DOWN else value or None
 
     async def close(self) -> None:
@@ -229,24 +235,42 @@ class RedisState:
     def _key(self, kind: str, *parts: str) -> str:
         return self.prefix + ":".join((kind, *parts))
 
-    async def _safe(self, call: Coroutine[object, object, T]) -> T | object:
-        """``call``'s result, or ``_DOWN`` (logged) when the store cannot be reached. After a
-        failure the store is left alone for ``retry_after`` seconds: a store that hangs
-        would otherwise cost every question a timeout."""
+    async def _safe(self, call: Coroutine[object, object, T], key: str) -> T | object:
+        """``call``'s result (on ``key``), or ``_DOWN`` (logged) when it failed. After the
+        store could not be reached it is left alone for ``retry_after`` seconds: a store that
+        hangs would otherwise cost every question a timeout. A key that holds another kind of
+        value fails its own calls only: the store is not down."""
         if self._down_since is not None and time.monotonic() < self._retry_at:
             call.close()
             return _DOWN
         try:
             result = await call
         except (RedisError, OSError, asyncio.TimeoutError) as error:
-            self._retry_at = time.monotonic() + self.retry_after
-            self._unreachable(error)
+            if _WRONG_TYPE in str(error):
+                self._wrong_type(key)
+            else:
+                self._retry_at = time.monotonic() + self.retry_after
+                self._unreachable(error)
             return _DOWN
         if self._down_since is not None:
             down = time.monotonic() - self._down_since
             log.warning("the shared store (REDIS_URL) is back after %.0fs", down)
             self._down_since = None
         return result
+
+    def _wrong_type(self, key: str) -> None:
+        """Say, once a minute per key, that ``key`` holds a value the bot did not put there."""
+        now = time.monotonic()
+        if now - self._wrong_keys.get(key, -REPEAT_ERROR) < REPEAT_ERROR:
+            return
+        self._wrong_keys[key] = now
+        while len(self._wrong_keys) > 1000:
+            self._wrong_keys.pop(next(iter(self._wrong_keys)))
+        log.warning(
+            "the shared store's key %s holds another kind of value than the bot keeps there; "
+            "the bot works around it (e.g. counts that person in this copy). Remove it: "
+            "redis-cli DEL %s", key, key,
+        )
 
     def _unreachable(self, error: BaseException) -> None:
         now = time.monotonic()
