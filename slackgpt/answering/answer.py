@@ -32,6 +32,7 @@ from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
+TOLD_FOR = 24 * 3600.0  # a person chatting in a thread hears a refusal once in this time
 
 
 
@@ -115,18 +116,34 @@ class Answerer:
                 return  # not the bot's conversation: only a mention brings it in
         refusal = refusal or await self._over_limit(question)
         if refusal:
-            await self._refuse(question, refusal, settled)
+            await self._refuse(question, refusal, settled, follow_up)
             return
         if question.summary and (thread := await self._summarized(question)) is None:
             return
         await self._respond(question, thread, settled)
 
-    async def _refuse(self, question: Question, refusal: str, settled: bool) -> None:
-        """Say why the bot won't answer: to the asker alone for an interaction."""
+    async def _refuse(
+        self, question: Question, refusal: str, settled: bool, follow_up: bool
+    ) -> None:
+        """Say why the bot won't answer, to the asker alone: through an interaction's
+        ``response_url``, in their DM, or as a message only they see in the thread (no 👀:
+        nothing is answered). A reply in a conversation hears it once a day, then nothing."""
         if question.response_url:
             await self.slack.respond(question.response_url, refusal)
-        elif await self._claim(question, settled):
-            await self.slack.post_text(question.target, refusal)
+        elif question.is_dm:
+            if await self._claim(question, settled):
+                await self.slack.post_text(question.target, refusal)
+        elif follow_up and await self.state.claim(_told(question), ttl=TOLD_FOR) is False:
+            log.info("not answering %s's reply in %s/%s (told already)", question.user,
+                     question.channel, question.thread_ts)
+        else:
+            await self._tell_privately(question, refusal)
+
+    async def _tell_privately(self, question: Question, text: str) -> None:
+        try:
+            await self.slack.post_ephemeral(question.target, text)
+        except SlackApiError as error:
+            log.info("could not tell %s why (%s)", question.user, error_code(error))
 
     async def _summarized(self, question: Question) -> list[dict] | None:
         """The thread a summary is asked of, read before anything shows; None when it cannot
@@ -257,3 +274,8 @@ class Answerer:
 
 async def _ready(value: list[dict]) -> list[dict]:
     return value
+
+
+def _told(question: Question) -> str:
+    """The key that says a person was told, in a thread, why the bot won't answer them."""
+    return f"refused:{question.channel}:{question.thread_ts}:{question.user}"
