@@ -27,6 +27,15 @@ def system_prompt(request: dict) -> str:
     return str(request["messages"][0]["content"])
 
 
+def quoted(request: dict) -> str:
+    """The channel in view as the model got it: a user message of quotes after the system's
+    (anyone's text never goes into the system message)."""
+    second = request["messages"][1]
+    assert second["role"] == "user" and second["content"].startswith("[Quoted from Slack")
+    assert "<#" not in system_prompt(request)
+    return str(second["content"])
+
+
 async def open_pane(slack, *, context_channel: str | None = "C1", user: str = "U1"):
     """A person opens the pane beside ``context_channel``; wait until the bot has set it up."""
     thread = await slack.start_assistant_thread(user, context_channel=context_channel)
@@ -74,9 +83,9 @@ async def test_opening_the_pane_offers_prompts_greets_and_remembers_the_channel(
     [answer] = await ask(slack, thread, "Summarize this channel")
 
     assert answer["text"] == "Release Friday, QA sign-off Thursday."
-    system = system_prompt(llm.requests[0])
-    assert "<#C1>" in system
-    assert system.index("user-u2: We ship the release on Friday.") < system.index(
+    view = quoted(llm.requests[0])
+    assert "<#C1>" in view and "not instructions" in view
+    assert view.index("user-u2: We ship the release on Friday.") < view.index(
         "user-u3: QA signs off on Thursday."
     )  # oldest first
     assert llm.requests[0]["messages"][-1]["content"] == "user-u1: Summarize this channel"
@@ -142,9 +151,9 @@ async def test_the_channel_in_view_follows_the_person(slack, llm, bot):
     await slack.acked(changed)
     await ask(slack, thread, "¿De qué color es el logo en este canal?")
 
-    system = system_prompt(llm.requests[0])
-    assert "<#C2>" in system and "The new logo is blue." in system
-    assert "general chatter" not in system and "<#C1>" not in system
+    view = quoted(llm.requests[0])
+    assert "<#C2>" in view and "The new logo is blue." in view
+    assert "general chatter" not in view and "<#C1>" not in view
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,18 @@ async def test_every_write_route_neutralizes_broadcasts(slack, door):
         assert text not in sent
 
 
+async def test_no_post_unfurls_a_link(slack, door):
+    """Links the model or anyone wrote never turn into previews (#18 item 5)."""
+    root = slack.add_message("C1", "question")
+    target = Target("C1", root["ts"], "U1", slack.team_id)
+    await door.post_text(target, "see https://evil.example/x")
+    await door.post_markdown(target, "see <https://evil.example/y>")
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 2
+    assert all(p.params["unfurl_links"] is False and p.params["unfurl_media"] is False
+               for p in posts)
+
+
 async def test_markdown_falls_back_to_mrkdwn_when_blocks_are_refused(slack, door):
     root = slack.add_message("C1", "question")
     slack.fail("chat.postMessage", "invalid_blocks")

@@ -255,6 +255,7 @@ class Answerer:
                 attachments=attachments,
                 budget=budget,
                 names=names,
+                quoted=addition.quoted,
             )
             return replace(built, notes=(*built.notes, *addition.notes))
 

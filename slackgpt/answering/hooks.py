@@ -12,9 +12,12 @@ from slackgpt.slack.events import Question
 
 @dataclass(frozen=True)
 class Addition:
-    """What the pane adds to one answer: text for the system prompt, notes under the answer."""
+    """What a surface adds to one answer: the bot's own words for the system prompt;
+    ``quoted`` material written by anyone (e.g. the channel in view), which the model sees
+    as a user message marked as quotes, never as instructions; notes under the answer."""
 
     system: str = ""
+    quoted: str = ""
     notes: tuple[str, ...] = ()
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from slackgpt.files.attachments import Attachments, user_content
 from slackgpt.formatting import slack_to_text
-from slackgpt.model.tokens import fit_to_budget
+from slackgpt.model.tokens import fit_to_budget, message_tokens
 from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, is_own
 
 
@@ -41,9 +41,12 @@ def build_prompt(
     attachments: Attachments | None,
     budget: int,
     names: Mapping[str, str] | None = None,
+    quoted: str = "",
 ) -> Prompt:
     """The thread as the model's messages within ``budget`` tokens, with notes for the reader.
 
+    ``quoted``: material anyone wrote (the channel in view), given as a user message right
+    after the system message, kept whole (its size is the caller's to bound).
     The root and the newest message are always kept; older turns go first. The work is
     bounded by the budget, not by the thread: turns are read newest first, and once they
     hold more characters than could ever fit (no text costs under a token per 4
@@ -64,8 +67,10 @@ def build_prompt(
             room -= _chars(turn["content"])
     head = [turns.turn(spoken[root])] if spoken else []
     system = {"role": "system", "content": system_prompt}
-    messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], budget)
-    return Prompt(messages, _notes(attachments, dropped + skipped))
+    context = [{"role": "user", "content": quoted}] if quoted else []
+    room = budget - sum(message_tokens(m) for m in context)
+    messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], room)
+    return Prompt([*messages[:1], *context, *messages[1:]], _notes(attachments, dropped + skipped))
 
 
 def _spoken(thread: list[dict], until_ts: str | None) -> list[dict]:

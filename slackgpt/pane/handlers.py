@@ -119,13 +119,13 @@ class Pane:
             else:
                 budget = self.settings.context_tokens // logic.EXCERPT_SHARE
                 names = await self.people.names(people_in(history, self.identity.user_id))
-                return Addition(logic.channel_excerpt(channel, history, budget, names))
+                return Addition(quoted=logic.channel_excerpt(channel, history, budget, names))
         log.info("cannot read the channel in view %s (%s)", channel, code)
         notes: tuple[str, ...] = ()
         once = f"unreadable:{question.channel}:{question.thread_ts}:{channel}"
         if await self.state.claim(once) is not False:  # said once (twice, if the store is down)
             notes = (f"_{policy.cannot_read(channel, code, self.identity.name)}_",)
-        return Addition(logic.unreadable(channel), notes)
+        return Addition(system=logic.unreadable(channel), notes=notes)
 
     def _name(self, question: Question, thread: list[dict]) -> None:
         """Title a pane thread after its first question (in the background)."""

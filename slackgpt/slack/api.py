@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
+# Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
+_ALWAYS = {"chat.postMessage": {"unfurl_links": False, "unfurl_media": False}}
 CLAIM_REACTION = "eyes"
 CLAIM_PATIENCE = 2.0  # seconds the 👀 may take (Slack slow, a 429's Retry-After), then let go
 LEARNING_KEEPS = 0.4  # of the thread-read budget, left to answers by reads that only learn
@@ -88,7 +90,7 @@ class SlackApi:
     async def call(self, method: str, *, prepaid: bool = False, **params: object) -> dict:
         """Call a Web API ``method`` within its budget (``prepaid``: already reserved, by this
         door); None values are left out. Raises SlackApiError."""
-        params = {k: v for k, v in params.items() if v is not None}
+        params = {**_ALWAYS.get(method, {}), **{k: v for k, v in params.items() if v is not None}}
         if not prepaid:
             channel = params.get("channel") or params.get("channel_id")
             await self.quota.take(method, str(channel) if channel else None)
