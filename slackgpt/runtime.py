@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -11,6 +12,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
 from slackgpt.config.settings import Settings
+from slackgpt.deadline import deadline
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.logs import public_url
 from slackgpt.model.client import ModelClient, build_openai_client
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 # The Socket Mode client notices a socket that died without a close frame at its next
 # ping; a short interval brings the bot back within seconds (the default is 10 s).
 SOCKET_PING_INTERVAL = 3.0
+SLACK_PATIENCE = 15.0  # seconds Slack may take to say who the bot is, at start-up
 
 
 class StartupError(Exception):
@@ -122,6 +125,7 @@ class Runtime:
         self.pane: Pane | None = None
         self.identity: BotIdentity | None = None
         self.handler: AsyncSocketModeHandler | None = None
+        self.slack_patience = SLACK_PATIENCE  # seconds Slack may take at start-up
         self.http: HttpServer | None = None
 
     async def start(self) -> None:
@@ -195,20 +199,27 @@ class Runtime:
 
     async def _check_tokens(self) -> tuple[BotIdentity, str]:
         """Who the bot is, and a Socket Mode URL (none in HTTP mode); or a StartupError."""
+        where = public_url(self.settings.slack_api_url)
+        log.info("connecting to Slack at %s…", where)
         try:
-            whoami = await self.slack.whoami()
-            if self.settings.slack_mode == "http":  # no socket: Slack POSTs the events to us
-                return whoami.identity, ""
-            return whoami.identity, await self.slack.socket_url(self.settings.slack_app_token)
+            async with deadline(self.slack_patience):
+                return await self._identity_and_socket()
         except TokenRejected as error:
             fix = slack_token_fix(error.variable, error.code)
             raise StartupError(f"{error}. {fix}") from None
-        except SlackUnreachable as error:
+        except (SlackUnreachable, asyncio.TimeoutError) as error:
+            why = str(error) or f"no answer within {self.slack_patience:g} s"
             raise StartupError(
-                f"Could not reach Slack at {self.settings.slack_api_url} ({error}). Check the "
-                "network connection (and SLACK_API_URL if you set it).",
+                f"Could not reach Slack at {where} ({why}). Check the network connection, a "
+                "proxy (HTTPS_PROXY), and SLACK_API_URL if you set it.",
                 exit_code=1,
             ) from None
+
+    async def _identity_and_socket(self) -> tuple[BotIdentity, str]:
+        whoami = await self.slack.whoami()
+        if self.settings.slack_mode == "http":  # no socket: Slack POSTs the events to us
+            return whoami.identity, ""
+        return whoami.identity, await self.slack.socket_url(self.settings.slack_app_token)
 
     async def _disconnect(self) -> None:
         if self.http is not None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slackgpt.config.reader import Reader
+from slackgpt.config.reader import Reader, is_placeholder
 from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
 from slackgpt.logs import url_password
 
@@ -88,6 +88,27 @@ class Settings:
         )
 
 
+class _Recorder(dict):
+    """An empty environment that remembers every name asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, name, default=None):  # type: ignore[override]
+        self.asked.add(name)
+        return default
+
+
+def known_names() -> frozenset[str]:
+    """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
+    recorder = _Recorder()
+    get = Reader(recorder, [])
+    for part in (_slack, _model, _behaviour, _pane):
+        part(get)
+    return frozenset(recorder.asked)
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
@@ -138,6 +159,11 @@ def _model(get: Reader) -> dict[str, Any]:
     """The model server, the model and how it is asked."""
     base_url = get.url("OPENAI_BASE_URL")
     api_key = get.text("OPENAI_API_KEY")
+    if is_placeholder(api_key):
+        get.problems.append(
+            f"OPENAI_API_KEY is still the placeholder {api_key!r} from .env.example: paste your "
+            f"key from {OPENAI_KEYS_URL} (or delete the line to use a server that needs none)."
+        )
     if not api_key and base_url:
         api_key = "unused"  # local servers (Ollama, vLLM) accept any key
     elif not api_key:

@@ -21,9 +21,11 @@ import openai
 
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
+from slackgpt.logs import public_url
 from slackgpt.model.failures import ModelTimeout, StreamCut, rejected_field
 
 log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 Message = dict[str, object]
 THINKING_FIRST = 5.0  # seconds of thought before the first Thinking report
@@ -108,6 +110,7 @@ class ModelClient:
     def __init__(self, client: openai.AsyncOpenAI, settings: Settings):
         self.client = client
         self.model_name = settings.openai_model
+        self.where = public_url(settings.openai_base_url or DEFAULT_BASE_URL)  # for messages
         self.first_token_timeout = settings.first_token_timeout
         self.idle_timeout = settings.openai_timeout
         self.params: dict[str, object] = {"stream_options": {"include_usage": True}}

@@ -92,7 +92,7 @@ class Pane:
             log.warning("a feedback click without a vote we know: %s", body.get("actions"))
             return
         fields = vote.fields()
-        log.info("feedback %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
+        log.info("feedback", extra=fields)
         thanks = logic.feedback_thanks(vote.vote)
         try:
             await self.slack.post_ephemeral(vote.target, thanks)

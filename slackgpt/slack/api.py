@@ -223,12 +223,8 @@ class SlackApi:
 
     async def post_text(self, target: Target, text: str) -> str:
         """Post plain mrkdwn ``text`` in the thread; returns the new message's ts."""
-        response = await self.call(
-            "chat.postMessage",
-            channel=target.channel,
-            thread_ts=target.thread_ts,
-            text=neutralize_pings(text),
-        )
+        where = {"channel": target.channel, "thread_ts": target.thread_ts}
+        response = await self.call("chat.postMessage", **where, text=neutralize_pings(text))
         return str(response["ts"])
 
     async def post_ephemeral(self, target: Target, text: str) -> None:
