@@ -109,7 +109,7 @@ async def test_help_says_where_settings_come_from_and_what_the_exit_codes_mean(t
 
 
 async def test_a_python_without_the_project_says_how_to_install_it(tmp_path):
-    code, out, err = await app(["--help"], {}, tmp_path, "-S")  # no site-packages
+    code, _, err = await app(["--help"], {}, tmp_path, "-S")  # no site-packages
     assert code == 2 and "Traceback" not in err
     assert ".venv/bin/pip install -c constraints.txt -e ." in err
     assert ".venv/bin/python app.py" in err
