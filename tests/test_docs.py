@@ -63,3 +63,14 @@ def test_manifest_has_the_ai_pane_and_its_interactions():
     readme = (ROOT / "README.md").read_text()
     for name in ("assistant:write", "assistant_thread_started", SUMMARIZE_CALLBACK):
         assert name in readme  # the steps for an existing install
+
+
+def test_architecture_names_every_room_and_module():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    package = ROOT / "slackgpt"
+    rooms = [p.name for p in package.iterdir() if (p / "__init__.py").exists()]
+    assert sorted(r for r in rooms if f"{r}/" not in text) == []
+    modules = [p for p in package.rglob("*.py") if p.name != "__init__.py"]
+    assert sorted(str(p.relative_to(package)) for p in modules if p.name not in text) == []
+    for word in ("door", "claim", "settled", "copy", "in view"):
+        assert f"- **{word}**" in text  # the glossary
