@@ -6,9 +6,10 @@ Timing model (all times ``time.monotonic()`` of the benchmark process):
 * A Web API call takes effect in Slack one ``rtt`` after it reaches FakeSlack (the fake
   sleeps before answering), so a call is *visible* at ``arrival + rtt``.
 * ack: event → the ack read by FakeSlack. first sign: event → the first 👀 or status
-  visible. first text ("first words"): event → the first text visible (``chat.startStream``
-  with text, or ``chat.postMessage``). completion ("done"): event → the thread's last call
-  visible. tail: the model's last byte → done. makespan: first event → last done.
+  visible. first words (key ``first_text``): event → the first text visible
+  (``chat.startStream`` with text, or ``chat.postMessage``). done (key ``completion``):
+  event → the thread's last call visible. tail: the model's last byte → done. makespan:
+  first event → last done.
 """
 
 from __future__ import annotations
