@@ -174,12 +174,13 @@ def verdict(texts: Sequence[str], streaming: bool, expected: str) -> str:
 
 
 def stats(series: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    """``<name>_p50_ms``, ``_p99_ms`` and ``_max_ms`` of each series (seconds in)."""
+    """``<name>_p50_ms``, ``_p90_ms``, ``_p99_ms`` and ``_max_ms`` of each series (seconds
+    in)."""
     out: dict[str, float] = {}
     for name, values in series.items():
         if values:
-            out[f"{name}_p50_ms"] = 1000 * (pct(values, 0.5) or 0.0)
-            out[f"{name}_p99_ms"] = 1000 * (pct(values, 0.99) or 0.0)
+            for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+                out[f"{name}_{label}_ms"] = 1000 * (pct(values, q) or 0.0)
             out[f"{name}_max_ms"] = 1000 * max(values)
     return out
 

@@ -28,7 +28,8 @@ Row = dict[str, Any]
 
 SCALARS = [
     *(f"{name}_{q}_ms" for name in ("ack", "model_request", "first_sign", "first_text",
-                                    "completion", "tail", "model_span") for q in ("p50", "p99")),
+                                    "completion", "tail", "model_span")
+      for q in ("p50", "p90", "p99")),
     "completion_max_ms", "makespan_s", "calls_per_answer_total",
     "web_api_connections_per_answer", "update_gap_min_s", "update_gap_p50_s", "bot_cpu_s",
     "cpu_ms_per_answer", "rss_peak_mb", "rss_peak_sum_mb", "rss_start_mb", "rss_end_mb",

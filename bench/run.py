@@ -16,7 +16,10 @@ through their public hooks. Two profiles (``bench/profiles.py``):
     .venv/bin/python -m bench.run --profile busy        # 1 copy, then 2 copies + Redis
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
 
-The words are docs/performance.md's; a target's MISS that is known says "expected" and why.
+Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
+``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
+(p50/p90/p99) per profile, the floor bot beside slackgpt (``bench/plot.py``). The words are
+docs/performance.md's; a target's MISS that is known says "expected" and why.
 
 Exit status: 0 when every answer arrived complete and correct (whether targets are met or
 not); 1 on errors (the bot did not start or died, an answer was lost, late, wrong or given
@@ -42,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(ROOT))
 
-from bench import expected, report  # noqa: E402
+from bench import expected, plot, report  # noqa: E402
 from bench.analysis import summarize  # noqa: E402
 from bench.bot_process import Launch, kill_leftovers  # noqa: E402
 from bench.burst import run_burst  # noqa: E402
@@ -73,7 +76,9 @@ def parser() -> argparse.ArgumentParser:
     add("--idle", type=float, help="burst: seconds of idle CPU measurement (3; quick 1)")
     add("--cold", action="store_true", help="no warm-up mention before the traffic")
     add("--rate-limits", action="store_true", help="burst: FakeSlack applies Slack's tiers")
-    add("--json", metavar="PATH", help="also write all results as JSON ('-': stdout)")
+    add("--json", metavar="PATH", help="where to write all results as JSON ('-': stdout); "
+        "default bench-results/<profile>[-quick].json")
+    add("--no-plot", action="store_true", help="write no PNG next to the JSON")
     add("--log-level", default="WARNING", help="the bot's LOG_LEVEL")
     add("--cprofile", metavar="DIR", help="run the bot under cProfile into DIR")
     add("--pyinstrument", metavar="DIR", help="run the bot under pyinstrument into DIR")
@@ -234,14 +239,38 @@ async def main_async(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     info["load_end"] = report.load()
     print("\n".join([f"slackgpt benchmark, {args.profile}", report.machine_line(info), "", *lines]))
-    if args.json:
-        text = json.dumps({"args": vars(args), "machine": info, **doc}, indent=2, default=str)
-        print(text) if args.json == "-" else Path(args.json).write_text(text + "\n")
+    save(args, info, doc)
     runs = doc.get("runs") or list(doc.get("results", {}).values())
     errors = sum(len(r["errors"]) for r in runs)
     if errors:
         print(f"{errors} error(s): see above", file=sys.stderr)
     return 1 if errors else 0
+
+
+def save(args: argparse.Namespace, info: dict, doc: dict) -> None:
+    """The JSON (``--json``) and, next to it, the PNG; where they went, on stderr."""
+    name = args.profile + ("-quick" if args.quick else "")
+    path = Path(args.json or ROOT / "bench-results" / f"{name}.json")
+    text = json.dumps({"args": vars(args), "machine": info, **doc}, indent=2, default=str)
+    if args.json == "-":
+        print(text)
+        path = ROOT / "bench-results" / f"{name}.json"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+        print(f"figures: {path}", file=sys.stderr)
+    if args.no_plot:
+        return
+    title = f"slackgpt benchmark, {name}: {report.machine_line(info)}"
+    try:
+        png = path.with_suffix(".png")
+        png.parent.mkdir(parents=True, exist_ok=True)
+        plot.write_plot(png, title, plot.panels(args.profile, doc))
+    except ImportError as error:
+        print(f"plot: not drawn, {error}: install the dev extra "
+              "(pip install -c constraints.txt -e '.[dev]')", file=sys.stderr)
+        return
+    print(f"plot: {png}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
