@@ -151,7 +151,7 @@ class Answerer:
         try:
             async with deadline(CLAIM_PATIENCE):
                 return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("no 👀 on %s/%s: Slack did not answer in time%s", *where, how)
             return True
 

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from slackgpt.answering.policy import AccessRules
@@ -180,7 +180,7 @@ def channel_excerpt(
 
 
 def _line(message: dict, names: Mapping[str, str]) -> str:
-    when = datetime.fromtimestamp(float(message.get("ts", 0)), timezone.utc)
+    when = datetime.fromtimestamp(float(message.get("ts", 0)), UTC)
     text = slack_to_text(message.get("text") or "", None, names)
     if not text and message.get("files"):
         text = "(shared a file)"

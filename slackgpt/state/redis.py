@@ -204,7 +204,7 @@ class RedisState:
             raise StoreUnavailable(detail, f"Let REDIS_URL's user run GET, SET, DEL, EVAL and "
                                    f"EVALSHA on keys {self.prefix}* on a writable primary "
                                    "(not a replica).") from None
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, RedisError, OSError) as error:
             detail = f"could not reach the store at REDIS_URL ({where}): {_reason(error)}"
             raise StoreUnavailable(detail, FIX) from None
         await self._open(READY)
@@ -241,7 +241,7 @@ class RedisState:
             return _DOWN
         try:
             result = await call
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, RedisError, OSError) as error:
             self._retry_at = time.monotonic() + self.retry_after
             self._unreachable(error)
             return _DOWN
