@@ -74,3 +74,15 @@ def test_architecture_names_every_room_and_module():
     assert sorted(str(p.relative_to(package)) for p in modules if p.name not in text) == []
     for word in ("door", "claim", "settled", "copy", "in view"):
         assert f"- **{word}**" in text  # the glossary
+
+
+def test_the_python_versions_said_are_the_ones_ci_tests():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    lowest = re.search(r'requires-python = ">=(3\.\d+)"', pyproject).group(1)
+    highest = re.search(r"^HIGHEST=(3\.\d+)", ci, re.M).group(1)
+    assert re.search(rf"^LOWEST={re.escape(lowest)}\b", ci, re.M)
+    assert f'target-version = "py{lowest.replace(".", "")}"' in pyproject
+    assert f"Python {lowest} or newer (tested on {lowest} and {highest})" in readme
+    assert f"({lowest} and {highest}, from pyenv)" in readme
