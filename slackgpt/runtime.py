@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -207,7 +206,7 @@ class Runtime:
         except TokenRejected as error:
             fix = slack_token_fix(error.variable, error.code)
             raise StartupError(f"{error}. {fix}") from None
-        except (SlackUnreachable, asyncio.TimeoutError) as error:
+        except (TimeoutError, SlackUnreachable) as error:
             why = str(error) or f"no answer within {self.slack_patience:g} s"
             raise StartupError(
                 f"Could not reach Slack at {where} ({why}). Check the network connection, a "

@@ -7,7 +7,6 @@ server refuses is dropped for that server, once, and logged.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -167,7 +166,7 @@ class ModelClient:
                         body=self.request(messages),
                         stream=True,
                     )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise clock.timeout() from None
             except _BROKEN as error:
                 raise openai.APIConnectionError(request=self._request_line()) from error
@@ -200,7 +199,7 @@ async def _events(response: httpx2.Response, clock: _Clock) -> AsyncIterator[dic
                 line = await anext(lines)
         except StopAsyncIteration:
             return
-        except (asyncio.TimeoutError, httpx2.ReadTimeout):  # ours, or the socket's read timer
+        except (TimeoutError, httpx2.ReadTimeout):  # ours, or the socket's read timer
             raise clock.timeout() from None
         except (httpx2.TransportError, openai.APIConnectionError, *_BROKEN) as error:
             raise StreamCut(error) from error

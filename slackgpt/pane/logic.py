@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from slackgpt.answering.prompt import speaker
 from slackgpt.config.values import AccessRules
@@ -95,7 +95,7 @@ def channel_excerpt(
 
 
 def _line(message: dict, names: Mapping[str, str]) -> str:
-    when = datetime.fromtimestamp(float(message.get("ts", 0)), timezone.utc)
+    when = datetime.fromtimestamp(float(message.get("ts", 0)), UTC)
     text = slack_to_text(message.get("text") or "", None, names)
     if not text and message.get("files"):
         text = "(shared a file)"

@@ -8,7 +8,6 @@ a crowd.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import aiohttp
@@ -184,7 +183,7 @@ class SlackApi:
         try:
             async with deadline(CLAIM_PATIENCE):
                 return await self._react(channel, ts)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("no 👀 on %s/%s: Slack did not answer in time", channel, ts)
             return True
 

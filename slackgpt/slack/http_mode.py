@@ -9,7 +9,6 @@ a 500 or a traceback. Clients that send their headers too slowly are dropped by 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -115,7 +114,7 @@ async def _read_body(request: web.Request, limits: HttpLimits) -> bytes | int:
     try:
         async with deadline(limits.body_seconds):
             return await _read_capped(request.content, limits.max_body)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return 408
     except (web.RequestPayloadError, ConnectionError):
         return 400

@@ -82,7 +82,7 @@ class People:
         try:
             async with deadline(self.patience):
                 name, keep = await self.lookup(user), NAME_TTL
-        except (NameUnknown, asyncio.TimeoutError) as error:
+        except (TimeoutError, NameUnknown) as error:
             log.debug("no name for %s now: %r", user, error)
             name, keep = None, RETRY_AFTER
         except Exception:  # a name never breaks an answer, but a bug is said

@@ -198,7 +198,7 @@ class RedisState:
             raise StoreUnavailable(detail, f"Let REDIS_URL's user run GET, SET, DEL, EVAL and "
                                    f"EVALSHA on keys {self.prefix}* on a writable primary "
                                    "(not a replica).") from None
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, RedisError, OSError) as error:
             why = first_line(error, kind=True)
             detail = f"could not reach the store at REDIS_URL ({where}): {why}"
             raise StoreUnavailable(detail, FIX) from None
@@ -245,7 +245,7 @@ class RedisState:
             return _DOWN
         try:
             result = await call
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, RedisError, OSError) as error:
             if _WRONG_TYPE in str(error):
                 self._wrong_type(key)
             else:
