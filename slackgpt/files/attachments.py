@@ -62,7 +62,7 @@ class Download:
 
 Downloader = Callable[[str, int], Awaitable[Download]]
 PdfReader = Callable[[bytes, int], Awaitable[Parsed]]  # e.g. parsing.Parser.pdf_text
-Fetch = Callable[[int], Awaitable["Download | str"]]  # the bytes up to a limit, or a note
+Fetch = Callable[[int], Awaitable[Download | str]]  # the bytes up to a limit, or a note
 
 
 class ImageReading(Protocol):
