@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.run --profile photos       # 3 messages x 10 photos of 4.9 MB
 
-Every photo is a real 4032 x 3024 JPEG of about 4.9 MB (noise over gradients, so it
+Every photo is a real 4032 x 3024 JPEG of just under 4.9 MB (noise over gradients, so it
 compresses like a photo), served by FakeSlack as a private file. The figure is the bot's
 memory while it reads them and answers: its peak RSS as the kernel keeps it (``VmHWM`` of the
 bot's process), and the peaks of its process tree's RSS and PSS, sampled every 20 ms (the
