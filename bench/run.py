@@ -10,11 +10,14 @@ through their public hooks. Two profiles (``bench/profiles.py``):
   while people write 2 thread replies a second not meant for the bot; model 1 s to the
   first token, 7 s per answer; Slack's rate tiers on (a real 60 s window). With
   ``--bots 2 --redis`` two copies share a Redis-protocol server (``REDIS_URL``).
+* ``photos``: 3 mentions at once with ten 4.9 MB photos each; the bot's peak memory
+  (``bench/photos.py``).
 
     .venv/bin/python -m bench.run                       # burst: N = 1, 50, 200, 3 runs
     .venv/bin/python -m bench.run --quick               # CI's smoke test (~20 s)
     .venv/bin/python -m bench.run --profile busy        # 1 copy, then 2 copies + Redis
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
+    .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
 
 Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
 ``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
@@ -50,6 +53,7 @@ from bench.analysis import summarize  # noqa: E402
 from bench.bot_process import Launch, kill_leftovers  # noqa: E402
 from bench.burst import run_burst  # noqa: E402
 from bench.busy import busy_targets, run_busy  # noqa: E402
+from bench.photos import photos  # noqa: E402
 from bench.profiles import Busy, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
 from bench.store import redis_store  # noqa: E402
@@ -58,7 +62,8 @@ from bench.store import redis_store  # noqa: E402
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy"), default="burst", help="what traffic (burst)")
+    add("--profile", choices=("burst", "busy", "photos"), default="burst",
+        help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
         "tokens, 1 run")
     add("--n", help="burst: simultaneous mentions per scenario (default 1,50,200)")
@@ -233,7 +238,12 @@ async def main_async(args: argparse.Namespace) -> int:
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="slackgpt-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        lines, doc = await (busy(args, workdir) if args.profile == "busy" else burst(args, workdir))
+        if args.profile == "photos":
+            lines, doc = await photos(options(args, World()), workdir)
+        elif args.profile == "busy":
+            lines, doc = await busy(args, workdir)
+        else:
+            lines, doc = await burst(args, workdir)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -12,6 +12,7 @@ from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
+from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.logs import public_url
 from slackgpt.model.client import ModelClient, build_openai_client
@@ -114,9 +115,11 @@ class Runtime:
         slack: SlackApi,
         state: State,
         parser: Parser | None = None,
+        images: ImageReader | None = None,
     ):
         self.settings = settings
         self.parser = parser or Parser()  # PDFs, in bounded worker processes
+        self.images = images or ImageReader()  # images: a byte budget and one decoder thread
         self.model = model
         self.slack = slack
         self.state = state
@@ -146,6 +149,7 @@ class Runtime:
             extras=self.pane,
             people=people,
             parser=self.parser,
+            images=self.images,
         )
         secret = settings.slack_signing_secret or None
         app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
@@ -180,6 +184,7 @@ class Runtime:
         if self.pane is not None:
             await self.pane.close()
         await self.parser.aclose()
+        await self.images.aclose()
         await self.slack.close()
         await self.model.close()
         await self.state.close()

@@ -75,8 +75,8 @@ def local_imports(path: Path) -> set[str]:
 
 PURE = {
     "slack/events", "slack/blocks", "answering/policy", "answering/prompt", "answering/hooks",
-    "model/failures", "model/tokens", "files/attachments", "files/decoding", "pane/logic",
-    "config/values", "formatting",
+    "model/failures", "model/tokens", "files/attachments", "files/decoding", "files/image_rules",
+    "pane/logic", "config/values", "formatting",
 }
 
 

@@ -21,6 +21,7 @@ from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.config.settings import Settings
 from slackgpt.files.attachments import Attachments, read_attachments
+from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
@@ -50,6 +51,7 @@ class Answerer:
         extras: Extras | None = None,
         people: People | None = None,
         parser: Parser | None = None,
+        images: ImageReader | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -59,6 +61,7 @@ class Answerer:
         self.threads = Threads(slack, state, identity)
         self.people = people or People(slack.user_name)
         self.parser = parser or Parser()
+        self.images = images or ImageReader()  # the process's budget for images in flight
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
         self._in_flight: set[asyncio.Task[object]] = set()
@@ -268,6 +271,7 @@ class Answerer:
             list(question.files),
             self.slack.download,
             read_pdf=self.parser.pdf_text,
+            images=self.images,
             images_allowed=self.settings.model_images,
             max_chars=self.settings.max_file_chars,
         )
