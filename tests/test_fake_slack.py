@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
 from fakes.slack import FakeSlack
-from fakes.slack_limits import METHOD_LIMITS, Limit, RateLimiter
+from fakes.slack.limits import METHOD_LIMITS, Limit, RateLimiter
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.downloads import ForeignFileHost
 
