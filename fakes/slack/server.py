@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from fakes.slack import events, interactions
+from fakes.slack import events, interactions, reference
 from fakes.slack.files import FileHost
 from fakes.slack.limits import RateLimiter
 from fakes.slack.records import AssistantThread, Call, Json
@@ -53,6 +53,7 @@ class FakeSlack:
         on_envelope_sent: Callable[[Json, float], None] | None = None,
     ) -> None:
         self.backlog = backlog
+        self.reference = reference.load()  # Slack's method pages: ReferenceMissing if absent
         self.state = Workspace(page_size=page_size)
         limiter = RateLimiter() if rate_limits is True else rate_limits or None
         self.web = WebApi(
