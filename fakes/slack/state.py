@@ -18,6 +18,7 @@ from fakes.slack.records import (
     Status,
     SuggestedPrompts,
 )
+from fakes.slack.scopes import manifest_scopes
 
 BOT_TOKEN = "xoxb-fake-bot"
 APP_TOKEN = "xapp-fake-app"
@@ -25,10 +26,6 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T1"
 APP_ID = "A1"
-SCOPES = (
-    "app_mentions:read,chat:write,channels:history,groups:history,im:history,"
-    "mpim:history,reactions:write,files:read,assistant:write"
-)
 
 
 @dataclass
@@ -84,7 +81,7 @@ class Workspace:
 
     def __init__(self, *, page_size: int = 1000) -> None:
         self.page_size = page_size
-        self.scopes = SCOPES
+        self.scopes = manifest_scopes()  # an install from our manifest.json
         self.stream_max_chars = 12_000
         self.stream_ttl: float | None = None
         self.port = 0  # where the fake listens, once started
