@@ -32,7 +32,6 @@ def set_status(ws: Workspace, params: Json) -> Json:
 @API.method("assistant.threads.setSuggestedPrompts")
 def set_suggested_prompts(ws: Workspace, params: Json) -> Json:
     """Record up to four ``{title, message}`` prompts (and a ``title``) for a thread."""
-    ws.need("assistant:write")
     channel, thread_ts = _assistant_thread(ws, params, ts_required=False)
     prompts, title = _prompts_of(params.get("prompts")), params.get("title")
     if title is not None and not isinstance(title, str):
@@ -44,7 +43,6 @@ def set_suggested_prompts(ws: Workspace, params: Json) -> Json:
 @API.method("assistant.threads.setTitle")
 def set_title(ws: Workspace, params: Json) -> Json:
     """Record a thread's title; an assistant thread's root message shows it."""
-    ws.need("assistant:write")
     channel, thread_ts = _assistant_thread(ws, params, ts_required=True)
     title = params.get("title")
     if not isinstance(title, str) or not title.strip():

@@ -1,12 +1,19 @@
-"""Block Kit as Slack checks it: the message limits, context_actions and feedback_buttons.
+"""Block Kit as Slack checks it: message limits, every block's shape, context_actions and
+feedback_buttons, and the ``chunks`` of a streamed message.
 
-Sources: docs.slack.dev/reference/block-kit (blocks, block elements) and Slack's method
-pages (``invalid_blocks``, ``invalid_blocks_format``, ``msg_blocks_too_long``).
+Sources: docs.slack.dev/reference/block-kit (blocks, block elements), Slack's method pages
+(``invalid_blocks``, ``invalid_blocks_format``, ``msg_blocks_too_long``, ``invalid_chunks``)
+and Slack's own SDK models (``slack_sdk.models.blocks``, ``slack_sdk.models.messages.chunk``),
+which know each block's and chunk's fields and limits.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block, UrlSourceElement
+from slack_sdk.models.messages.chunk import Chunk
 
 from fakes.slack.errors import SlackError
 
@@ -40,6 +47,97 @@ def check_blocks(blocks: Any) -> None:
         raise SlackError("msg_blocks_too_long")
     if error := context_actions_error(blocks):
         raise SlackError(error)
+    for block in blocks:
+        _check_shape(block)
+
+
+def _check_shape(block: Json) -> None:
+    """``invalid_blocks`` for a block type Slack does not know, or one its SDK model refuses
+    (a required field missing, a field too long, an element of no known type)."""
+    if block["type"] not in BLOCK_TYPES:
+        raise SlackError("invalid_blocks")
+    try:
+        parsed = Block.parse(dict(block))
+        shape = parsed.to_dict() if parsed is not None else None
+    except (SlackObjectFormationError, TypeError, ValueError, AttributeError, KeyError) as e:
+        raise SlackError("invalid_blocks") from e
+    if shape is None or _has_unknown_parts(shape):
+        raise SlackError("invalid_blocks")
+
+
+def _has_unknown_parts(value: Any) -> bool:
+    """True if the SDK dropped a part it does not know (a ``None`` left in a list)."""
+    if isinstance(value, dict):
+        return any(_has_unknown_parts(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v is None or _has_unknown_parts(v) for v in value)
+    return False
+
+
+def _types_of(base: type) -> frozenset[str]:
+    """The ``type`` of every SDK model class under ``base``."""
+    found, todo = set(), [base]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if isinstance(getattr(cls, "type", None), str):
+            found.add(cls.type)
+    return frozenset(found)
+
+
+BLOCK_TYPES = _types_of(Block)
+CHUNK_TYPES = _types_of(Chunk)  # markdown_text, task_update, plan_update, blocks
+TASK_STATUSES = ("pending", "in_progress", "complete", "error")  # slack_sdk TaskUpdateChunk
+_CHUNK_TEXTS = {  # the fields of each chunk that are text, (required, optional)
+    "markdown_text": (("text",), ()),
+    "plan_update": (("title",), ()),
+    "task_update": (("id", "title", "status"), ("details", "output")),
+    "blocks": ((), ()),
+}
+
+
+def check_chunks(chunks: Any) -> list[Json]:
+    """The ``chunks`` of a stream call, each of a known type with exactly its fields (a
+    ``blocks`` chunk's blocks checked as blocks); else ``invalid_chunks``."""
+    if not isinstance(chunks, list):
+        raise SlackError("invalid_chunks")
+    for chunk in chunks:
+        if not isinstance(chunk, dict) or chunk.get("type") not in CHUNK_TYPES:
+            raise SlackError("invalid_chunks")
+        try:
+            model = Chunk.parse(dict(chunk))
+        except TypeError as e:  # a required field missing
+            raise SlackError("invalid_chunks") from e
+        if model is None or set(chunk) - set(model.attributes) or not _chunk_fields_ok(chunk):
+            raise SlackError("invalid_chunks")
+        if chunk["type"] == "blocks":
+            check_blocks(chunk["blocks"])
+    return chunks
+
+
+def _chunk_fields_ok(chunk: Json) -> bool:
+    required, optional = _CHUNK_TEXTS[chunk["type"]]
+    texts = [chunk[k] for k in required] + [chunk[k] for k in optional if k in chunk]
+    if not all(isinstance(t, str) for t in texts):
+        return False
+    if chunk["type"] == "blocks":
+        return isinstance(chunk["blocks"], list)
+    if chunk["type"] != "task_update":
+        return True
+    sources = chunk.get("sources", [])
+    return (
+        chunk["status"] in TASK_STATUSES
+        and isinstance(sources, list)
+        and all(_source_ok(s) for s in sources)
+    )
+
+
+def _source_ok(source: Any) -> bool:
+    """A task's source: a ``url`` element with its url and text."""
+    if not isinstance(source, dict) or source.get("type") != UrlSourceElement.type:
+        return False
+    fields = {"type", "url", "text"}
+    return set(source) <= fields and all(isinstance(source.get(k), str) for k in ("url", "text"))
 
 
 def context_actions_error(blocks: list[Json]) -> str | None:

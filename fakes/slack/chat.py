@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fakes.slack.blocks import MARKDOWN_LIMIT, check_blocks
+from fakes.slack.blocks import MARKDOWN_LIMIT, check_blocks, check_chunks
 from fakes.slack.errors import SlackError
 from fakes.slack.records import Ephemeral, Json
 from fakes.slack.registry import Registry
@@ -12,21 +12,22 @@ from fakes.slack.state import Message, Workspace
 
 API = Registry()
 
-TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text; chat.update refuses it
-CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
+TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text (chat.update: see arguments.py)
 
 
 @API.method("chat.postMessage")
 def post_message(ws: Workspace, params: Json) -> Json:
     """A bot message (text over 40,000 characters is cut, as Slack does)."""
     channel, blocks = params.get("channel"), params.get("blocks")
+    markdown = _markdown(params, too_long="msg_blocks_too_long")  # the error its page lists
     text = str(params.get("text") or "")
     if not channel:
         raise SlackError("channel_not_found")
-    if not text and not blocks and not params.get("attachments"):
+    if not text and not blocks and not params.get("attachments") and markdown is None:
         raise SlackError("no_text")
     check_blocks(blocks)
-    msg = ws.post(channel, text[:TEXT_LIMIT], params.get("thread_ts"), blocks=blocks)
+    thread_ts = params.get("thread_ts")
+    msg = ws.post(channel, text[:TEXT_LIMIT], thread_ts, blocks=blocks, markdown=markdown)
     return {"channel": channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
 
 
@@ -34,18 +35,17 @@ def post_message(ws: Workspace, params: Json) -> Json:
 def update(ws: Workspace, params: Json) -> Json:
     """Replace a bot message's text and blocks (blocks left out stay)."""
     msg, text, blocks = ws.find(params), params.get("text"), params.get("blocks")
+    markdown = _markdown(params)
     if msg.bot_id != ws.bot_id:
         raise SlackError("cant_update_message")
     if msg.streaming:
         raise SlackError("streaming_state_conflict")
-    if not text and blocks is None:
+    if not text and blocks is None and markdown is None:
         raise SlackError("no_text")
-    if text is not None and len(text) > TEXT_LIMIT:
-        raise SlackError("msg_too_long")
     check_blocks(blocks)
     msg.text = msg.text if text is None else text
     msg.blocks = msg.blocks if blocks is None else blocks or None  # omitted blocks stay
-    msg.markdown = None
+    msg.markdown = markdown
     return {"channel": msg.channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
 
 
@@ -58,9 +58,10 @@ def post_ephemeral(ws: Workspace, params: Json) -> Json:
     ws.member_of(channel)
     if user[:1] not in ("U", "W"):
         raise SlackError("user_not_found")
-    text, blocks = str(params.get("text") or ""), params.get("blocks")
+    text, blocks = str(params.get("text") or _markdown(params) or ""), params.get("blocks")
     if not text and not blocks:
         raise SlackError("no_text")
+    check_blocks(blocks)
     thread_ts = str(params.get("thread_ts") or "") or None
     ws.ephemerals.append(Ephemeral(channel, user, text, thread_ts, blocks, time.monotonic()))
     return {"message_ts": ws.new_ts()}
@@ -125,10 +126,16 @@ def _grow(ws: Workspace, params: Json, before: str) -> str:
 
 def markdown_of(params: Json) -> str:
     """``markdown_text`` plus the text of any ``markdown_text`` chunks."""
-    chunks = params.get("chunks") or []
-    if not isinstance(chunks, list) or any(
-        not isinstance(c, dict) or c.get("type") not in CHUNK_TYPES for c in chunks
-    ):
-        raise SlackError("invalid_chunks")
-    texts = [c.get("text", "") for c in chunks if c["type"] == "markdown_text"]
+    chunks = check_chunks(params.get("chunks") or [])
+    texts = [c["text"] for c in chunks if c["type"] == "markdown_text"]
     return str(params.get("markdown_text") or "") + "".join(texts)
+
+
+def _markdown(params: Json, too_long: str = "msg_too_long") -> str | None:
+    """A message's ``markdown_text`` (None when absent); Slack takes 12,000 characters."""
+    markdown = params.get("markdown_text")
+    if markdown in (None, ""):
+        return None
+    if len(str(markdown)) > MARKDOWN_LIMIT:
+        raise SlackError(too_long)
+    return str(markdown)

@@ -57,7 +57,12 @@ class FakeSlack:
         self.state = Workspace(page_size=page_size)
         limiter = RateLimiter() if rate_limits is True else rate_limits or None
         self.web = WebApi(
-            self.state, handlers(), latency=latency, rate_limits=limiter, connect_cost=connect_cost
+            self.state,
+            handlers(),
+            self.reference,
+            latency=latency,
+            rate_limits=limiter,
+            connect_cost=connect_cost,
         )
         self.socket = SocketMode(
             self.state,
@@ -76,6 +81,7 @@ class FakeSlack:
         self.calls: list[Call] = web_api.calls
         self.calls_to, self.throttled = web_api.calls_to, web_api.throttled
         self.fail, self.heal = web_api.fail, web_api.heal
+        self.unimplemented = web_api.unimplemented
         self.acks, self.ack_payloads = socket.acks, socket.ack_payloads
         self.envelopes, self.wire_times = socket.envelopes, socket.wire_times
         self.sent_at, self.acked = socket.sent_at, socket.acked
@@ -110,12 +116,18 @@ class FakeSlack:
         await self.foreign.start()
 
     async def stop(self) -> None:
-        """Cancel redeliveries, cut sockets and stop listening."""
+        """Cancel redeliveries, cut sockets and stop listening; then AssertionError if a real
+        Slack method the fake does not implement was called (``unimplemented``)."""
         await self.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await self.foreign.stop()
+        if self.unimplemented:
+            raise AssertionError(
+                f"Slack methods called that the fake does not implement: {self.unimplemented} "
+                "(add them to fakes/slack/, or clear slack.unimplemented once refused on purpose)"
+            )
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()

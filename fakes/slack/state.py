@@ -236,17 +236,12 @@ class Workspace:
         """Take scopes away from the bot token (e.g. an install from an older manifest)."""
         self.scopes = ",".join(s for s in self.scopes.split(",") if s not in scopes)
 
-    def need(self, scope: str) -> None:
-        """Slack's ``missing_scope`` unless the bot token has ``scope``."""
-        if scope not in self.scopes.split(","):
-            raise SlackError("missing_scope")
-
     def readable(self, channel_id: Any, kind: str) -> Channel:
-        """The channel ``conversations.<kind>`` may look at, or Slack's refusal."""
+        """The channel ``conversations.<kind>`` may look at, or Slack's refusal (the scope it
+        needs is checked before: :func:`fakes.slack.scopes.check_scope`)."""
         channel = self.channel(str(channel_id or ""))
         if channel is None:
             raise SlackError("channel_not_found")
-        self.need(channel.scope(kind))
         if not channel.member and channel.private:
             raise SlackError("channel_not_found")  # a private channel it is not in: invisible
         if not channel.member and kind == "history":

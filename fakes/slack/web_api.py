@@ -1,5 +1,11 @@
 """The Web API door, ``/api/<method>``: reads a call, records it, refuses it as Slack would
-(injected faults, unknown methods, tokens, rate tiers), else runs the method's handler."""
+(injected faults, unknown methods, tokens, scopes, rate tiers, arguments: per Slack's method
+reference), else runs the method's handler.
+
+A real Slack method the fake does not implement is answered ``fake_not_implemented`` and
+noted in ``unimplemented``; :meth:`FakeSlack.stop` then fails, so no test passes by a call
+that went nowhere.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,13 @@ from typing import Any
 from aiohttp import web
 
 from fakes.slack import assistant, auth_apps, chat, conversations, reactions, users
+from fakes.slack.arguments import check_arguments
 from fakes.slack.errors import SlackError
 from fakes.slack.limits import RateLimiter
 from fakes.slack.records import Call, Json
+from fakes.slack.reference import MethodSpec, Reference, ReferenceMissing
 from fakes.slack.registry import Registry
+from fakes.slack.scopes import check_scope
 from fakes.slack.state import Workspace
 
 JSON_FIELDS = ("blocks", "attachments", "chunks", "loading_messages", "metadata")
@@ -50,12 +59,16 @@ class WebApi:
         self,
         ws: Workspace,
         methods: Registry,
+        ref: Reference,
         *,
         latency: float = 0.0,
         rate_limits: RateLimiter | None = None,
         connect_cost: float = 0.0,
     ) -> None:
-        self.ws, self.methods = ws, methods
+        if strays := sorted(set(methods) - set(ref.methods)):
+            raise ReferenceMissing(f"no method page in {ref.root} for {', '.join(strays)}")
+        self.ws, self.methods, self.ref = ws, methods, ref
+        self.unimplemented: list[str] = []  # real Slack methods called that the fake lacks
         self.latency, self.rate_limits, self.connect_cost = latency, rate_limits, connect_cost
         self.calls: list[Call] = []
         self.peers: set[Any] = set()  # client (host, port) of every connection so far
@@ -105,31 +118,41 @@ class WebApi:
             await asyncio.sleep(self.latency)
         mine = token == self.ws.bot_token
         status, headers = 200, {"x-oauth-scopes": self.ws.scopes} if mine else {}
-        handler = self.methods.get(method)
         try:
-            if fault := self._refusal(call, handler is None, bad_json):
+            if fault := self._refusal(call, bad_json):
                 status = fault.status
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                 raise SlackError(fault.error)
-            assert handler is not None
-            call.response = {"ok": True, **handler(self.ws, params)}
+            check_arguments(self.ref.methods[method], params)
+            call.response = {"ok": True, **self.methods[method](self.ws, params)}
         except SlackError as e:
-            call.response = {"ok": False, "error": str(e)}
+            call.response = {"ok": False, "error": str(e), **e.extra}
         call.status = status
         return web.json_response(call.response, status=status, headers=headers)
 
-    def _refusal(self, call: Call, unknown: bool, bad_json: bool) -> Fault | None:
+    def _refusal(self, call: Call, bad_json: bool) -> Fault | None:
         """An injected fault or a rate limit for the call; raises SlackError if it is invalid."""
         if fault := self._take_fault(call.method):
             return fault
-        if unknown or bad_json:
-            raise SlackError("unknown_method" if unknown else "invalid_json")
+        page = self._page(call.method)
+        if bad_json:
+            raise SlackError("invalid_json")
         self._authorize(call.method, call.token)
+        check_scope(page, self.ws, call.params)
         limits = self.rate_limits
         if limits is not None and (wait := limits.admit(call.method, call.params)):
             return Fault("ratelimited", 1, 429, max(1, math.ceil(wait)))  # whole seconds
         return None
+
+    def _page(self, method: str) -> MethodSpec:
+        """The method's page, if Slack has the method and the fake implements it."""
+        if method not in self.ref.names:
+            raise SlackError("unknown_method")
+        if method not in self.methods:
+            self.unimplemented.append(method)
+            raise SlackError("fake_not_implemented", detail=f"{method}: not in fakes/slack/")
+        return self.ref.methods[method]
 
     async def _new_connection(self, request: web.Request) -> None:
         """Note the client's connection; a new one first pays ``connect_cost``."""
