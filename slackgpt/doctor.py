@@ -35,6 +35,9 @@ MANIFEST_SCOPES = (
     "files:read",
     "assistant:write",
     "users:read",
+    "channels:read",
+    "groups:read",
+    "mpim:read",
 )
 _APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"

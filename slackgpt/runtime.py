@@ -21,6 +21,7 @@ from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.http_mode import HttpServer, serve_http
 from slackgpt.slack.people import People
+from slackgpt.slack.visibility import Visibility
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable
@@ -138,7 +139,12 @@ class Runtime:
         self.identity = identity
         people = People(self.slack.user_name)  # one cache of names for answers and the pane
         self.pane = Pane(
-            slack=self.slack, state=self.state, settings=settings, identity=identity, people=people
+            slack=self.slack,
+            state=self.state,
+            settings=settings,
+            identity=identity,
+            people=people,
+            visibility=Visibility(self.slack),  # who may read what, asked of Slack briefly
         )
         self.answerer = Answerer(
             slack=self.slack,

@@ -77,6 +77,23 @@ def history(ws: Workspace, params: Json) -> Json:
     return out | ({"latest": params["latest"]} if params.get("latest") else {})
 
 
+@API.method("conversations.members")
+def members(ws: Workspace, params: Json) -> Json:
+    """Who is in a conversation the bot may look at, in cursor pages (``limit`` ≤ 1000)."""
+    channel = ws.readable(params.get("channel"), "read")
+    everyone = channel.members(ws.bot_user_id)
+    start = 0
+    if params.get("cursor"):
+        try:
+            start = int(base64.b64decode(params["cursor"]).decode().removeprefix("offset:"))
+        except ValueError as e:
+            raise SlackError("invalid_cursor") from e
+    size = max(1, min(int(params.get("limit") or 100), 1000))
+    page, more = everyone[start : start + size], start + size < len(everyone)
+    cursor = _b64(f"offset:{start + size}") if more else ""
+    return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
+
 @API.method("conversations.info")
 def info(ws: Workspace, params: Json) -> Json:
     """A channel's object; a public channel the bot is not in shows ``is_member: false``."""

@@ -83,6 +83,12 @@ class Channel:
     private: bool = False
     member: bool = True
     user: str | None = None  # the person of a DM (``D…``)
+    people: frozenset[str] = frozenset()  # who is in it, besides the bot
+
+    def members(self, bot_user_id: str) -> list[str]:
+        """``conversations.members``: the people, the bot when it is in, a DM's person."""
+        found = set(self.people) | ({bot_user_id} if self.member else set())
+        return sorted(found | ({self.user} if self.user else set()))
 
     @property
     def is_im(self) -> bool:

@@ -4,6 +4,7 @@ the bot's scopes; plain data and the small queries its Web API methods and tests
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,11 +206,13 @@ class Workspace:
         member: bool = True,
         private: bool = False,
         user: str | None = None,
+        people: Iterable[str] = (),
     ) -> Channel:
-        """Declare a conversation, e.g. ``add_channel("C2", member=False, private=True)``."""
+        """Declare a conversation, e.g. ``add_channel("C2", member=False, private=True,
+        people=("U1", "U2"))`` (``people``: who is in it besides the bot)."""
         if user is None and channel.startswith("D"):
             user = "U" + channel[1:]
-        found = Channel(channel, name or channel.lower(), private, member, user)
+        found = Channel(channel, name or channel.lower(), private, member, user, frozenset(people))
         self.channels[channel] = found
         return found
 

@@ -70,9 +70,11 @@ def cannot_read(channel: str, code: str, bot_name: str | None) -> str:
         return f"I can't see <#{channel}>: it is private and I'm not in it; type {invite} there."
     if code == "missing_scope":
         return (
-            f"I'm not allowed to read <#{channel}>: an admin must add the channels:history and "
-            "groups:history scopes to this app and reinstall it."
+            f"I'm not allowed to read <#{channel}>: an admin must give this app the scopes in "
+            "its manifest.json and reinstall it."
         )
+    if code == "not_a_member":
+        return f"I only read <#{channel}> for its members, and you aren't one."
     if code == "not_allowed":
         return f"I'm not set up to read <#{channel}>: an admin can add it to ALLOWED_CHANNELS."
     return f"I couldn't read <#{channel}> just now ({code}); please ask again in a moment."

@@ -23,6 +23,7 @@ from slackgpt.pane import logic
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import BotIdentity, Question, Target
 from slackgpt.slack.people import People, people_in
+from slackgpt.slack.visibility import Visibility
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,14 @@ class Pane:
         settings: Settings,
         identity: BotIdentity,
         people: People | None = None,
+        visibility: Visibility | None = None,
     ):
         self.slack = slack
         self.state = state
         self.settings = settings
         self.identity = identity
         self.people = people or People(slack.user_name)
+        self.visibility = visibility or Visibility(slack)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def opened(self, thread: dict) -> None:
@@ -109,8 +112,10 @@ class Pane:
             await asyncio.wait(self._tasks, timeout=1)
 
     async def _channel_in_view(self, question: Question, channel: str) -> Addition:
-        """The channel's latest messages for the model, or why they cannot be read."""
+        """The channel's latest messages for the model, or why they cannot be read (the
+        admin's allow-list; the asker could not read it themselves; Slack's refusal)."""
         code = logic.read_refusal(self.settings.access, channel)
+        code = code or await self.visibility.refusal(question.user, channel)
         if code is None:
             try:
                 history = await self.slack.history(channel, self.settings.context_channel_messages)

@@ -28,6 +28,8 @@ from slackgpt.slack.wire import (
     TokenRejected,
     Whoami,
     error_code,
+    respond,
+    walk,
     web_client,
 )
 
@@ -35,7 +37,10 @@ log = logging.getLogger(__name__)
 
 # Slack refuses a markdown block with one of these; the same text as mrkdwn still goes.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
-_READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
+_READS = frozenset({
+    "conversations.replies", "conversations.history", "conversations.info",
+    "conversations.members", "users.info",
+})
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
 TEXT_LIMIT = 4_000  # chat.update refuses more (msg_too_long); beside blocks, a notification
 # Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
@@ -134,16 +139,9 @@ class SlackApi:
     async def thread(self, channel: str, thread_ts: str, *, prepaid: bool = False) -> list[dict]:
         """All messages of a thread, root first, following every page (``prepaid``: the
         first page's call was reserved by this door)."""
-        messages: list[dict] = []
-        cursor: str | None = None
-        while True:
-            where = {"channel": channel, "ts": thread_ts, "limit": 200, "cursor": cursor}
-            page = await self.call("conversations.replies", prepaid=prepaid, **where)
-            prepaid = False
-            messages.extend(page.get("messages") or [])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor or not page.get("has_more", True):
-                return messages
+        where = {"channel": channel, "ts": thread_ts, "limit": 200}
+        return await walk(self.call, "conversations.replies", "messages", 10**9, prepaid=prepaid,
+                          **where)
 
     async def user_name(self, user: str) -> str | None:
         """How a person is called in Slack (display name, else real name); None when Slack
@@ -162,6 +160,15 @@ class SlackApi:
             if isinstance(name, str) and name.strip():
                 return name.strip()
         return None
+
+    async def conversation(self, channel: str) -> dict:
+        """What kind of conversation ``channel`` is (``is_private``, ``is_mpim``…)."""
+        return (await self.call("conversations.info", channel=channel)).get("channel") or {}
+
+    async def members(self, channel: str, most: int = 5000) -> frozenset[str]:
+        """The people in ``channel`` (at most ``most``: a private channel is rarely larger)."""
+        where = {"channel": channel, "limit": 1000}
+        return frozenset(await walk(self.call, "conversations.members", "members", most, **where))
 
     async def history(self, channel: str, limit: int) -> list[dict]:
         """A channel's latest ``limit`` top-level messages, newest first: one page, no more."""
@@ -235,12 +242,7 @@ class SlackApi:
     async def respond(self, response_url: str, text: str) -> None:
         """Answer an interaction through its ``response_url``, seen only by the person who
         acted (no token is sent; a failure is logged, not raised)."""
-        body = {"text": neutralize_pings(text), "response_type": "ephemeral"}
-        try:
-            async with self._open()[1].post(response_url, json=body) as response:
-                response.raise_for_status()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("could not answer through the response_url: %s", error)
+        await respond(self._open()[1], response_url, neutralize_pings(text))
 
     async def post_markdown(
         self, target: Target, markdown: str, blocks: list[dict] | None = None

@@ -32,6 +32,8 @@ PER_MINUTE: Mapping[str, int] = {
     "reactions.add": TIER_3,
     "conversations.replies": TIER_3,
     "conversations.history": TIER_3,
+    "conversations.info": TIER_3,
+    "conversations.members": TIER_4,
     "apps.connections.open": TIER_3,
     "chat.appendStream": TIER_4,
     "chat.postEphemeral": TIER_4,

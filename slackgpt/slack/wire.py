@@ -3,7 +3,8 @@ Slack's answers mean (error codes, refused tokens, who the bot is)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,6 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slackgpt.config.settings import SLACK_APPS_URL
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.quota import Quota
+
+log = logging.getLogger(__name__)
 
 
 def error_code(error: BaseException) -> str:
@@ -78,6 +81,34 @@ class _RateLimited(AsyncRateLimitErrorRetryHandler):
         await super().prepare_for_next_attempt_async(
             state=state, request=request, response=response, error=error
         )
+
+
+async def walk(
+    call: Callable[..., Awaitable[dict]], method: str, key: str, most: int, **params: object
+) -> list:
+    """Every page's ``key`` items of ``call(method, …)``, following Slack's cursors up to
+    ``most`` items (``prepaid=True`` among ``params`` counts for the first page only)."""
+    found: list = []
+    cursor: str | None = None
+    while len(found) < most:
+        page = await call(method, **params, cursor=cursor)
+        params.pop("prepaid", None)
+        found += page.get(key) or []
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor or page.get("has_more") is False:
+            break
+    return found
+
+
+async def respond(session: aiohttp.ClientSession, response_url: str, text: str) -> None:
+    """Answer an interaction through its ``response_url``, seen only by the person who acted
+    (no token is sent; a failure is logged, not raised)."""
+    body = {"text": text, "response_type": "ephemeral"}
+    try:
+        async with session.post(response_url, json=body) as response:
+            response.raise_for_status()
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.warning("could not answer through the response_url: %s", error)
 
 
 def web_client(

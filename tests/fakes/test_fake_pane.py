@@ -243,6 +243,7 @@ async def test_conversations_info_needs_read_scopes_and_hides_private_channels(
     client = web(slack)
     slack.add_channel("C2", name="random", member=False)
     slack.add_channel("C3", name="secret", member=False, private=True)
+    slack.revoke("channels:read")  # an install from a manifest without it
     assert await error_of(client.conversations_info(channel="C2")) == "missing_scope"
     slack.grant("channels:read", "groups:read", "im:read")
     channel = (await client.conversations_info(channel="C2"))["channel"]
@@ -642,3 +643,20 @@ async def test_an_action_nobody_listens_to_is_never_acked(slack: FakeSlack) -> N
         envelope_id = await slack.click_feedback("D1", ts)
         with pytest.raises(AssertionError):
             await slack.acked(envelope_id, within=0.5)
+
+
+async def test_conversations_members_lists_who_is_in_a_channel_the_bot_may_see(
+    slack: FakeSlack,
+) -> None:
+    client = web(slack)
+    slack.add_channel("G1", name="team", private=True, people=("U2", "U1"))
+    slack.add_channel("G2", name="secret", private=True, member=False, people=("U1",))
+    assert (await client.conversations_members(channel="G1"))["members"] == ["U1", "U2", "UBOT"]
+    first = await client.conversations_members(channel="G1", limit=2)
+    assert first["members"] == ["U1", "U2"]
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = await client.conversations_members(channel="G1", limit=2, cursor=cursor)
+    assert rest["members"] == ["UBOT"] and rest["response_metadata"]["next_cursor"] == ""
+    assert await error_of(client.conversations_members(channel="G2")) == "channel_not_found"
+    slack.revoke("groups:read")
+    assert await error_of(client.conversations_members(channel="G1")) == "missing_scope"

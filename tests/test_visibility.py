@@ -1,0 +1,39 @@
+"""Visibility: who may read a channel, asked of the fake Slack through the real door."""
+
+from __future__ import annotations
+
+import pytest
+
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.visibility import MEMBERS_TTL, NOT_A_MEMBER, Visibility
+
+
+class Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def door(slack):
+    door = SlackApi(slack.bot_token, slack.api_url)
+    yield door
+    await door.close()
+
+
+async def test_a_removed_member_is_refused_once_the_minute_is_over(slack, door):
+    channel = slack.add_channel("G1", private=True, people=("U1",))
+    clock = Clock()
+    seen = Visibility(door, clock=clock)
+    assert await seen.refusal("U1", "G1") is None
+    channel.people = frozenset()  # U1 leaves the channel
+    assert await seen.refusal("U1", "G1") is None  # still remembered...
+    clock.now += MEMBERS_TTL + 1
+    assert await seen.refusal("U1", "G1") == NOT_A_MEMBER  # ...for a minute only
+    assert len(slack.calls_to("conversations.members")) == 2
+
+
+async def test_slacks_refusal_is_the_answer(slack, door):
+    slack.add_channel("G2", private=True, member=False, people=("U1",))
+    assert await Visibility(door).refusal("U1", "G2") == "channel_not_found"
