@@ -13,8 +13,9 @@ import pytest
 from bench import analysis as an
 from bench.harness import question_key
 from bench.profiles import Burst, Busy, World, learnable
+from tests.helpers import ROOT
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = ROOT / "bench"
 MAX_FUNCTION_LINES = 60
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from slackgpt.files.decoding import decode_text
-from tests.test_files import PNG
+from tests.helpers import PNG
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 from slackgpt.config.settings import load_settings
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.timeout(10)
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 DOCKERIGNORE = [
     line.strip()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def settings_read_by_the_code() -> set[str]:

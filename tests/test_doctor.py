@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,10 +16,10 @@ from slackgpt.config.settings import Settings
 from slackgpt.doctor import Check, exit_code, render, run_checks
 from slackgpt.model.client import build_openai_client
 from slackgpt.slack.api import SlackApi
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.timeout(20)
 
-ROOT = Path(__file__).resolve().parent.parent
 DOWN = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, connections are refused
 
 

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from types import MappingProxyType
 
 from fakes.openai import Reply
 from slackgpt.answering.policy import AccessRules
+from tests.helpers import PNG, thread_reply
 
 CHANNEL = "C1"
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
-
-
-
-
-async def thread_reply(slack, root, text, user="U1", channel_type="channel"):
-    """A person's reply in a thread, delivered as Slack's `message` event."""
-    msg = slack.add_message(root["channel"], text, user=user, thread_ts=root["ts"])
-    await slack.send_event(
-        {"type": "message", "user": user, "text": text, "ts": msg["ts"],
-         "thread_ts": root["ts"], "channel": root["channel"], "channel_type": channel_type,
-         "event_ts": msg["ts"], "team": slack.team_id}
-    )
-    return msg
 
 
 async def nothing_happens(slack, llm, seconds=0.6):

@@ -15,8 +15,7 @@ import pytest
 from fakes.documents import hostile_pdf, text_pdf
 from fakes.openai import Reply
 from slackgpt.slack.quota import Quota
-from tests.conftest import env_for
-from tests.test_e2e_startup import finished, run_app
+from tests.helpers import env_for, finished, run_app
 
 pytestmark = pytest.mark.timeout(60)
 

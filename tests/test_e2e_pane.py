@@ -16,40 +16,9 @@ import pytest
 from fakes.openai import Reply
 from slackgpt.answering.policy import NOT_ALLOWED_USER, AccessRules
 from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
+from tests.helpers import GREETING, ask, open_pane, system_prompt
 
 pytestmark = pytest.mark.timeout(30)
-
-GREETING = "Hi! Ask me anything about this channel."
-
-
-def system_prompt(request: dict) -> str:
-    return str(request["messages"][0]["content"])
-
-
-async def open_pane(slack, *, context_channel: str | None = "C1", user: str = "U1"):
-    """A person opens the pane beside ``context_channel``; wait until the bot has set it up."""
-    thread = await slack.start_assistant_thread(user, context_channel=context_channel)
-    started = slack.envelopes[-1]["envelope_id"]
-    await slack.acked(started)
-    await slack.wait_for(lambda: (thread.channel, thread.thread_ts) in slack.suggested_prompts)
-    return thread
-
-
-async def ask(slack, thread, text: str, count: int = 1) -> list[dict]:
-    """A question in the pane thread; the bot's finished replies there (greeting excluded)."""
-    await slack.assistant_message(thread, text)
-
-    def answers() -> list[dict]:
-        return [r for r in slack.bot_replies(thread.channel, thread.thread_ts)
-                if r["text"] != GREETING]
-
-    await slack.wait_for(
-        lambda: len(answers()) >= count and not any(r["streaming"] for r in answers())
-        and all(slack.feedback_buttons(thread.channel, r["ts"]) for r in answers()[-1:]),
-        timeout=8,
-    )
-    return answers()
-
 
 # -- opening the pane -------------------------------------------------------------------------
 

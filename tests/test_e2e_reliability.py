@@ -8,19 +8,9 @@ import time
 
 from fakes.openai import Reply
 from slackgpt.slack.quota import PER_MINUTE, Quota
-from tests.conftest import env_for
-from tests.test_e2e_startup import finished, run_app
+from tests.helpers import env_for, finished, mention_event, run_app
 
 CHANNEL = "C1"
-
-
-
-
-
-
-def mention_event(slack, message) -> dict:
-    return {"type": "app_mention", "user": "U1", "text": message["text"], "ts": message["ts"],
-            "channel": message["channel"], "event_ts": message["ts"], "team": slack.team_id}
 
 
 # Exactly once ---------------------------------------------------------------------------

@@ -19,11 +19,16 @@ from fakes.redis_server import HOST, start_redis
 from slackgpt.answering.policy import AccessRules
 from slackgpt.runtime import Runtime, StartupError
 from slackgpt.slack.quota import PER_MINUTE, Quota
-from tests.conftest import env_for
-from tests.test_e2e_conversations import thread_reply
-from tests.test_e2e_pane import ask, open_pane, system_prompt
-from tests.test_e2e_reliability import mention_event
-from tests.test_e2e_startup import finished, run_app
+from tests.helpers import (
+    ask,
+    env_for,
+    finished,
+    mention_event,
+    open_pane,
+    run_app,
+    system_prompt,
+    thread_reply,
+)
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 
 from fakes.openai import Reply
-from tests.conftest import env_for
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-async def run_app(env: dict[str, str], cwd: Path, *, timeout: float = 20.0):
-    """Start app.py with exactly ``env``; returns the process."""
-    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"),
-        cwd=cwd, env={**base, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def finished(process, timeout: float = 20.0) -> tuple[int, str]:
-    _, err = await asyncio.wait_for(process.communicate(), timeout)
-    return process.returncode, err.decode()
+from tests.helpers import env_for, finished, run_app
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 PACKAGE = ROOT / "slackgpt"
 MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 60

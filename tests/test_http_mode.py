@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import aiohttp
 import pytest
@@ -14,7 +12,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from fakes.openai import Reply
-from fakes.slack import FakeSlack
 from slackgpt.answering.answer import Answerer
 from slackgpt.config.settings import Settings
 from slackgpt.model.client import ModelClient, build_openai_client
@@ -23,33 +20,9 @@ from slackgpt.runtime import build_app
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.http_mode import build_http_app, serve_http
 from slackgpt.state.local import LocalState
+from tests.helpers import SECRET, HttpBot, mention_payload
 
 pytestmark = pytest.mark.timeout(30)
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-@dataclass
-class HttpBot:
-    """The bot's Bolt app served over HTTP, and how to POST to it as Slack would."""
-
-    url: str
-    session: aiohttp.ClientSession
-
-    async def post(
-        self, payload: dict, *, secret: str = SECRET, age: float = 0.0
-    ) -> aiohttp.ClientResponse:
-        body = json.dumps(payload)
-        timestamp = str(int(time.time() - age))
-        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-        headers = {
-            "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature or "",
-        }
-        async with self.session.post(self.url + "/slack/events", data=body, headers=headers) as r:
-            await r.read()
-            return r
 
 
 @pytest.fixture
@@ -70,32 +43,6 @@ async def http_bot(settings: Settings) -> AsyncIterator[HttpBot]:
     await server.close()
     await slack.close()
     await model.close()
-
-
-def mention_payload(slack: FakeSlack, message: dict) -> dict:
-    """The Events API body Slack POSTs for an ``app_mention`` of ``message``."""
-    event = {
-        "type": "app_mention",
-        "user": message["user"],
-        "text": message["text"],
-        "ts": message["ts"],
-        "channel": message["channel"],
-        "event_ts": message["ts"],
-        "team": slack.team_id,
-        "client_msg_id": str(uuid.uuid4()),
-    }
-    return {
-        "token": "legacy-verification-token",
-        "team_id": slack.team_id,
-        "api_app_id": slack.app_id,
-        "event": event,
-        "type": "event_callback",
-        "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
-        "event_time": int(time.time()),
-        "authorizations": [
-            {"team_id": slack.team_id, "user_id": slack.bot_user_id, "is_bot": True}
-        ],
-    }
 
 
 async def test_url_verification_challenge_is_answered(http_bot):

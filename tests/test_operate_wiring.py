@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -14,21 +12,14 @@ import pytest
 
 from fakes.openai import Reply
 from slackgpt.config.settings import ConfigError, load_settings
-from tests.conftest import env_for
-from tests.test_e2e_startup import ROOT, finished, run_app
-from tests.test_http_mode import SECRET, HttpBot, mention_payload
+from tests.helpers import SECRET, HttpBot, env_for, finished, mention_payload, run_app
 
 pytestmark = pytest.mark.timeout(40)
 
 
 async def check_app(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     """Run ``python app.py --check`` with exactly ``env``: exit status, stdout, stderr."""
-    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), "--check",
-        cwd=cwd, env={**base, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    process = await run_app(env, cwd, "--check")
     out, err = await asyncio.wait_for(process.communicate(), 20)
     return process.returncode or 0, out.decode(), err.decode()
 
