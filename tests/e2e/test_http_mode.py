@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from fakes.openai import Reply
@@ -18,7 +17,7 @@ from slackgpt.model.client import ModelClient, build_openai_client
 from slackgpt.pane.handlers import Pane
 from slackgpt.runtime import build_app
 from slackgpt.slack.api import SlackApi
-from slackgpt.slack.http_mode import build_http_app, serve_http
+from slackgpt.slack.http_mode import serve_http
 from slackgpt.state.local import LocalState
 from tests.helpers import SECRET, HttpBot, mention_payload
 
@@ -142,9 +141,3 @@ async def test_signed_mention_is_acked_at_once_and_answered_in_the_thread(http_b
 async def test_health_endpoint(http_bot):
     async with http_bot.session.get(http_bot.url + "/healthz") as response:
         assert response.status == 200 and await response.text() == "ok"
-
-
-def test_an_app_without_signing_secret_is_refused():
-    app = AsyncApp(token="xoxb-unused", signing_secret="unused")
-    with pytest.raises(ValueError, match="signing_secret"):
-        build_http_app(app, "")

@@ -1,4 +1,5 @@
-"""Operating settings and their wiring: LOG_FORMAT, SLACK_MODE=http, PORT, ``app.py --check``."""
+"""Operating the real process: ``app.py --check``, JSON logs, the bot in HTTP mode (the
+settings themselves: tests/unit/config/test_operating_settings.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import aiohttp
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.config.settings import ConfigError, load_settings
 from tests.helpers import SECRET, HttpBot, env_for, finished, mention_payload, run_app
 
 pytestmark = pytest.mark.timeout(40)
@@ -22,39 +22,6 @@ async def check_app(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     process = await run_app(env, cwd, "--check")
     out, err = await asyncio.wait_for(process.communicate(), 20)
     return process.returncode or 0, out.decode(), err.decode()
-
-
-def test_operating_settings_have_safe_defaults(slack, llm):
-    settings = load_settings(env_for(slack, llm))
-    assert (settings.log_format, settings.slack_mode, settings.port) == ("text", "socket", 3000)
-    assert settings.slack_signing_secret == ""
-    assert SECRET not in repr(load_settings(env_for(slack, llm, SLACK_SIGNING_SECRET=SECRET)))
-
-
-def test_operating_settings_are_read(slack, llm):
-    env = env_for(
-        slack, llm, LOG_FORMAT="json", SLACK_MODE="http", SLACK_SIGNING_SECRET=SECRET, PORT="8080"
-    )
-    del env["SLACK_APP_TOKEN"]  # not needed over HTTP
-    settings = load_settings(env)
-    assert (settings.log_format, settings.slack_mode, settings.port) == ("json", "http", 8080)
-    assert settings.slack_signing_secret == SECRET and settings.slack_app_token == ""
-
-
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        ({"SLACK_MODE": "http"}, "SLACK_SIGNING_SECRET is not set"),
-        ({"SLACK_MODE": "webhook"}, "SLACK_MODE must be one of SOCKET, HTTP"),
-        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of TEXT, JSON"),
-        ({"PORT": "80000"}, "PORT must be a whole number from 1 to 65535"),
-        ({"SLACK_APP_TOKEN": ""}, "SLACK_APP_TOKEN is not set"),  # Socket Mode still needs it
-    ],
-)
-def test_bad_operating_settings_are_explained(slack, llm, change, expected):
-    with pytest.raises(ConfigError) as caught:
-        load_settings(env_for(slack, llm, **change))
-    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
 
 
 async def test_app_check_passes_against_the_fakes(slack, llm, tmp_path):
