@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +30,69 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 """A real 1x1 PNG image."""
+
+
+# -- waiting for what happens ----------------------------------------------------------------
+
+
+async def until(
+    condition: Callable[[], object | Awaitable[object]], timeout: float = 5.0, what: str = ""
+) -> None:
+    """Poll ``condition`` (plain or async) every 10 ms until it is true; AssertionError after
+    ``timeout`` seconds. For what the fakes' own ``wait_for`` hooks do not see."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class Watched:
+    """The calls of one method of a running bot's parts: how many began, and the result of
+    each that ended (its exception, if it raised)."""
+
+    started: int = 0
+    results: list[object] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return len(self.results)
+
+
+def watch(parts: Iterable[object], method: str) -> Watched:
+    """Wrap the async ``method`` of each of ``parts`` (e.g. every copy's ``answerer``, whose
+    ``answer`` each question goes through) so that a test can wait for the calls to be over:
+    once a question's call has returned, nothing more of it can appear in Slack."""
+    watched = Watched()
+    for part in parts:
+        real = getattr(part, method)
+
+        async def counted(*args: object, _real=real, **kwargs: object) -> object:
+            watched.started += 1
+            try:
+                result = await _real(*args, **kwargs)
+            except Exception as error:
+                watched.results.append(error)
+                raise
+            watched.results.append(result)
+            return result
+
+        setattr(part, method, counted)
+    return watched
+
+
+async def until_handled(watched: Watched, count: int, timeout: float = 5.0) -> None:
+    """Wait until ``count`` calls of a ``watch``-ed method are over (each event a bot took as
+    a question: answered, refused, left alone or skipped as a duplicate), and no more began:
+    what the bots did about those events is all there is to see."""
+    await until(lambda: watched.done >= count, timeout, f"{count} calls over")
+    assert watched.done == watched.started == count
 
 
 # -- the bot's settings and process ------------------------------------------------------------

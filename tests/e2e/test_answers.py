@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from fakes.openai import Reply
@@ -139,9 +137,7 @@ async def test_streaming_refused_falls_back_to_post_and_update(slack, llm, start
     final_text = slack.calls_to("chat.update")[-1].params["text"]
     assert "*Title*" in final_text  # mrkdwn for notifications and old clients
     updates = slack.calls_to("chat.update")
-    assert 1 <= len(updates) <= 8  # paced, not one per token
-    gaps = [b.at - a.at for a, b in itertools.pairwise(updates)]
-    assert all(gap >= 0.25 for gap in gaps)
+    assert 1 <= len(updates) <= 8  # paced, not one per token (the gaps: bench's update_gap_*)
 
 
 async def test_long_answer_is_split_across_messages(slack, llm, bot):

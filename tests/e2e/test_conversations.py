@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import MappingProxyType
 
 from fakes.openai import Reply
 from slackgpt.answering.policy import AccessRules
-from tests.helpers import PNG, thread_reply
+from tests.helpers import PNG, thread_reply, until_handled, watch
 
 CHANNEL = "C1"
-
-
-async def nothing_happens(slack, llm, seconds=0.6):
-    before = len(llm.requests), len(slack.calls)
-    await asyncio.sleep(seconds)
-    return (len(llm.requests), len(slack.calls)) == before
 
 
 # Follow-ups ---------------------------------------------------------------------------------
@@ -37,10 +30,10 @@ async def test_follow_up_in_the_bots_thread_needs_no_mention(slack, llm, bot):
 
 
 async def test_thread_the_bot_is_not_part_of_is_left_alone(slack, llm, bot):
+    handled = watch([bot.answerer], "answer")
     root = slack.add_message(CHANNEL, "lunch?", user="U2")
     await thread_reply(slack, root, "sure, noon")
-    await slack.wait_for(lambda: slack.calls_to("conversations.replies"))
-    await asyncio.sleep(0.5)
+    await until_handled(handled, 1)  # looked at, and left
     assert not llm.requests and not slack.bot_replies(CHANNEL, root["ts"])
     # The bot only looked: nothing visible (no status, no reaction) in someone else's thread.
     assert {c.method for c in slack.calls} <= {"auth.test", "apps.connections.open",
@@ -49,6 +42,7 @@ async def test_thread_the_bot_is_not_part_of_is_left_alone(slack, llm, bot):
 
 async def test_follow_ups_cost_no_thread_read_per_human_reply(slack, llm, bot):
     """The bot remembers the threads it is in and the ones it is not."""
+    handled = watch([bot.answerer], "answer")
     llm.script(Reply(text="Paris."), Reply(text="Big."))
     ours = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> capital of France?")
     await slack.answered(CHANNEL, ours["ts"])
@@ -61,29 +55,38 @@ async def test_follow_ups_cost_no_thread_read_per_human_reply(slack, llm, bot):
     theirs = slack.add_message(CHANNEL, "lunch?", user="U2")
     for text in ("sure", "noon?", "ok"):
         await thread_reply(slack, theirs, text)
-    await asyncio.sleep(0.5)
+    await until_handled(handled, 5)  # the reply to U2 is no question: the other five were
     learned = [c for c in slack.calls_to("conversations.replies") if c.params["ts"] == theirs["ts"]]
     assert len(learned) == 1  # learned once that the bot is not in it
     assert len(llm.requests) == 2
 
 
 async def test_a_refused_persons_thread_reply_costs_no_read(slack, llm, start_bot):
-    await start_bot(access=AccessRules(allowed_users=frozenset({"U1"})))
+    bot = await start_bot(access=AccessRules(allowed_users=frozenset({"U1"})))
+    handled = watch([bot.answerer], "answer")
+    calls = len(slack.calls)
     root = slack.add_message(CHANNEL, "a thread the bot has never seen", user="U2")
     await thread_reply(slack, root, "anyone?", user="U2")
-    assert await nothing_happens(slack, llm)
-    assert not slack.calls_to("conversations.replies") and not llm.requests
+    await until_handled(handled, 1)
+    assert len(slack.calls) == calls and not llm.requests  # no read, nothing said
 
 
 async def test_follow_up_addressed_to_someone_else_is_left_alone(slack, llm, bot):
+    handled = watch([bot.answerer], "answer")
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi")
     await slack.answered(CHANNEL, root["ts"])
     await thread_reply(slack, root, "<@U2> what do you think?")
-    await asyncio.sleep(0.6)
-    assert len(llm.requests) == 1
+    # A follow-up sent after it is answered: had the reply to U2 been taken as a question,
+    # it would have been taken first (events are handled in the order they come).
+    await thread_reply(slack, root, "and you, bot?")
+    await slack.answered(CHANNEL, root["ts"], count=2)
+    await until_handled(handled, 2)
+    assert len(llm.requests) == 2
+    assert llm.requests[1]["messages"][-1]["content"] == "user-u1: and you, bot?"
 
 
 async def test_mention_sent_as_app_mention_and_message_is_answered_once(slack, llm, bot):
+    handled = watch([bot.answerer], "answer")
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> first")
     await slack.answered(CHANNEL, root["ts"])
     text = f"<@{slack.bot_user_id}> second"
@@ -94,12 +97,13 @@ async def test_mention_sent_as_app_mention_and_message_is_answered_once(slack, l
     await slack.send_event(event)
     await slack.send_event({**event, "type": "app_mention"})
     await slack.answered(CHANNEL, root["ts"], count=2)
-    await asyncio.sleep(0.5)
+    await until_handled(handled, 2)  # the message event was no question of its own
     assert len(llm.requests) == 2
     assert len(slack.bot_replies(CHANNEL, root["ts"])) == 2
 
 
 async def test_other_bots_are_context_never_triggers(slack, llm, bot):
+    handled = watch([bot.answerer], "answer")
     root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> is the build green?")
     await slack.answered(CHANNEL, root["ts"])
     deploy = slack.add_message(CHANNEL, "Build #42 failed", user="U9", bot_id="B9",
@@ -113,9 +117,11 @@ async def test_other_bots_are_context_never_triggers(slack, llm, bot):
         {"type": "app_mention", "bot_id": "B9", "user": "U9", "text": f"<@{slack.bot_user_id}> hi",
          "ts": deploy["ts"], "channel": CHANNEL}
     )
-    assert await nothing_happens(slack, llm)
+    # The person's follow-up comes after the two bot events: had either been taken as a
+    # question, it would have been taken first (events are handled in the order they come).
     await thread_reply(slack, root, "why did it fail?")
     await slack.answered(CHANNEL, root["ts"], count=2)
+    await until_handled(handled, 2)
     assert len(llm.requests) == 2
     contents = [m["content"] for m in llm.requests[1]["messages"]]
     assert "B9 (bot): Build #42 failed" in contents

@@ -8,7 +8,6 @@ the "Summarize this thread" shortcut.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from fakes.openai import Reply
 from slackgpt.answering.policy import NOT_ALLOWED_USER, AccessRules
 from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
-from tests.helpers import GREETING, ask, open_pane, system_prompt
+from tests.helpers import GREETING, ask, open_pane, system_prompt, until_handled, watch
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -239,12 +238,14 @@ async def test_summarize_this_thread_posts_the_summary_in_the_thread(slack, llm,
 
 
 async def test_a_double_clicked_summary_is_written_once(slack, llm, bot):
+    clicks, answers = watch([bot.pane], "summary"), watch([bot.answerer], "answer")
     root = slack.add_message("C1", "배포 일정을 정해야 해요.", user="U2")
     llm.script(Reply(text="요약: 아직 정하지 않았습니다.", first_token_delay=0.2))
     await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", root["ts"], user="U4")
     await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", root["ts"], user="U4")
     [summary] = await slack.answered("C1", root["ts"])
-    await asyncio.sleep(0.5)  # give a second summary time to appear
+    await until_handled(clicks, 2)  # both clicks were dealt with
+    await until_handled(answers, 1)  # and only one became a summary to write
     assert summary["text"] == "요약: 아직 정하지 않았습니다."
     assert len(slack.bot_replies("C1", root["ts"])) == 1
     assert len(llm.requests) == 1

@@ -7,7 +7,6 @@ follow-up land on different copies. What each copy did is seen through a spy on 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 
@@ -20,6 +19,7 @@ from slackgpt.answering.policy import AccessRules
 from slackgpt.runtime import Runtime, StartupError
 from slackgpt.slack.quota import PER_MINUTE, Quota
 from tests.helpers import (
+    Watched,
     ask,
     env_for,
     finished,
@@ -28,6 +28,9 @@ from tests.helpers import (
     run_app,
     system_prompt,
     thread_reply,
+    until,
+    until_handled,
+    watch,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -55,6 +58,11 @@ def spy(copies: list[Runtime], method: str) -> list[tuple[int, object]]:
     return seen
 
 
+def answers_of(copies: list[Runtime]) -> Watched:
+    """The events each copy takes as a question, watched (see tests.helpers.watch)."""
+    return watch([copy.answerer for copy in copies], "answer")
+
+
 def dead_url() -> str:
     """A Redis URL where nothing listens."""
     with socket.socket() as probe:
@@ -69,15 +77,14 @@ async def test_a_redelivered_event_is_answered_once_and_claimed_once(
     slack, llm, start_bot, redis_url
 ):
     copies = await two_copies(start_bot, redis_url)
-    claims = spy(copies, "claim")
+    claims, handled = spy(copies, "claim"), answers_of(copies)
     llm.script(Reply(text="exactly once", first_token_delay=0.2))
     message = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> once?")
     event = mention_event(slack, message)
     await slack.send_event(event, event_id="Ev1")
     await slack.send_event(event, event_id="Ev1", retry_attempt=1, retry_reason="timeout")
     await slack.answered(CHANNEL, message["ts"])
-    await slack.wait_for(lambda: len(slack.acks) == 2 and len(claims) == 2)
-    await asyncio.sleep(0.5)  # give a wrong second answer time to appear
+    await until_handled(handled, 2)  # both deliveries are over
     assert sorted(claims) == [(0, True), (1, False)] or sorted(claims) == [(0, False), (1, True)]
     assert len(llm.requests) == 1  # the loser stopped before asking the model
     assert slack.bot_text(CHANNEL, message["ts"]) == "exactly once"
@@ -87,13 +94,14 @@ async def test_a_redelivered_event_is_answered_once_and_claimed_once(
 
 
 async def test_one_message_as_two_events_is_answered_once(slack, llm, start_bot, redis_url):
-    await two_copies(start_bot, redis_url)
+    copies = await two_copies(start_bot, redis_url)
+    handled = answers_of(copies)
     message = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> twin events")
     await slack.send_event(mention_event(slack, message), event_id="EvA")
     await slack.send_event({**mention_event(slack, message), "type": "message",
                             "channel_type": "im"}, event_id="EvB")
     await slack.answered(CHANNEL, message["ts"])
-    await asyncio.sleep(0.5)
+    await until_handled(handled, 2)
     assert len(llm.requests) == 1
     assert len(slack.bot_replies(CHANNEL, message["ts"])) == 1
     assert len(slack.calls_to("reactions.add")) == 1
@@ -119,9 +127,10 @@ async def test_redis_down_mid_run_neither_drops_nor_doubles_a_question(
 ):
     server = start_redis()
     try:
-        await two_copies(start_bot, server.url)
+        copies = await two_copies(start_bot, server.url)
     finally:
         server.stop()  # the store goes away while both copies run
+    handled = answers_of(copies)
     caplog.set_level(logging.WARNING)
     llm.script(Reply(text="still here", first_token_delay=0.2))
     message = slack.add_message(CHANNEL, f"<@{slack.bot_user_id}> anyone?")
@@ -129,7 +138,7 @@ async def test_redis_down_mid_run_neither_drops_nor_doubles_a_question(
     await slack.send_event({**mention_event(slack, message), "type": "message",
                             "channel_type": "im"}, event_id="EvB")
     await slack.answered(CHANNEL, message["ts"], timeout=10)
-    await asyncio.sleep(0.5)
+    await until_handled(handled, 2)
     assert [r["text"] for r in slack.bot_replies(CHANNEL, message["ts"])] == ["still here"]
     assert len(slack.calls_to("chat.startStream")) == 1  # the 👀 claimed it, as without Redis
     assert slack.reactions[(CHANNEL, message["ts"])] == {"eyes"}
@@ -145,12 +154,11 @@ async def test_a_thread_learned_by_one_copy_costs_the_other_no_read(
     slack, llm, start_bot, redis_url, shared
 ):
     copies = await two_copies(start_bot, redis_url if shared else None)
-    looked = spy(copies, "thread_has_bot")
+    looked, handled = spy(copies, "thread_has_bot"), answers_of(copies)
     theirs = slack.add_message(CHANNEL, "lunch?", user="U2")
     for n, text in enumerate(("sure", "noon?"), start=1):
         await thread_reply(slack, theirs, text)
-        await slack.wait_for(lambda n=n: len(looked) == n)
-        await asyncio.sleep(0.2)  # a read, if any, is done
+        await until_handled(handled, n)  # its read, if any, is done
     reads = [c for c in slack.calls_to("conversations.replies") if c.params["ts"] == theirs["ts"]]
     assert {copy for copy, _ in looked} == {0, 1}  # each reply reached another copy
     assert len(reads) == (1 if shared else 2)
@@ -257,10 +265,10 @@ async def test_closing_the_bot_closes_its_redis_connections(slack, llm, start_bo
         await slack.answered(CHANNEL, question["ts"])
         assert len(await raw.client_list()) > 1  # the bot's pool (memory and budgets)
         await runtime.close()
-        for _ in range(50):  # the server notices closed sockets within a moment
-            if len(await raw.client_list()) == 1:
-                break
-            await asyncio.sleep(0.02)
+        async def only_ours() -> bool:  # the server notices closed sockets within a moment
+            return len(await raw.client_list()) == 1
+
+        await until(only_ours, timeout=2, what="the bot's Redis connections closed")
         assert len(await raw.client_list()) == 1  # only this test's own
     finally:
         await raw.aclose()
