@@ -32,6 +32,7 @@ from slackgpt.files.pdf_workers import (
     Transcript,
     child_environment,
 )
+from tests.helpers import until
 
 pytest.importorskip("pypdf")
 pytestmark = pytest.mark.skipif(
@@ -87,14 +88,14 @@ def alive(pid: int) -> bool:
 
 @dataclass
 class Watch:
-    """Peaks seen by sampling /proc every 10 ms, and how late the loop woke the sampler."""
+    """Peaks seen by sampling /proc every 10 ms (how late the loop wakes meanwhile is a figure
+    of bench.parsing, not a check here)."""
 
     parent_start: float = field(default_factory=rss_mb)
     parent_peak: float = 0.0
     child_peak: float = 0.0
     tree_peak: float = 0.0
     most_workers: int = 0
-    latest_wake: float = 0.0
 
     def sample(self) -> None:
         pids = workers()
@@ -113,9 +114,7 @@ async def watching() -> AsyncIterator[Watch]:
 
     async def sampler() -> None:
         while True:
-            before = time.monotonic()
-            await asyncio.sleep(0.01)
-            watch.latest_wake = max(watch.latest_wake, time.monotonic() - before - 0.01)
+            await asyncio.sleep(0.01)  # the sampling period, not a wait for an event
             watch.sample()
 
     task = asyncio.create_task(sampler())
@@ -125,14 +124,6 @@ async def watching() -> AsyncIterator[Watch]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    """Wait for ``condition()`` to be true, polling every 10 ms."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -204,13 +195,10 @@ async def test_a_damaged_pdf_is_unreadable(parser):
 @pytest.mark.timeout(20)
 async def test_the_hostile_pdf_hits_the_memory_cap_and_the_parent_stays_small(parser):
     async with watching() as watch:
-        started = time.monotonic()
         parsed = await parser.pdf_text(hostile_pdf(), max_chars=50_000)
-        elapsed = time.monotonic() - started
     assert parsed.outcome is Outcome.TOO_COMPLEX
-    assert parsed.detail == "MemoryError"
+    assert parsed.detail == "MemoryError"  # the memory cap stopped it, not the clock
     assert (parsed.text, parsed.pages_total) == ("", 20)
-    assert elapsed < 3  # ~0.4 s here; in-process the file costs ~80 s of CPU
     assert watch.parent_peak - watch.parent_start < 5
     assert 20 < watch.child_peak < parser.limits.memory_mb + 16  # + the interpreter's files
 
@@ -224,7 +212,7 @@ async def test_a_cpu_bound_pdf_is_stopped_at_the_wall_clock_cap():
     assert parsed.outcome is Outcome.TOO_COMPLEX
     assert parsed.detail == "wall-clock cap"
     assert parsed.pages_total == 1_000 and 0 < parsed.pages_read < 1_000
-    assert 1.5 <= elapsed < 2.5
+    assert elapsed >= 1.5  # not before the cap (the cap's own timer: no slow machine fails it)
     assert workers() == []
     assert 0 < watch.child_peak < parser.limits.memory_mb + 16
 
@@ -232,28 +220,25 @@ async def test_a_cpu_bound_pdf_is_stopped_at_the_wall_clock_cap():
 @pytest.mark.timeout(60)
 async def test_six_hostile_pdfs_run_two_at_a_time_and_the_loop_stays_free(parser):
     loop = asyncio.get_running_loop()
-    executor_waits = []
+    running_at_each_call: list[int] = []
 
     async def use_the_default_executor() -> None:
         while True:
-            started = time.monotonic()
             await loop.run_in_executor(None, time.sleep, 0)
-            executor_waits.append(time.monotonic() - started)
-            await asyncio.sleep(0.05)
+            running_at_each_call.append(parser.running)
+            await asyncio.sleep(0.05)  # the prober's period, not a wait for an event
 
     async with watching() as watch:
         prober = asyncio.create_task(use_the_default_executor())
-        started = time.monotonic()
         results = await asyncio.gather(
             *(parser.pdf_text(hostile_pdf(), max_chars=50_000) for _ in range(6))
         )
-        elapsed = time.monotonic() - started
         prober.cancel()
     assert [parsed.outcome for parsed in results] == [Outcome.TOO_COMPLEX] * 6
     assert watch.most_workers == 2
-    assert elapsed < 3 * 3  # three rounds of two, each ~0.5 s here
-    assert watch.latest_wake < 0.25
-    assert len(executor_waits) > 3 and max(executor_waits) < 0.25
+    # The loop and its default executor went on serving while two children parsed. (How
+    # late they were, and how long the six took, are figures of bench.parsing.)
+    assert sum(1 for running in running_at_each_call if running == 2) >= 3
     assert watch.parent_peak - watch.parent_start < 5
     assert watch.tree_peak < watch.parent_start + 2 * (parser.limits.memory_mb + 16)
 
@@ -262,24 +247,24 @@ async def test_six_hostile_pdfs_run_two_at_a_time_and_the_loop_stays_free(parser
 
 
 @pytest.mark.timeout(20)
-async def test_cancelling_the_caller_kills_its_child(parser):
-    task = asyncio.create_task(parser.pdf_text(hostile_pdf(**SLOW), max_chars=50_000))
-    await until(lambda: parser.running == 1)
-    [pid] = workers()
-    task.cancel()
-    started = time.monotonic()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 1
-    assert not alive(pid)
-    assert parser.running == 0
+async def test_cancelling_the_caller_kills_its_child():
+    # A child left to run would be stopped only by its 30 s cap, past this test's timeout.
+    async with Parser(Limits(seconds=30)) as parser:
+        task = asyncio.create_task(parser.pdf_text(hostile_pdf(**SLOW), max_chars=50_000))
+        await until(lambda: parser.running == 1)
+        [pid] = workers()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not alive(pid)
+        assert parser.running == 0
 
 
 @pytest.mark.timeout(20)
 async def test_cancelling_while_the_child_starts_leaves_no_child(parser):
     for delay in (0, 0.001, 0.003, 0.01, 0.03):
         task = asyncio.create_task(parser.pdf_text(hostile_pdf(**SLOW), max_chars=50_000))
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay)  # the scenario: cancel at moments along the child's start
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -288,19 +273,17 @@ async def test_cancelling_while_the_child_starts_leaves_no_child(parser):
 
 
 @pytest.mark.timeout(20)
-async def test_aclose_kills_the_children_in_flight_within_a_second():
-    parser = Parser(Limits(seconds=30))
+async def test_aclose_kills_the_children_in_flight():
+    parser = Parser(Limits(seconds=30))  # children left to run would outlive the test
     tasks = [
         asyncio.create_task(parser.pdf_text(hostile_pdf(**SLOW), max_chars=50_000))
         for _ in range(3)
     ]
     await until(lambda: len(workers()) == 2)
     pids = workers()
-    started = time.monotonic()
     await parser.aclose()
-    assert time.monotonic() - started < 1
     assert not any(alive(pid) for pid in pids)
-    results = await asyncio.wait_for(asyncio.gather(*tasks), 1)
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert {parsed.outcome for parsed in results} == {Outcome.UNAVAILABLE}
     assert workers() == []
     later = await parser.pdf_text(text_pdf(1), max_chars=100)
@@ -326,7 +309,7 @@ async def test_a_child_dies_with_the_bot_even_when_it_exits_abruptly(tmp_path):
             task = asyncio.create_task(parser.pdf_text(open({str(pdf)!r}, "rb").read(), 100))
             while not parser.running:
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # the scenario: the bot dies while the child reads
             me = os.getpid()
             print(open(f"/proc/{{me}}/task/{{me}}/children").read(), flush=True)
             os._exit(130)
@@ -339,9 +322,7 @@ async def test_a_child_dies_with_the_bot_even_when_it_exits_abruptly(tmp_path):
     )
     assert bot.returncode == 130, bot.stderr
     child = int(bot.stdout)
-    deadline = time.monotonic() + 2
-    while alive(child) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await until(lambda: not alive(child), what="the orphaned child to die")
     assert not alive(child)
 
 

@@ -12,6 +12,7 @@ from slackgpt.slack.people import (
     People,
     people_in,
 )
+from tests.helpers import until
 
 
 def test_authors_and_mentions_but_not_the_bot_or_other_bots():
@@ -33,7 +34,7 @@ async def test_each_person_is_asked_once_even_by_answers_at_the_same_time():
 
     async def lookup(user: str) -> str | None:
         asked.append(user)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the scenario: a lookup takes a while, so answers overlap
         return None if user == "U9" else f"name-{user}"
 
     people = People(lookup)
@@ -89,9 +90,9 @@ async def test_one_answers_lookups_go_out_together():
     people = People(lookup)
     wanted = [f"U{i}" for i in range(30)]
     pending = asyncio.ensure_future(people.names(wanted))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert sorted(started) == sorted(wanted)  # no queue of ours: the budget paces them
+    # No queue of ours (the budget paces them): all start while none has finished.
+    await until(lambda: len(started) == len(wanted), what="every lookup started")
+    assert sorted(started) == sorted(wanted) and not pending.done()
     release.set()
     assert len(await pending) == 30
 
@@ -102,7 +103,7 @@ async def test_a_lookup_slack_holds_back_is_let_go():
         return "Ana"
 
     people = People(lookup, patience=0.05)
-    assert await asyncio.wait_for(people.names(["U1"]), 1) == {}
+    assert await asyncio.wait_for(people.names(["U1"]), 10) == {}  # not the lookup's 30 s
 
 
 async def test_a_lookup_that_breaks_leaves_the_person_unnamed_and_says_so(caplog):
