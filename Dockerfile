@@ -1,6 +1,7 @@
 # slackgpt: the Slack bot in a small image. Build: docker build -t slackgpt .
 # Run:  docker run --rm --env-file .env --stop-timeout 40 slackgpt
 # No secrets are baked in: the tokens come from the environment at run time.
+# Python 3.11 or newer (pyproject.toml); constraints.txt is tested on 3.11 and 3.13.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -6,9 +6,10 @@ Timing model (all times ``time.monotonic()`` of the benchmark process):
 * A Web API call takes effect in Slack one ``rtt`` after it reaches FakeSlack (the fake
   sleeps before answering), so a call is *visible* at ``arrival + rtt``.
 * ack: event → the ack read by FakeSlack. first sign: event → the first 👀 or status
-  visible. first text ("first words"): event → the first text visible (``chat.startStream``
-  with text, or ``chat.postMessage``). completion ("done"): event → the thread's last call
-  visible. tail: the model's last byte → done. makespan: first event → last done.
+  visible. first words (key ``first_text``): event → the first text visible
+  (``chat.startStream`` with text, or ``chat.postMessage``). done (key ``completion``):
+  event → the thread's last call visible. tail: the model's last byte → done. makespan:
+  first event → last done.
 """
 
 from __future__ import annotations
@@ -173,12 +174,13 @@ def verdict(texts: Sequence[str], streaming: bool, expected: str) -> str:
 
 
 def stats(series: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    """``<name>_p50_ms``, ``_p99_ms`` and ``_max_ms`` of each series (seconds in)."""
+    """``<name>_p50_ms``, ``_p90_ms``, ``_p99_ms`` and ``_max_ms`` of each series (seconds
+    in)."""
     out: dict[str, float] = {}
     for name, values in series.items():
         if values:
-            out[f"{name}_p50_ms"] = 1000 * (pct(values, 0.5) or 0.0)
-            out[f"{name}_p99_ms"] = 1000 * (pct(values, 0.99) or 0.0)
+            for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+                out[f"{name}_{label}_ms"] = 1000 * (pct(values, q) or 0.0)
             out[f"{name}_max_ms"] = 1000 * max(values)
     return out
 

@@ -155,3 +155,20 @@ def _address_joined(arrivals: list[Arrival]) -> list[Arrival]:
 def learnable(arrivals: list[Arrival]) -> set[tuple[str, int]]:
     """Human threads the bot must learn about: those with chatter it has to check."""
     return {(a.channel, a.thread) for a in arrivals if a.thread is not None and not a.addressed}
+
+
+@dataclass(frozen=True)
+class Photos:
+    """Issue 18, item 6: ``messages`` mentions at once, each with ``photos`` phone photos of
+    about ``photo_bytes`` (``width`` x ``height`` JPEGs); the bot's memory is the figure."""
+
+    messages: int = 3
+    photos: int = 10
+    photo_bytes: int = 4_900_000
+    width: int = 4032
+    height: int = 3024
+    target_mb: float = 200.0  # the process's peak, under a 256Mi container limit
+    world: World = field(default_factory=lambda: World(first_token=0.5, tokens=20))
+
+    def channel_ids(self) -> list[str]:
+        return [f"CPHOTO{i:02d}" for i in range(self.messages)]

@@ -1,7 +1,11 @@
 """Tables and targets: Markdown for people, the same figures as JSON for machines.
 
 Targets are reported as PASS or MISS, never as a failure of the benchmark: timing depends
-on the machine, and CI asserts none of it.
+on the machine, and CI asserts none of it. A MISS that is known and explained in
+docs/performance.md ("Expected misses") says so, with the reason; any other MISS is news.
+The words are the docs': "first words" (the event → the answer's first text visible),
+"done" (→ its last update visible); the JSON keeps the keys ``first_text_*`` and
+``completion_*`` for them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ Row = dict[str, Any]
 
 SCALARS = [
     *(f"{name}_{q}_ms" for name in ("ack", "model_request", "first_sign", "first_text",
-                                    "completion", "tail", "model_span") for q in ("p50", "p99")),
+                                    "completion", "tail", "model_span")
+      for q in ("p50", "p90", "p99")),
     "completion_max_ms", "makespan_s", "calls_per_answer_total",
     "web_api_connections_per_answer", "update_gap_min_s", "update_gap_p50_s", "bot_cpu_s",
     "cpu_ms_per_answer", "rss_peak_mb", "rss_peak_sum_mb", "rss_start_mb", "rss_end_mb",
@@ -49,14 +54,35 @@ def target(name: str, n: int | None, value: float | None, limit: float, unit: st
 
 
 def targets_table(rows: Sequence[Row]) -> list[str]:
+    """The targets as a table; a known MISS points to its reason below the table."""
+    reasons: list[str] = []
     lines = ["| target | N | value | limit | result |", "|---|---:|---:|---:|---|"]
     for t in rows:
         digits = 2 if t["unit"] in ("x", "%", "s") else 1 if t["unit"] == "calls" else 0
+        result = t["result"]
+        if result == "MISS" and t.get("expected"):
+            if t["expected"] not in reasons:
+                reasons.append(t["expected"])
+            result = f"MISS, expected [{reasons.index(t['expected']) + 1}]"
         lines.append(
             f"| {t['target']} | {fmt(t['n'])} | {fmt(t['value'], digits)} {t['unit']} | "
-            f"{fmt(t['limit'], digits)} {t['unit']} | {t['result']} |"
+            f"{fmt(t['limit'], digits)} {t['unit']} | {result} |"
         )
+    lines += ["", summary(rows)]
+    if reasons:
+        lines += ["", 'Expected misses (known, explained in docs/performance.md, "Expected '
+                  'misses"):', *(f"[{i}] {why}" for i, why in enumerate(reasons, 1))]
     return lines
+
+
+def summary(rows: Sequence[Row]) -> str:
+    """``targets: 15 PASS, 8 MISS (8 expected, 0 unexpected)``."""
+    misses = [r for r in rows if r["result"] == "MISS"]
+    expected = sum(1 for r in misses if r.get("expected"))
+    line = f"targets: {len(rows) - len(misses)} PASS, {len(misses)} MISS"
+    if misses:
+        line += f" ({expected} expected, {len(misses) - expected} unexpected)"
+    return line
 
 
 def burst_table(world: World, ns: Sequence[int], med: Mapping[int, Med], copies: int) -> list[str]:
@@ -74,11 +100,13 @@ def burst_table(world: World, ns: Sequence[int], med: Mapping[int, Med], copies:
             cells = [fmt(med[n][key].get(m), digits) for n in ns]
             lines.append(f"| {label.format(m)} | - | " + " | ".join(cells) + " |")
 
-    for name, floor in (("ack", 0.0), ("model_request", 0.0), ("first_sign", fl["first_sign"]),
-                        ("first_text", fl["first_text"]), ("completion", fl["completion"])):
+    for name, key, floor in (("ack", "ack", 0.0), ("model request", "model_request", 0.0),
+                             ("first sign", "first_sign", fl["first_sign"]),
+                             ("first words", "first_text", fl["first_text"]),
+                             ("done", "completion", fl["completion"])):
         for q in ("p50", "p99"):
-            row(f"{name.replace('_', ' ')} {q} (ms)", f"{name}_{q}_ms", floor * ms)
-    row("model's last byte → answer complete p50 (ms)", "tail_p50_ms", world.rtt * ms)
+            row(f"{name} {q} (ms)", f"{key}_{q}_ms", floor * ms)
+    row("model's last byte → done p50 (ms)", "tail_p50_ms", world.rtt * ms)
     row("model stream, measured p50 (ms)", "model_span_p50_ms", world.model_time * ms)
     row("makespan (s)", "makespan_s", fl["completion"], 2)
     row("Slack calls per answer", "calls_per_answer_total", None, 1)
@@ -131,7 +159,7 @@ def floor_targets(ns: Sequence[int], bot: Mapping[int, Med], floor: Mapping[int,
     for n in ns:
         b, f = bot[n], floor[n]
         first = ratio(b.get("first_text_p50_ms"), f.get("first_text_p50_ms"))
-        rows.append(target("first words p50 ≤ 1.2 x floor bot", n, first, 1.2, "x"))
+        rows.append(target(FIRST_WORDS_FLOOR, n, first, 1.2, "x"))
         span = ratio(b.get("makespan_s"), f.get("makespan_s"))
         rows.append(target("makespan ≤ 1.1 x floor bot", n, span, 1.1, "x"))
     big = max(ns)
@@ -139,14 +167,20 @@ def floor_targets(ns: Sequence[int], bot: Mapping[int, Med], floor: Mapping[int,
     return rows
 
 
+ACK = "ack p99 < 100 ms"
+FIRST_SIGN_IDEAL = "first sign p50 ≤ RTT + 20 ms"
+FIRST_WORDS_IDEAL = "first words p50 ≤ first token + RTT + 50 ms"
+FIRST_WORDS_FLOOR = "first words p50 ≤ 1.2 x floor bot"
+
+
 def burst_targets(world: World, interval: float, ns: Sequence[int], med: Mapping[int, Med]):
     """Issue 5's targets (ack, first sign and text against the ideal, pacing, idle CPU)."""
     fl, big, small = world.floors, max(ns), min(ns)
-    rows = [target("ack p99 < 100 ms", big, med[big].get("ack_p99_ms"), 100.0, "ms")]
+    rows = [target(ACK, big, med[big].get("ack_p99_ms"), 100.0, "ms")]
     for n in ns:
-        rows.append(target("first sign p50 ≤ RTT + 20 ms", n, med[n].get("first_sign_p50_ms"),
+        rows.append(target(FIRST_SIGN_IDEAL, n, med[n].get("first_sign_p50_ms"),
                            1000 * fl["first_sign"] + 20, "ms"))
-        rows.append(target("first text p50 ≤ first token + RTT + 50 ms", n,
+        rows.append(target(FIRST_WORDS_IDEAL, n,
                            med[n].get("first_text_p50_ms"), 1000 * fl["first_text"] + 50, "ms"))
     if big != small:
         span = ratio(med[big].get("makespan_s"), med[small].get("makespan_s"))

@@ -10,11 +10,19 @@ through their public hooks. Two profiles (``bench/profiles.py``):
   while people write 2 thread replies a second not meant for the bot; model 1 s to the
   first token, 7 s per answer; Slack's rate tiers on (a real 60 s window). With
   ``--bots 2 --redis`` two copies share a Redis-protocol server (``REDIS_URL``).
+* ``photos``: 3 mentions at once with ten 4.9 MB photos each; the bot's peak memory
+  (``bench/photos.py``).
 
     .venv/bin/python -m bench.run                       # burst: N = 1, 50, 200, 3 runs
     .venv/bin/python -m bench.run --quick               # CI's smoke test (~20 s)
     .venv/bin/python -m bench.run --profile busy        # 1 copy, then 2 copies + Redis
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
+    .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
+
+Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
+``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
+(p50/p90/p99) per profile, the floor bot beside slackgpt (``bench/plot.py``). The words are
+docs/performance.md's; a target's MISS that is known says "expected" and why.
 
 Exit status: 0 when every answer arrived complete and correct (whether targets are met or
 not); 1 on errors (the bot did not start or died, an answer was lost, late, wrong or given
@@ -40,11 +48,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(ROOT))
 
-from bench import report  # noqa: E402
+from bench import expected, plot, report  # noqa: E402
 from bench.analysis import summarize  # noqa: E402
 from bench.bot_process import Launch, kill_leftovers  # noqa: E402
 from bench.burst import run_burst  # noqa: E402
 from bench.busy import busy_targets, run_busy  # noqa: E402
+from bench.photos import photos  # noqa: E402
 from bench.profiles import Busy, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
 from bench.store import redis_store  # noqa: E402
@@ -53,7 +62,8 @@ from bench.store import redis_store  # noqa: E402
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy"), default="burst", help="what traffic (burst)")
+    add("--profile", choices=("burst", "busy", "photos"), default="burst",
+        help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
         "tokens, 1 run")
     add("--n", help="burst: simultaneous mentions per scenario (default 1,50,200)")
@@ -71,7 +81,9 @@ def parser() -> argparse.ArgumentParser:
     add("--idle", type=float, help="burst: seconds of idle CPU measurement (3; quick 1)")
     add("--cold", action="store_true", help="no warm-up mention before the traffic")
     add("--rate-limits", action="store_true", help="burst: FakeSlack applies Slack's tiers")
-    add("--json", metavar="PATH", help="also write all results as JSON ('-': stdout)")
+    add("--json", metavar="PATH", help="where to write all results as JSON ('-': stdout); "
+        "default bench-results/<profile>[-quick].json")
+    add("--no-plot", action="store_true", help="write no PNG next to the JSON")
     add("--log-level", default="WARNING", help="the bot's LOG_LEVEL")
     add("--cprofile", metavar="DIR", help="run the bot under cProfile into DIR")
     add("--pyinstrument", metavar="DIR", help="run the bot under pyinstrument into DIR")
@@ -161,10 +173,11 @@ async def burst(args: argparse.Namespace, workdir: Path) -> tuple[list[str], dic
     med = {k: {n: summarize([r for r in runs if (r["kind"], r["n"]) == (k, n)], report.SCALARS)
                for n in args.ns if any((r["kind"], r["n"]) == (k, n) for r in runs)}
            for k in kinds}
-    return render_burst(args, world, med), {"median": med, "runs": runs}
+    lines, rows = render_burst(args, world, med)
+    return lines, {"median": med, "runs": runs, "targets": rows}
 
 
-def render_burst(args: argparse.Namespace, world: World, med: dict) -> list[str]:
+def render_burst(args: argparse.Namespace, world: World, med: dict) -> tuple[list[str], list]:
     bot, ns, interval = med["slackgpt"], args.ns, args.stream_interval
     lines = [
         f"burst — RTT {world.rtt * 1000:.0f} ms, model first token {world.first_token * 1000:.0f}"
@@ -176,13 +189,15 @@ def render_burst(args: argparse.Namespace, world: World, med: dict) -> list[str]
         *report.burst_table(world, ns, bot, args.bots or 1),
         "",
     ]
-    rows = report.burst_targets(world, interval, ns, bot)
+    rows, floor_rows = report.burst_targets(world, interval, ns, bot), []
     if med.get("floor"):
         floor = med["floor"]
         both = [n for n in ns if n in floor]
         lines += ["slackgpt beside the floor bot:", "", *report.floor_table(both, bot, floor), ""]
         rows += report.floor_targets(both, bot, floor)
-    return lines + report.targets_table(rows)
+        floor_rows = report.burst_targets(world, interval, both, floor)
+    rows = expected.mark(rows, floor_rows)
+    return lines + report.targets_table(rows), rows
 
 
 async def busy(args: argparse.Namespace, workdir: Path) -> tuple[list[str], dict]:
@@ -200,10 +215,11 @@ async def busy(args: argparse.Namespace, workdir: Path) -> tuple[list[str], dict
         result["store"] = store
         results[name] = result
         progress(f"busy, {name}", result, started)
-    lines = report.busy_table(profile.world, results)
+    lines, targets = report.busy_table(profile.world, results), {}
     for name, result in results.items():
-        lines += ["", f"targets, {name}:", "", *report.targets_table(busy_targets(profile, result))]
-    return lines, {"profile": asdict(profile), "results": results}
+        targets[name] = expected.mark(busy_targets(profile, result))
+        lines += ["", f"targets, {name}:", "", *report.targets_table(targets[name])]
+    return lines, {"profile": asdict(profile), "results": results, "targets": targets}
 
 
 @contextlib.asynccontextmanager
@@ -222,20 +238,49 @@ async def main_async(args: argparse.Namespace) -> int:
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="slackgpt-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        lines, doc = await (busy(args, workdir) if args.profile == "busy" else burst(args, workdir))
+        if args.profile == "photos":
+            lines, doc = await photos(options(args, World()), workdir)
+        elif args.profile == "busy":
+            lines, doc = await busy(args, workdir)
+        else:
+            lines, doc = await burst(args, workdir)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     info["load_end"] = report.load()
     print("\n".join([f"slackgpt benchmark, {args.profile}", report.machine_line(info), "", *lines]))
-    if args.json:
-        text = json.dumps({"args": vars(args), "machine": info, **doc}, indent=2, default=str)
-        print(text) if args.json == "-" else Path(args.json).write_text(text + "\n")
+    save(args, info, doc)
     runs = doc.get("runs") or list(doc.get("results", {}).values())
     errors = sum(len(r["errors"]) for r in runs)
     if errors:
         print(f"{errors} error(s): see above", file=sys.stderr)
     return 1 if errors else 0
+
+
+def save(args: argparse.Namespace, info: dict, doc: dict) -> None:
+    """The JSON (``--json``) and, next to it, the PNG; where they went, on stderr."""
+    name = args.profile + ("-quick" if args.quick else "")
+    path = Path(args.json or ROOT / "bench-results" / f"{name}.json")
+    text = json.dumps({"args": vars(args), "machine": info, **doc}, indent=2, default=str)
+    if args.json == "-":
+        print(text)
+        path = ROOT / "bench-results" / f"{name}.json"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+        print(f"figures: {path}", file=sys.stderr)
+    if args.no_plot:
+        return
+    title = f"slackgpt benchmark, {name}: {report.machine_line(info)}"
+    try:
+        png = path.with_suffix(".png")
+        png.parent.mkdir(parents=True, exist_ok=True)
+        plot.write_plot(png, title, plot.panels(args.profile, doc))
+    except ImportError as error:
+        print(f"plot: not drawn, {error}: install the dev extra "
+              "(pip install -c constraints.txt -e '.[dev]')", file=sys.stderr)
+        return
+    print(f"plot: {png}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,8 @@ __all__ = [
     "prompt_tokens",
 ]
 
+MAX_REQUEST_BYTES = 50 * 1024 * 1024  # OpenAI's cap on a request with images (aiohttp's: 1 MB)
+
 _ERROR_MESSAGES = {
     "insufficient_quota": "You exceeded your current quota, please check your plan and "
     "billing details.",
@@ -132,7 +134,7 @@ class FakeOpenAI:
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)

@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -568,7 +568,7 @@ class PaneMixin:
         by the person) in their DM with the app, then sends ``assistant_thread_started``.
         """
         channel = self.im_of(user)
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
         title = f"Chats from {now.replace('+00:00', 'Z')}"
         root = self.add_message(channel, title, user=user, subtype="assistant_app_thread")
         thread = AssistantThread(channel, root["ts"], user, self._context_of(context_channel))

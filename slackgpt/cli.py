@@ -13,46 +13,60 @@ import sys
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import dotenv_values, find_dotenv, load_dotenv
 
 from slackgpt import doctor
-from slackgpt.config.settings import ConfigError, Settings, load_settings
+from slackgpt.config.reader import unknown_settings
+from slackgpt.config.settings import ConfigError, Settings, known_names, load_settings
 from slackgpt.logs import configure_logging
 from slackgpt.runtime import StartupError, build_runtime
 
 log = logging.getLogger("slackgpt")
 
 
+HELP = """\
+Settings come from the environment, or from a .env file in the current folder (the
+environment wins); .env.example lists them all. Exit status: 0 stopped cleanly (or every
+--check passed), 1 a failure (Slack unreachable, a --check failed), 2 a setting to fix.
+"""
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the bot; returns the process exit status (2: configuration, 1: other failure)."""
-    parser = argparse.ArgumentParser(prog="app.py", description="Run the slackgpt Slack bot.")
+    parser = argparse.ArgumentParser(
+        prog="app.py",
+        description="Run the slackgpt Slack bot (Ctrl+C or SIGTERM stops it).",
+        epilog=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--check",
         action="store_true",
-        help="check the tokens, scopes and model endpoint, then exit (0: all passed)",
+        help="try the tokens, scopes, model endpoint and REDIS_URL, say how to fix what fails, "
+        "then exit (0: all passed)",
     )
     args = parser.parse_args(argv)
+    warnings: list[str] = []
     if environ is None:
-        load_dotenv(find_dotenv(usecwd=True), override=False)
+        warnings = _load_dotenv()
         environ = os.environ
     try:
         settings = load_settings(environ)
     except ConfigError as error:
         print("slackgpt cannot start: its configuration needs attention.", file=sys.stderr)
-        for problem in error.problems:
+        for problem in [*error.problems, *warnings]:
             print(f"  - {problem}", file=sys.stderr)
         print(
             "Set these in the environment or in a .env file (see .env.example and README.md).",
             file=sys.stderr,
         )
         return 2
-    configure_logging(
-        settings.log_level,
-        settings.log_format,
-        secrets=settings.secrets,
-    )
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     if args.check:
-        return asyncio.run(doctor.run(settings))
+        logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # no retry notes in the report
+        return asyncio.run(doctor.run(settings, warnings))
+    for warning in warnings:
+        log.warning(warning)
     try:
         run(serve(settings))
     except StartupError as error:
@@ -63,15 +77,29 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     return 0
 
 
+def _load_dotenv() -> list[str]:
+    """Load ``.env`` (the environment wins); warnings for names that look misspelled."""
+    path = find_dotenv(usecwd=True)
+    in_file = set(dotenv_values(path)) if path else set()
+    load_dotenv(path, override=False)
+    known = known_names()
+    return [
+        *unknown_settings(in_file, known, from_file=True),
+        *unknown_settings(set(os.environ) - in_file, known, from_file=False),
+    ]
+
+
 def run(main: Coroutine[Any, Any, None]) -> None:
     """``asyncio.run``, on uvloop's event loop when it is installed (``pip install uvloop``:
     less CPU per event and per streamed chunk); the standard loop otherwise."""
     try:
         import uvloop
     except ImportError:
+        uvloop = None  # run outside the except: a failure is not chained to this one
+    if uvloop is None:
         asyncio.run(main)
-        return
-    uvloop.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def serve(settings: Settings) -> None:

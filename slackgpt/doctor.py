@@ -10,16 +10,16 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 import openai
 
 from slackgpt.config.settings import Settings
-from slackgpt.logs import redact
+from slackgpt.logs import public_url, redact
 from slackgpt.model.client import ModelClient, build_openai_client
-from slackgpt.model.failures import Failure, explain, slack_token_fix
+from slackgpt.model.failures import Failure, explain
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
-from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
+from slackgpt.slack.wire import slack_token_fix
+from slackgpt.state.redis import RedisState, StoreUnavailable
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -37,6 +37,7 @@ MANIFEST_SCOPES = (
 )
 _APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"
+_NO_SLACK = "Slack could not be reached"
 
 
 @dataclass(frozen=True)
@@ -108,17 +109,30 @@ def exit_code(checks: list[Check]) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
-async def run(settings: Settings) -> int:
-    """Build the real clients, run the checks, print the report; the process exit status."""
+async def run(settings: Settings, warnings: list[str] | None = None) -> int:
+    """Build the real clients, run the checks, print the report; the process exit status.
+
+    ``warnings``: what was noticed reading the settings (e.g. a misspelled name in .env).
+    """
     client = build_openai_client(settings)
     slack = SlackApi(settings.slack_bot_token, settings.slack_api_url)
+    print("Checking Slack, the model and the store (up to 30 s each)…", flush=True)
     try:
         checks = await run_checks(settings, slack=slack, openai_client=client)
     finally:
         await client.close()
         await slack.close()
-    print(render(checks, settings.secrets))
+    print(render([*check_settings(warnings or []), *checks], settings.secrets))
     return exit_code(checks)
+
+
+def check_settings(warnings: list[str]) -> list[Check]:
+    """A warning line for each setting that looks misspelled or unknown."""
+    def fix(warning: str) -> str:
+        where = "in .env" if warning.startswith(".env") else "in the environment"
+        return f"Rename or remove it {where} (.env.example lists every setting)."
+
+    return [Check("Settings", "warn", warning, fix(warning)) for warning in warnings]
 
 
 # -- Slack ---------------------------------------------------------------------------------
@@ -128,11 +142,13 @@ async def _slack_checks(
     settings: Settings, slack: SlackApi, scopes: tuple[str, ...]
 ) -> list[Check]:
     bot, granted = await check_bot_token(settings, slack)
-    checks = [bot, check_scopes(granted, scopes, bot.status == "ok")]
+    unreachable = bot.detail.startswith(_UNREACHABLE)
+    why = "" if bot.status == "ok" else _NO_SLACK if unreachable else "the bot token did not work"
+    checks = [bot, check_scopes(granted, scopes, why)]
     if settings.slack_mode == "http":
         checks.append(check_signing_secret(settings))
-    elif bot.detail.startswith(_UNREACHABLE):  # no point waiting for the same again
-        checks.append(Check("Slack app token", "warn", "not checked: Slack could not be reached"))
+    elif unreachable:  # no point waiting for the same again
+        checks.append(Check("Slack app token", "warn", f"not checked: {_NO_SLACK}"))
     else:
         checks.append(await check_app_token(settings, slack))
     return checks
@@ -164,11 +180,14 @@ def _who(whoami: Whoami) -> str:
     return f"@{identity.name} ({identity.user_id}) in {whoami.team} ({whoami.team_id})"
 
 
-def check_scopes(granted: str | None, required: tuple[str, ...], token_ok: bool = True) -> Check:
-    """Compare the token's granted scopes (``x-oauth-scopes``) with the manifest's."""
+def check_scopes(
+    granted: str | None, required: tuple[str, ...], not_checked: str = ""
+) -> Check:
+    """Compare the token's granted scopes (``x-oauth-scopes``) with the manifest's;
+    ``not_checked``: why they could not be read (the token did not work, Slack is away)."""
     name = "Bot scopes"
-    if not token_ok:
-        return Check(name, "warn", "not checked: the bot token did not work")
+    if not_checked:
+        return Check(name, "warn", f"not checked: {not_checked}")
     if granted is None:
         return Check(
             name,
@@ -219,7 +238,7 @@ def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
     return Check(
         name,
         "fail",
-        f"{_UNREACHABLE} at {_public(settings.slack_api_url)} ({str(error).split(':')[0]})",
+        f"{_UNREACHABLE} at {public_url(settings.slack_api_url)} ({str(error).split(':')[0]})",
         "Check the network connection, proxy and SLACK_API_URL.",
     )
 
@@ -251,10 +270,10 @@ async def check_store(settings: Settings) -> list[Check]:
 async def check_model(settings: Settings, client: openai.AsyncOpenAI) -> Check:
     """The streaming request an answer sends, with a tiny question; read to the first words."""
     name, model_name = "Model endpoint", settings.openai_model
-    where = _public(settings.openai_base_url or "https://api.openai.com/v1")
     quick = client.with_options(max_retries=0, timeout=min(settings.openai_timeout, 30.0))
     patience = min(settings.first_token_timeout, 30.0)
     model = ModelClient(quick, replace(settings, first_token_timeout=patience))
+    where = model.where
     started = time.monotonic()
     try:
         await _first_words(model)
@@ -315,17 +334,3 @@ async def _unknown_model(
         f"model {model} is not served at {where} (404)",
         f"Set OPENAI_MODEL to one of: {shown}.",
     )
-
-
-def _public(url: str) -> str:
-    """``url`` without any user:password part."""
-    parsed = urlparse(url)
-    if parsed.username or parsed.password:
-        port = f":{parsed.port}" if parsed.port else ""
-        parsed = parsed._replace(netloc=f"{parsed.hostname or ''}{port}")
-    return parsed.geturl()
-
-
-def _first_line(error: BaseException) -> str:
-    text = redact(str(error)).strip().splitlines()
-    return (text[0][:200] if text else type(error).__name__)

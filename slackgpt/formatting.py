@@ -16,7 +16,8 @@ _BROADCAST = re.compile(
     r"<!(channel|here|everyone)(\|[^>]*)?>|<!subteam\^[^>|]*(\|([^>]*))?>", re.IGNORECASE
 )
 _OPEN_BROADCAST = re.compile(r"<!(?=(?:channel|here|everyone|subteam)\b)", re.IGNORECASE)
-_USER_MENTION = re.compile(r"<@(?=[UW][A-Z0-9])")
+USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")  # <@U123>, <@U123|name>
+_MENTION_OPENING = re.compile(r"<@(?=[UW][A-Z0-9])")  # also of a token not closed yet
 _BARE_BROADCAST = re.compile(r"(?<![\w@])@(channel|here|everyone)\b", re.IGNORECASE)
 _HOLD_ANGLE = 200  # longest ``<…`` fragment held back while streaming
 _HOLD_WORD = 40  # longest ``@word`` fragment held back
@@ -76,7 +77,7 @@ def neutralize_pings(text: str) -> str:
 
     text = _BROADCAST.sub(inert, text)
     text = _OPEN_BROADCAST.sub(f"<{_WORD_JOINER}!", text)
-    text = _USER_MENTION.sub(f"<{_WORD_JOINER}@", text)
+    text = _MENTION_OPENING.sub(f"<{_WORD_JOINER}@", text)
     return _BARE_BROADCAST.sub(lambda m: f"@{_WORD_JOINER}{m.group(1)}", text)
 
 
@@ -156,19 +157,6 @@ def _style(text: str) -> str:
     text = _BOLD.sub(r"*\2*", text)
     text = _STRIKE.sub(r"~\1~", text)
     return re.sub("\0(\\d+)\0", lambda m: links[int(m.group(1))], text)
-
-
-def split_markdown(text: str, limit: int) -> list[str]:
-    """Split Markdown into parts of at most ``limit`` characters (see :func:`split_off`)."""
-    if limit < 4 * _CLOSE_ROOM:
-        raise ValueError(f"limit must be at least {4 * _CLOSE_ROOM} characters")
-    parts: list[str] = []
-    rest = text
-    while rest:
-        head, rest = split_off("", rest, limit)
-        if head.strip():
-            parts.append(head)
-    return parts or [text]
 
 
 def split_off(before: str, text: str, limit: int) -> tuple[str, str]:

@@ -1,5 +1,5 @@
-"""The Slack edge: which events become questions, handed to the answerer; the AI pane's
-events, feedback clicks and the summary shortcut, handed to the pane."""
+"""The Slack edge: which events become questions (mentions, DMs, follow-ups, the summary
+shortcut), handed to the answerer; the AI pane's events and feedback clicks, to the pane."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from slackgpt.answering.answer import Answerer
 from slackgpt.pane.handlers import Pane
-from slackgpt.pane.logic import FEEDBACK_ACTION, SUMMARIZE_CALLBACK
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK, summary_question
+from slackgpt.slack.blocks import FEEDBACK_ACTION
 from slackgpt.slack.events import from_person, is_dm_question, is_follow_up, question_from
 
 
@@ -45,6 +46,4 @@ def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
     @app.shortcut(SUMMARIZE_CALLBACK)
     async def on_summarize(ack: AsyncAck, shortcut: dict) -> None:
         await ack()
-        if request := await pane.summary(shortcut):
-            question, thread = request
-            await answerer.answer(question, thread=thread)
+        await answerer.answer(summary_question(shortcut))

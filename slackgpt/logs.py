@@ -7,8 +7,9 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 MASK = "[REDACTED]"
 
@@ -124,7 +125,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         clean = self.redactor.clean
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
                 timespec="milliseconds"
             ),
             "level": record.levelname,
@@ -178,3 +179,27 @@ def _log_uncaught(kind: type[BaseException], value: BaseException, tb: Any) -> N
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return json.dumps(text) if not text or any(c.isspace() for c in text) else text
+
+
+def public_url(url: str) -> str:
+    """``url`` with its password masked (``redis://:***@host``), for messages and logs."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user = f"{parsed.username}:***@" if parsed.username else ":***@"
+    return parsed._replace(netloc=user + parsed.netloc.rpartition("@")[2]).geturl()
+
+
+def url_password(url: str | None) -> tuple[str, ...]:
+    """The password in ``url`` (as written and decoded), if any: a secret to mask."""
+    password = urlparse(url).password if url else None
+    return (password, unquote(password)) if password else ()
+
+
+def first_line(error: BaseException, *, kind: bool = False) -> str:
+    """The first line of ``error``'s message (its kind's name when it has none), at most 200
+    characters; with ``kind``, ``Kind: first line``."""
+    lines = str(error).strip().splitlines()
+    line = lines[0][:200] if lines else ""
+    name = type(error).__name__
+    return (f"{name}: {line}" if kind else line) if line else name

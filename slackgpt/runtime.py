@@ -11,23 +11,26 @@ from slack_bolt.authorization import AuthorizeResult
 from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
 from slackgpt.config.settings import Settings
+from slackgpt.deadline import deadline
+from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
+from slackgpt.logs import public_url
 from slackgpt.model.client import ModelClient, build_openai_client
-from slackgpt.model.failures import slack_token_fix
 from slackgpt.pane.handlers import Pane
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.http_mode import HttpServer, serve_http
 from slackgpt.slack.people import People
-from slackgpt.slack.quota import Quota, storage_for
+from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
-from slackgpt.state.redis import RedisState, StoreUnavailable, public_url
+from slackgpt.state.redis import RedisState, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 # The Socket Mode client notices a socket that died without a close frame at its next
 # ping; a short interval brings the bot back within seconds (the default is 10 s).
 SOCKET_PING_INTERVAL = 3.0
+SLACK_PATIENCE = 15.0  # seconds Slack may take to say who the bot is, at start-up
 
 
 class StartupError(Exception):
@@ -82,11 +85,10 @@ def _skip_token_notices(record: logging.LogRecord) -> bool:
     return not (message.startswith(("As you gave `client`", "As `installation_store`")))
 
 
-def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
+def build_runtime(settings: Settings) -> Runtime:
     """The bot as ``python app.py`` runs it, built from the settings; not yet started.
 
-    ``quota`` replaces the Slack budgets made from the settings (tests shorten Slack's minute).
-    With ``REDIS_URL`` the memory and the budgets share one Redis connection pool.
+    With ``REDIS_URL`` the memory and the Slack budgets share one Redis connection pool.
     """
     limit = settings.access.requests_per_hour
     state: State = LocalState(limit)
@@ -94,16 +96,10 @@ def build_runtime(settings: Settings, *, quota: Quota | None = None) -> Runtime:
     if settings.redis_url:
         state = RedisState(settings.redis_url, limit)
         pool = state.pool
-    if quota is None:
-        storage = storage_for(settings.redis_url, pool)
-        unlimited = {} if not settings.slack_rate_limits else None  # a Slack without limits
-        quota = Quota(storage) if unlimited is None else Quota(
-            storage, per_minute=unlimited, per_channel={}
-        )
     return Runtime(
         settings,
         model=ModelClient(build_openai_client(settings), settings),
-        slack=SlackApi(settings.slack_bot_token, settings.slack_api_url, quota=quota),
+        slack=SlackApi.for_settings(settings, pool),
         state=state,
     )
 
@@ -119,9 +115,11 @@ class Runtime:
         slack: SlackApi,
         state: State,
         parser: Parser | None = None,
+        images: ImageReader | None = None,
     ):
         self.settings = settings
         self.parser = parser or Parser()  # PDFs, in bounded worker processes
+        self.images = images or ImageReader()  # images: a byte budget and one decoder thread
         self.model = model
         self.slack = slack
         self.state = state
@@ -129,6 +127,7 @@ class Runtime:
         self.pane: Pane | None = None
         self.identity: BotIdentity | None = None
         self.handler: AsyncSocketModeHandler | None = None
+        self.slack_patience = SLACK_PATIENCE  # seconds Slack may take at start-up
         self.http: HttpServer | None = None
 
     async def start(self) -> None:
@@ -150,6 +149,7 @@ class Runtime:
             extras=self.pane,
             people=people,
             parser=self.parser,
+            images=self.images,
         )
         secret = settings.slack_signing_secret or None
         app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
@@ -184,6 +184,7 @@ class Runtime:
         if self.pane is not None:
             await self.pane.close()
         await self.parser.aclose()
+        await self.images.aclose()
         await self.slack.close()
         await self.model.close()
         await self.state.close()
@@ -202,20 +203,27 @@ class Runtime:
 
     async def _check_tokens(self) -> tuple[BotIdentity, str]:
         """Who the bot is, and a Socket Mode URL (none in HTTP mode); or a StartupError."""
+        where = public_url(self.settings.slack_api_url)
+        log.info("connecting to Slack at %s…", where)
         try:
-            whoami = await self.slack.whoami()
-            if self.settings.slack_mode == "http":  # no socket: Slack POSTs the events to us
-                return whoami.identity, ""
-            return whoami.identity, await self.slack.socket_url(self.settings.slack_app_token)
+            async with deadline(self.slack_patience):
+                return await self._identity_and_socket()
         except TokenRejected as error:
             fix = slack_token_fix(error.variable, error.code)
             raise StartupError(f"{error}. {fix}") from None
-        except SlackUnreachable as error:
+        except (TimeoutError, SlackUnreachable) as error:
+            why = str(error) or f"no answer within {self.slack_patience:g} s"
             raise StartupError(
-                f"Could not reach Slack at {self.settings.slack_api_url} ({error}). Check the "
-                "network connection (and SLACK_API_URL if you set it).",
+                f"Could not reach Slack at {where} ({why}). Check the network connection, a "
+                "proxy (HTTPS_PROXY), and SLACK_API_URL if you set it.",
                 exit_code=1,
             ) from None
+
+    async def _identity_and_socket(self) -> tuple[BotIdentity, str]:
+        whoami = await self.slack.whoami()
+        if self.settings.slack_mode == "http":  # no socket: Slack POSTs the events to us
+            return whoami.identity, ""
+        return whoami.identity, await self.slack.socket_url(self.settings.slack_app_token)
 
     async def _disconnect(self) -> None:
         if self.http is not None:

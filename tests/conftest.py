@@ -39,7 +39,9 @@ async def start_bot(settings: Settings) -> AsyncIterator[Callable[..., object]]:
     runtimes: list[Runtime] = []
 
     async def start(quota: Quota | None = None, **changes: object) -> Runtime:
-        runtime = build_runtime(replace(settings, **changes), quota=quota)
+        runtime = build_runtime(replace(settings, **changes))
+        if quota is not None:  # Slack's budgets, shortened or tightened for the test
+            runtime.slack.quota = quota
         runtimes.append(runtime)
         await runtime.start()
         return runtime

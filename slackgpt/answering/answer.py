@@ -16,25 +16,25 @@ from dataclasses import replace
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy, prompt
+from slackgpt.answering.hooks import Addition, Extras
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.config.settings import Settings
-from slackgpt.deadline import deadline
 from slackgpt.files.attachments import Attachments, read_attachments
+from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
-from slackgpt.pane.logic import Addition, Extras, feedback_blocks
 from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import BotIdentity, Question
 from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
+TOLD_FOR = 24 * 3600.0  # a person chatting in a thread hears a refusal once in this time
 
-CLAIM_REACTION = "eyes"
-CLAIM_PATIENCE = 2.0  # seconds the 👀 may take (Slack slow, a 429's Retry-After), then let go
 
 
 class Answerer:
@@ -51,6 +51,7 @@ class Answerer:
         extras: Extras | None = None,
         people: People | None = None,
         parser: Parser | None = None,
+        images: ImageReader | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -60,26 +61,25 @@ class Answerer:
         self.threads = Threads(slack, state, identity)
         self.people = people or People(slack.user_name)
         self.parser = parser or Parser()
+        self.images = images or ImageReader()  # the process's budget for images in flight
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
         self._in_flight: set[asyncio.Task[object]] = set()
 
-    async def answer(
-        self, question: Question, *, follow_up: bool = False, thread: list[dict] | None = None
-    ) -> None:
+    async def answer(self, question: Question, *, follow_up: bool = False) -> None:
         """Reply to ``question`` in its thread; every failure ends in a message there.
 
         With ``follow_up`` (a thread reply without a mention) only when the bot is already
-        part of that thread. ``thread``: the thread, already read (ending with the question).
+        part of that thread.
         """
-        claimed = await self.state.claim(f"{question.channel}:{question.ts}")
+        claimed = await self.state.claim(*question.claim)
         if claimed is False:
             log.info("already answering %s/%s; skipping duplicate", question.channel, question.ts)
             return
         settled = claimed is True and self.state.shared  # once across copies: 👀 is a sign
         async with self._tracked():
             try:
-                await self._answer(question, follow_up, thread, settled)
+                await self._answer(question, follow_up, settled)
             except Exception as error:  # a bug or an outage no step expected: still tell them
                 log.exception("answering %s/%s failed", question.channel, question.ts)
                 with contextlib.suppress(Exception):
@@ -109,51 +109,73 @@ class Answerer:
             if task is not None:
                 self._in_flight.discard(task)
 
-    async def _answer(
-        self,
-        question: Question,
-        follow_up: bool,
-        thread: list[dict] | None = None,
-        settled: bool = False,
-    ) -> None:
+    async def _answer(self, question: Question, follow_up: bool, settled: bool) -> None:
         # The cheap checks come first: no Slack read is spent on someone who is refused.
         refusal = policy.refusal(self.settings.access, question, self.identity)
+        thread: list[dict] | None = None
         if follow_up:
             has_bot, thread = await self.threads.has_bot(question, allowed=refusal is None)
             if not has_bot:
                 return  # not the bot's conversation: only a mention brings it in
         refusal = refusal or await self._over_limit(question)
         if refusal:
-            if await self._claim(question, settled):
-                await self.slack.post_text(question.target, refusal)
+            await self._refuse(question, refusal, settled, follow_up)
+            return
+        if question.summary and (thread := await self._summarized(question)) is None:
             return
         await self._respond(question, thread, settled)
+
+    async def _refuse(
+        self, question: Question, refusal: str, settled: bool, follow_up: bool
+    ) -> None:
+        """Say why the bot won't answer, to the asker alone: through an interaction's
+        ``response_url``, in their DM, or as a message only they see in the thread (no 👀:
+        nothing is answered). A reply in a conversation hears it once a day, then nothing."""
+        if question.response_url:
+            await self.slack.respond(question.response_url, refusal)
+        elif question.is_dm:
+            if await self._claim(question, settled):
+                await self.slack.post_text(question.target, refusal)
+        elif follow_up and await self.state.claim(_told(question), ttl=TOLD_FOR) is False:
+            log.info("not answering %s's reply in %s/%s (told already)", question.user,
+                     question.channel, question.thread_ts)
+        else:
+            await self._tell_privately(question, refusal)
+
+    async def _tell_privately(self, question: Question, text: str) -> None:
+        try:
+            await self.slack.post_ephemeral(question.target, text)
+        except SlackApiError as error:
+            log.info("could not tell %s why (%s)", question.user, error_code(error))
+
+    async def _summarized(self, question: Question) -> list[dict] | None:
+        """The thread a summary is asked of, read before anything shows; None when it cannot
+        be read (the asker alone is told why)."""
+        channel, thread_ts = question.channel, question.thread_ts or question.ts
+        try:
+            thread = await self.slack.thread(channel, thread_ts)
+        except SlackApiError as error:
+            code = error_code(error)
+            log.info("cannot summarize a thread in %s (%s)", channel, code)
+            why = policy.cannot_read(channel, code, self.identity.name)
+            await self.slack.respond(question.response_url or "", why)
+            return None
+        return [*thread, question.as_message()]
 
     async def _claim(self, question: Question, settled: bool = False) -> bool:
         """The Slack-wide claim (👀); an interaction, sent to one copy only, needs none.
 
-        The 👀 is added only when the ``reactions.add`` budget has room now, and let go after
-        CLAIM_PATIENCE seconds: an answer never waits for it. ``settled``: a shared store
-        already made this copy the one that answers, so the 👀 is only a sign. Without a
-        store it is also the claim that keeps a redelivery to another copy from answering
-        twice; without the 👀, this copy's own memory is all that guards, which only a
+        ``settled``: a shared store already made this copy the one that answers, so the 👀
+        is only a sign. Without a store it is also the claim that keeps a redelivery to
+        another copy from answering twice; when the 👀 cannot be added (see
+        :meth:`SlackApi.claim`), this copy's own memory is all that guards, which only a
         redelivery to another copy in that minute gets past. A 👀 already there still means
         another copy has it: one that claimed while the store was unreachable, or before the
         store lost its memory.
         """
-        where = (question.channel, question.ts)
         if not question.needs_claim:
             return True
-        how = "" if settled else ", so this copy's memory alone guards it"
-        if not await self.slack.quota.reserve("reactions.add"):
-            log.info("no 👀 on %s/%s: reactions.add is over its budget%s", *where, how)
-            return True
-        try:
-            async with deadline(CLAIM_PATIENCE):
-                return await self.slack.claim(*where, CLAIM_REACTION, prepaid=True)
-        except asyncio.TimeoutError:
-            log.warning("no 👀 on %s/%s: Slack did not answer in time%s", *where, how)
-            return True
+        return await self.slack.claim(question.channel, question.ts)
 
     async def _over_limit(self, question: Question) -> str | None:
         allowed, wait = await self.state.count_request(question.user)
@@ -236,6 +258,7 @@ class Answerer:
                 attachments=attachments,
                 budget=budget,
                 names=names,
+                quoted=addition.quoted,
             )
             return replace(built, notes=(*built.notes, *addition.notes))
 
@@ -248,6 +271,7 @@ class Answerer:
             list(question.files),
             self.slack.download,
             read_pdf=self.parser.pdf_text,
+            images=self.images,
             images_allowed=self.settings.model_images,
             max_chars=self.settings.max_file_chars,
         )
@@ -255,3 +279,8 @@ class Answerer:
 
 async def _ready(value: list[dict]) -> list[dict]:
     return value
+
+
+def _told(question: Question) -> str:
+    """The key that says a person was told, in a thread, why the bot won't answer them."""
+    return f"refused:{question.channel}:{question.thread_ts}:{question.user}"

@@ -1,21 +1,15 @@
 """What the bot refuses and why: the hint, allow-lists, per-person limits, per-channel prompts.
 
-Pure decisions; the per-person counter keeps its own memory (see :class:`RateLimiter`).
+Pure decisions; the per-person counter lives with the bot's memory (:mod:`slackgpt.state`).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 
+from slackgpt.config.values import AccessRules
 from slackgpt.formatting import slack_to_text
 from slackgpt.slack.events import BotIdentity, Question
-
-HOUR = 3600.0
 
 HINT = (
     "Hi! Ask me something after the mention, for example: "
@@ -31,22 +25,12 @@ NOT_ALLOWED_CHANNEL = (
 )
 
 
-@dataclass(frozen=True)
-class AccessRules:
-    """Who may ask where, how often, and extra instructions per channel. None means no limit."""
-
-    allowed_channels: frozenset[str] | None = None
-    allowed_users: frozenset[str] | None = None
-    requests_per_hour: int | None = None
-    channel_prompts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-
 def refusal(
     rules: AccessRules, question: Question, identity: BotIdentity
 ) -> str | None:
     """Why the bot won't ask the model (nothing asked, or no access), or None.
 
-    The per-person limit is separate (:class:`RateLimiter`): it counts, so it goes last.
+    The per-person limit is separate (``State.count_request``): it counts, so it goes last.
     """
     if not slack_to_text(question.text, identity.user_id) and not question.files:
         return HINT.format(name=identity.name or "bot")
@@ -75,60 +59,23 @@ def system_prompt_for(rules: AccessRules, channel: str, default: str) -> str:
     return f"{default}\n\n{extra}" if extra else default
 
 
-class RateLimiter:
-    """At most ``limit`` requests per user in any sliding ``window`` seconds.
-
-    Memory stays bounded: a user's record is dropped once none of their requests is in the
-    window. ``limit=None`` allows everything and records nothing.
-    """
-
-    def __init__(
-        self,
-        limit: int | None,
-        *,
-        window: float = HOUR,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        if limit is not None and limit < 1:
-            raise ValueError("limit must be at least 1")
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._last_sweep = clock()
-
-    def __len__(self) -> int:
-        """How many users are being tracked."""
-        return len(self._hits)
-
-    def allow(self, user: str) -> tuple[bool, float]:
-        """Record a request by ``user`` if allowed; return (allowed, seconds until the next one).
-
-        A refused request is not recorded. The wait is 0 while the user has requests left.
-        """
-        if self.limit is None:
-            return True, 0.0
-        now = self.clock()
-        self._sweep(now)
-        hits = self._hits.get(user)
-        if hits is None:
-            hits = self._hits[user] = deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False, hits[0] + self.window - now
-        hits.append(now)
-        wait = hits[0] + self.window - now if len(hits) >= self.limit else 0.0
-        return True, wait
-
-    def _sweep(self, now: float) -> None:
-        """Forget users whose last request left the window (at most once a minute)."""
-        if now - self._last_sweep < min(60.0, self.window):
-            return
-        self._last_sweep = now
-        expired = [u for u, hits in self._hits.items() if not hits or hits[-1] <= now - self.window]
-        for user in expired:
-            del self._hits[user]
+def cannot_read(channel: str, code: str, bot_name: str | None) -> str:
+    """One sentence for the person: why the bot cannot read ``channel``, and the fix."""
+    invite = f"`/invite @{bot_name or 'the bot'}`"
+    if code == "not_in_channel":
+        return f"I can't read <#{channel}> because I'm not in it: type {invite} there."
+    if code == "channel_not_found" and channel.startswith("D"):
+        return "I can't read other people's direct messages; paste the part you need here."
+    if code == "channel_not_found":
+        return f"I can't see <#{channel}>: it is private and I'm not in it; type {invite} there."
+    if code == "missing_scope":
+        return (
+            f"I'm not allowed to read <#{channel}>: an admin must add the channels:history and "
+            "groups:history scopes to this app and reinstall it."
+        )
+    if code == "not_allowed":
+        return f"I'm not set up to read <#{channel}>: an admin can add it to ALLOWED_CHANNELS."
+    return f"I couldn't read <#{channel}> just now ({code}); please ask again in a moment."
 
 
 def rate_limited_message(wait: float, limit: int | None = None) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from slackgpt.files.attachments import Attachments, user_content
 from slackgpt.formatting import slack_to_text
-from slackgpt.model.tokens import fit_to_budget
+from slackgpt.model.tokens import fit_to_budget, message_tokens
 from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, is_own
 
 
@@ -32,26 +32,6 @@ def speaker(message: dict, names: Mapping[str, str] | None = None) -> str:
     return f"{name} (bot)"
 
 
-def to_model_messages(
-    system_prompt: str,
-    thread: list[dict],
-    identity: BotIdentity,
-    *,
-    until_ts: str | None = None,
-    attachments: Attachments | None = None,
-    names: Mapping[str, str] | None = None,
-) -> list[dict[str, object]]:
-    """The chat messages for a Slack thread, oldest first, ending at ``until_ts`` (inclusive).
-
-    The bot's own messages become ``assistant`` turns; everyone else's become ``user`` turns
-    prefixed with who wrote them. Mentions of the bot are removed; empty messages are skipped.
-    ``attachments`` (the files of the message at ``until_ts``) join that message.
-    """
-    turns = _Turns(identity, until_ts, attachments, names or {})
-    converted = (turns.turn(m) for m in _spoken(thread, until_ts))
-    return [{"role": "system", "content": system_prompt}, *(t for t in converted if t)]
-
-
 def build_prompt(
     system_prompt: str,
     thread: list[dict],
@@ -61,9 +41,12 @@ def build_prompt(
     attachments: Attachments | None,
     budget: int,
     names: Mapping[str, str] | None = None,
+    quoted: str = "",
 ) -> Prompt:
     """The thread as the model's messages within ``budget`` tokens, with notes for the reader.
 
+    ``quoted``: material anyone wrote (the channel in view), given as a user message right
+    after the system message, kept whole (its size is the caller's to bound).
     The root and the newest message are always kept; older turns go first. The work is
     bounded by the budget, not by the thread: turns are read newest first, and once they
     hold more characters than could ever fit (no text costs under a token per 4
@@ -84,8 +67,10 @@ def build_prompt(
             room -= _chars(turn["content"])
     head = [turns.turn(spoken[root])] if spoken else []
     system = {"role": "system", "content": system_prompt}
-    messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], budget)
-    return Prompt(messages, _notes(attachments, dropped + skipped))
+    context = [{"role": "user", "content": quoted}] if quoted else []
+    room = budget - sum(message_tokens(m) for m in context)
+    messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], room)
+    return Prompt([*messages[:1], *context, *messages[1:]], _notes(attachments, dropped + skipped))
 
 
 def _spoken(thread: list[dict], until_ts: str | None) -> list[dict]:

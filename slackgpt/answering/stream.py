@@ -92,8 +92,7 @@ class AnswerStream:
             "chars": len(self.delivery.shown),
             "tokens": usage.total if usage else None,
         }
-        text = " ".join(f"{key}={value}" for key, value in fields.items())
-        log.info("answer %s", text, extra=fields)
+        log.info("answer", extra=fields)  # the formatter writes the fields, once
 
     async def _pipe(self, request: prompt.Prompt) -> Exception | None:
         """Model → delivery until the model ends; the model's failure is returned, not raised."""
@@ -127,8 +126,11 @@ class AnswerStream:
             return
         if error is not None:
             self.outcome = f"error:{type(error).__name__}"
-            log.warning("model call failed for %s: %r", self.question.event_id, error)
-            await self._end_interrupted(failures.explain(error, self.model.model_name).people)
+            failure = failures.explain(error, self.model.model_name)
+            fix = f" Fix: {failure.fix}" if failure.fix else ""
+            where = failure.summary_at(self.model.where)
+            log.warning("model call failed for %s: %s.%s", self.question.event_id, where, fix)
+            await self._end_interrupted(failure.people)
             return
         await self._end(notes)
 

@@ -19,8 +19,6 @@ from slackgpt.state.local import State
 log = logging.getLogger(__name__)
 
 Learned = tuple[bool, list[dict] | None]
-READ = "conversations.replies"
-KEEP_FOR_ANSWERS = 0.4  # of the thread-read budget, left to answers by reads that only learn
 
 
 class Threads:
@@ -72,13 +70,13 @@ class Threads:
         Only while the thread-read budget has room beyond what answers need: when it is
         short the thread stays unknown (a later reply asks again), and answers keep theirs.
         """
-        if not await self.slack.quota.reserve(READ, keep=KEEP_FOR_ANSWERS):
-            log.info("thread %s not read: its budget is kept for answers for now", thread_ts)
-            return False, None
         try:
-            thread = await self.slack.thread(channel, thread_ts, prepaid=True)
+            thread = await self.slack.learn_thread(channel, thread_ts)
         except SlackApiError as error:
             log.warning("could not read thread %s (%s)", thread_ts, error_code(error))
+            return False, None
+        if thread is None:
+            log.info("thread %s not read: its budget is kept for answers for now", thread_ts)
             return False, None
         has_bot = any(is_own(message, self.identity) for message in thread)
         await self.state.remember_thread(channel, thread_ts, has_bot)

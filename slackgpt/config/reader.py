@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from urllib.parse import urlparse
 
-from slackgpt.answering.policy import AccessRules
-from slackgpt.pane.logic import SuggestedPrompt, parse_prompts
+from slackgpt.config.values import AccessRules, SuggestedPrompt, parse_prompts
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")  # channel prompts may name a DM too
@@ -31,6 +31,11 @@ class Reader:
         value = self.text(name)
         if not value:
             self.problems.append(f"{name} is not set. It is {where}.")
+        elif is_placeholder(value):
+            self.problems.append(
+                f"{name} is still the placeholder {value!r} from .env.example: paste the real "
+                f"token. It is {where}."
+            )
         elif not value.startswith(prefix) or any(c.isspace() for c in value):
             hint = ""
             if value.startswith(("xoxb-", "xapp-")):
@@ -219,3 +224,33 @@ def _json_kind(value: object) -> str:
     if value is None:
         return "null"
     return "number"
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an example value left in place, like ``xoxb-...`` or ``sk-…``."""
+    return value.endswith(("...", "…")) or value.lower() in ("changeme", "your-key-here")
+
+
+# Read from the environment by the OpenAI SDK itself (the bot passes its key and base URL).
+SDK_NAMES = frozenset({"OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS"})
+_OURS = ("SLACK_", "OPENAI_")  # prefixes of the bot's own settings
+
+
+def unknown_settings(
+    names: Iterable[str], known: frozenset[str], *, from_file: bool
+) -> list[str]:
+    """A warning for each name that looks meant for the bot but is not one of its settings.
+
+    ``from_file`` (names in ``.env``, which holds the bot's settings only): any unknown name;
+    from the process environment: only names like the bot's (its prefixes, or close to a
+    setting), since it holds everything else too. Each warning names the closest setting.
+    """
+    said = []
+    for name in sorted(set(names) - known - SDK_NAMES):
+        closest = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        if not (from_file or closest or name.startswith(_OURS)):
+            continue
+        hint = f"did you mean {closest[0]}?" if closest else "see .env.example for the names"
+        where = ".env" if from_file else "the environment"
+        said.append(f"{where} sets {name}, which slackgpt does not read; {hint}")
+    return said

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from slackgpt.answering.policy import AccessRules
-from slackgpt.config.reader import Reader
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SuggestedPrompt
+from slackgpt.config.reader import Reader, is_placeholder
+from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
+from slackgpt.logs import url_password
 
 DEFAULT_MODEL = "gpt-5-mini"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -78,7 +77,7 @@ class Settings:
             self.slack_app_token,
             self.openai_api_key,
             self.slack_signing_secret,
-            *_url_password(self.redis_url),
+            *url_password(self.redis_url),
         )
         return tuple(v for v in values if v and v != "unused")
 
@@ -89,10 +88,25 @@ class Settings:
         )
 
 
-def _url_password(url: str | None) -> tuple[str, ...]:
-    """The password in ``url`` (as written and decoded), if any."""
-    password = urlparse(url).password if url else None
-    return (password, unquote(password)) if password else ()
+class _Recorder(dict):
+    """An empty environment that remembers every name asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, name, default=None):  # type: ignore[override]
+        self.asked.add(name)
+        return default
+
+
+def known_names() -> frozenset[str]:
+    """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
+    recorder = _Recorder()
+    get = Reader(recorder, [])
+    for part in (_slack, _model, _behaviour, _pane):
+        part(get)
+    return frozenset(recorder.asked)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -145,6 +159,11 @@ def _model(get: Reader) -> dict[str, Any]:
     """The model server, the model and how it is asked."""
     base_url = get.url("OPENAI_BASE_URL")
     api_key = get.text("OPENAI_API_KEY")
+    if is_placeholder(api_key):
+        get.problems.append(
+            f"OPENAI_API_KEY is still the placeholder {api_key!r} from .env.example: paste your "
+            f"key from {OPENAI_KEYS_URL} (or delete the line to use a server that needs none)."
+        )
     if not api_key and base_url:
         api_key = "unused"  # local servers (Ollama, vLLM) accept any key
     elif not api_key:

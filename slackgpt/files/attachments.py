@@ -8,14 +8,21 @@ too big or cannot be read, becomes a one-line note instead of an error.
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from slackgpt.files.decoding import decode_text, image_mimetype, is_web_page
+from slackgpt.files.decoding import TEXT_MIMETYPES, TEXT_NAMES, TEXT_TYPES, decode_text, is_web_page
+from slackgpt.files.image_rules import (
+    ImageCaps,
+    admitted,
+    over_bytes_note,
+    over_count_note,
+    within_total,
+)
 from slackgpt.files.pdf_workers import Outcome, Parsed
 from slackgpt.formatting import best_cut
 
@@ -45,47 +52,6 @@ IMAGE_MIMETYPES = {
     "webp": "image/webp",
 }
 
-# Slack `filetype` values (and file extensions) of text the model can read as is.
-_TEXT_TYPE_NAMES = """
-    text txt plain markdown md mdx rst adoc asciidoc org tex latex log csv tsv json jsonl ndjson
-    geojson yaml yml toml ini cfg conf config env properties xml svg html htm xhtml css scss sass
-    less python py pyi ipynb javascript js mjs cjs jsx typescript ts tsx java kotlin kt kts scala
-    groovy gradle c h cpp cc cxx hpp hh csharp cs fsharp fs go rust rs ruby rb php perl pl pm lua
-    r dart swift objc m mm shell sh bash zsh fish powershell ps1 bat cmd sql graphql gql proto
-    diff patch dockerfile makefile mk cmake haskell hs erlang erl elixir ex exs clojure clj lisp
-    scheme ocaml ml elm julia jl matlab vb vbscript verilog v vhdl zig nim tf hcl nix vue svelte
-    handlebars hbs velocity coffeescript coffee d pascal fortran f90 smalltalk puppet pig
-    applescript mumps haxe cfm vcard ics srt vtt
-"""
-TEXT_TYPES = frozenset(_TEXT_TYPE_NAMES.split())
-_TEXT_MIMETYPES = frozenset(
-    {
-        "application/json",
-        "application/ld+json",
-        "application/x-ndjson",
-        "application/xml",
-        "application/yaml",
-        "application/x-yaml",
-        "application/toml",
-        "application/javascript",
-        "application/x-javascript",
-        "application/typescript",
-        "application/x-sh",
-        "application/x-shellscript",
-        "application/sql",
-        "application/x-python",
-        "application/x-python-code",
-        "application/x-httpd-php",
-        "application/x-tex",
-        "application/xhtml+xml",
-        "image/svg+xml",
-    }
-)
-_TEXT_NAMES = frozenset(
-    {"dockerfile", "makefile", "readme", "license", "gemfile", "procfile", "jenkinsfile"}
-)
-
-
 @dataclass(frozen=True)
 class Download:
     """A file's bytes, and whether they are all of it (False: cut at the byte cap)."""
@@ -96,6 +62,16 @@ class Download:
 
 Downloader = Callable[[str, int], Awaitable[Download]]
 PdfReader = Callable[[bytes, int], Awaitable[Parsed]]  # e.g. parsing.Parser.pdf_text
+Fetch = Callable[[int], Awaitable[Download | str]]  # the bytes up to a limit, or a note
+
+
+class ImageReading(Protocol):
+    """What reads images (:class:`~slackgpt.files.image_reader.ImageReader`)."""
+
+    caps: ImageCaps
+
+    async def read(self, name: str, limit: int, fetch: Fetch) -> tuple[dict | None, str | None]:
+        """The image's ``image_url`` part, or None and a note."""
 
 
 @dataclass
@@ -130,13 +106,13 @@ def classify(file: dict) -> Kind:
     if (
         filetype in TEXT_TYPES
         or mimetype.startswith("text/")
-        or mimetype in _TEXT_MIMETYPES
+        or mimetype in TEXT_MIMETYPES
         or mimetype.endswith(("+json", "+xml"))
     ):
         return Kind.TEXT
     if mimetype.startswith(("image/", "audio/", "video/")):
         return Kind.UNSUPPORTED  # e.g. HEIC photos, or a .ts video that is not TypeScript
-    if extension in TEXT_TYPES or name.split(".")[0] in _TEXT_NAMES:
+    if extension in TEXT_TYPES or name.split(".")[0] in TEXT_NAMES:
         return Kind.TEXT
     return Kind.UNSUPPORTED
 
@@ -151,47 +127,66 @@ async def read_attachments(
     download: Downloader,
     *,
     read_pdf: PdfReader,
+    images: ImageReading,
     images_allowed: bool,
     max_chars: int,
 ) -> Attachments:
     """Download and convert ``files`` for the model; never raises for a bad file.
 
     ``download(url, limit)`` returns a file's bytes up to ``limit`` (the caller authenticates
-    it and refuses hosts outside Slack). ``max_chars`` caps
-    the characters of file text in all, shared by the files in order; every file skipped or
-    cut gets one line in ``notes``.
+    it and refuses hosts outside Slack). ``max_chars`` caps the characters of file text in
+    all, shared by the files in order; ``images.caps`` the images read and their bytes.
+    Every file skipped or cut gets one line in ``notes``.
     """
+    caps = images.caps
+    to_read = [classify(f) is Kind.IMAGE and not _refusal(f, Kind.IMAGE, images_allowed)
+               for f in files]
     results = await asyncio.gather(
         *(
-            _read_one(
-                file, download, read_pdf, images_allowed=images_allowed, max_chars=max_chars
-            )
-            for file in files
+            _read_one(file, download, read_pdf, images, images_allowed, max_chars)
+            if read
+            else _skipped(over_count_note(file_name(file), caps.per_question))
+            for file, read in zip(files, admitted(to_read, caps.per_question), strict=True)
         )
     )
+    sizes = [len(c["image_url"]["url"]) if isinstance(c, dict) else 0 for _, c, _ in results]
     attachments = Attachments()
     room = max(0, max_chars)
-    for file, (kind, content, note) in zip(files, results, strict=True):
+    for file, (kind, content, note), fits in zip(
+        files, results, within_total(sizes, caps.question_bytes), strict=True
+    ):
         name = file_name(file)
         if note:
             attachments.notes.append(note)
         if kind is Kind.IMAGE and isinstance(content, dict):
-            attachments.image_parts.append(content)
+            if fits:
+                attachments.image_parts.append(content)
+            else:
+                attachments.notes.append(over_bytes_note(name, caps.question_bytes))
         elif isinstance(content, str):
-            if room <= 0:
-                attachments.notes.append(
-                    f"`{name}` was skipped: the other files already used all the room for text."
-                )
-                continue
-            text, whole = _cut(content, room), len(content)
-            room -= len(text)
-            attachments.text_parts.append(_text_part(name, text, whole))
-            if len(text) < whole:
-                attachments.notes.append(
-                    f"`{name}` was too long: only its first {len(text):,} of {whole:,} "
-                    "characters were read."
-                )
+            room = _add_text(attachments, name, content, room)
     return attachments
+
+
+def _add_text(attachments: Attachments, name: str, content: str, room: int) -> int:
+    """Add a file's text within ``room`` characters (or a note); the room left."""
+    if room <= 0:
+        attachments.notes.append(
+            f"`{name}` was skipped: the other files already used all the room for text."
+        )
+        return room
+    text, whole = _cut(content, room), len(content)
+    attachments.text_parts.append(_text_part(name, text, whole))
+    if len(text) < whole:
+        attachments.notes.append(
+            f"`{name}` was too long: only its first {len(text):,} of {whole:,} "
+            "characters were read."
+        )
+    return room - len(text)
+
+
+async def _skipped(note: str) -> tuple[Kind, None, str]:
+    return Kind.IMAGE, None, note
 
 
 def user_content(text: str, attachments: Attachments) -> str | list[dict]:
@@ -219,7 +214,7 @@ async def _read_one(
     file: dict,
     download: Downloader,
     read_pdf: PdfReader,
-    *,
+    images: ImageReading,
     images_allowed: bool,
     max_chars: int,
 ) -> tuple[Kind, str | dict | None, str | None]:
@@ -229,22 +224,36 @@ async def _read_one(
     if refused:
         return kind, None, refused
     name, limit = file_name(file), MAX_BYTES[kind]
+    if kind is Kind.IMAGE:
+        size = file.get("size")
+        limit = min(limit, size) if isinstance(size, int) and size > 0 else limit
+        return (kind, *await images.read(name, limit, lambda cap: _fetch(file, download, cap)))
+    fetched = await _fetch(file, download, limit, kind)
+    if isinstance(fetched, str):
+        return kind, None, fetched
+    if kind is Kind.PDF:
+        return (Kind.PDF, *_pdf(name, await read_pdf(fetched.data, max_chars)))
+    return _text(name, fetched.data, cut_at=None if fetched.complete else limit)
+
+
+async def _fetch(
+    file: dict, download: Downloader, limit: int, kind: Kind = Kind.IMAGE
+) -> Download | str:
+    """A file's bytes up to ``limit``, or why it is skipped (a cut text file is read)."""
+    name = file_name(file)
     try:
         fetched = await download(download_url(file) or "", limit)
     except Exception as error:  # any failure of one file only skips that file
         log.warning("could not download %s (%s): %r", name, file.get("id"), error)
-        return kind, None, f"`{name}` was skipped: it could not be downloaded."
-    data = fetched.data
-    if is_web_page(data) and not _is_html_file(file):
+        return f"`{name}` was skipped: it could not be downloaded."
+    if is_web_page(fetched.data) and not _is_html_file(file):
         log.warning("downloading %s returned a web page: is the files:read scope granted?", name)
-        return kind, None, f"`{name}` was skipped: it could not be downloaded."
-    if not fetched.complete and kind is not Kind.TEXT:
-        return kind, None, f"`{name}` was skipped: it is over the {_mb(limit)} limit{_for(kind)}."
-    if kind is Kind.IMAGE:
-        return _image(name, data)
-    if kind is Kind.PDF:
-        return (Kind.PDF, *_pdf(name, await read_pdf(data, max_chars)))
-    return _text(name, data, cut_at=None if fetched.complete else limit)
+        return f"`{name}` was skipped: it could not be downloaded."
+    if fetched.complete or kind is Kind.TEXT:
+        return fetched
+    if limit < MAX_BYTES[kind]:
+        return f"`{name}` was skipped: it is bigger than Slack said."
+    return f"`{name}` was skipped: it is over the {_mb(limit)} limit{_for(kind)}."
 
 
 def _refusal(file: dict, kind: Kind, images_allowed: bool) -> str | None:
@@ -264,14 +273,6 @@ def _refusal(file: dict, kind: Kind, images_allowed: bool) -> str | None:
     if file.get("mode") in ("tombstone", "hidden_by_limit") or not download_url(file):
         return f"`{name}` was skipped: Slack did not give me access to it."
     return None
-
-
-def _image(name: str, data: bytes) -> tuple[Kind, dict | None, str | None]:
-    mime = image_mimetype(data)
-    if mime is None:
-        return Kind.IMAGE, None, f"`{name}` was skipped: it is not a PNG, JPEG, GIF or WebP image."
-    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-    return Kind.IMAGE, {"type": "image_url", "image_url": {"url": url}}, None
 
 
 def _pdf(name: str, parsed: Parsed) -> tuple[str | None, str | None]:

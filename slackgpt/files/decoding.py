@@ -1,4 +1,5 @@
-"""Bytes → text and types: encodings (Korean CP949 included), binary data, image signatures.
+"""Bytes → text and types: encodings (Korean CP949 included), binary data, image signatures,
+and which Slack file types, mimetypes and names are text.
 
 Pure: no I/O.
 """
@@ -101,3 +102,44 @@ def is_web_page(data: bytes) -> bool:
     """True for an HTML page, what Slack sends instead of the file when a download is refused."""
     head = data[:512].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html"))
+
+
+# Slack `filetype` values (and file extensions) of text the model can read as is.
+_TEXT_TYPE_NAMES = """
+    text txt plain markdown md mdx rst adoc asciidoc org tex latex log csv tsv json jsonl ndjson
+    geojson yaml yml toml ini cfg conf config env properties xml svg html htm xhtml css scss sass
+    less python py pyi ipynb javascript js mjs cjs jsx typescript ts tsx java kotlin kt kts scala
+    groovy gradle c h cpp cc cxx hpp hh csharp cs fsharp fs go rust rs ruby rb php perl pl pm lua
+    r dart swift objc m mm shell sh bash zsh fish powershell ps1 bat cmd sql graphql gql proto
+    diff patch dockerfile makefile mk cmake haskell hs erlang erl elixir ex exs clojure clj lisp
+    scheme ocaml ml elm julia jl matlab vb vbscript verilog v vhdl zig nim tf hcl nix vue svelte
+    handlebars hbs velocity coffeescript coffee d pascal fortran f90 smalltalk puppet pig
+    applescript mumps haxe cfm vcard ics srt vtt
+"""
+TEXT_TYPES = frozenset(_TEXT_TYPE_NAMES.split())
+TEXT_MIMETYPES = frozenset(
+    {
+        "application/json",
+        "application/ld+json",
+        "application/x-ndjson",
+        "application/xml",
+        "application/yaml",
+        "application/x-yaml",
+        "application/toml",
+        "application/javascript",
+        "application/x-javascript",
+        "application/typescript",
+        "application/x-sh",
+        "application/x-shellscript",
+        "application/sql",
+        "application/x-python",
+        "application/x-python-code",
+        "application/x-httpd-php",
+        "application/x-tex",
+        "application/xhtml+xml",
+        "image/svg+xml",
+    }
+)
+TEXT_NAMES = frozenset(
+    {"dockerfile", "makefile", "readme", "license", "gemfile", "procfile", "jenkinsfile"}
+)

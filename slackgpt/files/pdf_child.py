@@ -25,7 +25,7 @@ except ImportError:  # Windows: no rlimits; the parent's wall-clock cap and kill
     resource = None  # type: ignore[assignment]
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """How reading a file ended."""
 
     OK = "ok"  # read, perhaps cut at a cap on pages or characters

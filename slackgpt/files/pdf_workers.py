@@ -224,7 +224,7 @@ class Parser:
             return Parsed(Outcome.UNAVAILABLE, detail=f"could not start a worker: {error}")
         try:
             await asyncio.wait_for(_exchange(proc, data, transcript), self.limits.seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return transcript.result(None, timed_out=True)
         finally:
             await self._end(proc)

@@ -7,7 +7,6 @@ server refuses is dropped for that server, once, and logged.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -21,9 +20,11 @@ import openai
 
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
+from slackgpt.logs import public_url
 from slackgpt.model.failures import ModelTimeout, StreamCut, rejected_field
 
 log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 Message = dict[str, object]
 THINKING_FIRST = 5.0  # seconds of thought before the first Thinking report
@@ -108,6 +109,7 @@ class ModelClient:
     def __init__(self, client: openai.AsyncOpenAI, settings: Settings):
         self.client = client
         self.model_name = settings.openai_model
+        self.where = public_url(settings.openai_base_url or DEFAULT_BASE_URL)  # for messages
         self.first_token_timeout = settings.first_token_timeout
         self.idle_timeout = settings.openai_timeout
         self.params: dict[str, object] = {"stream_options": {"include_usage": True}}
@@ -164,7 +166,7 @@ class ModelClient:
                         body=self.request(messages),
                         stream=True,
                     )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise clock.timeout() from None
             except _BROKEN as error:
                 raise openai.APIConnectionError(request=self._request_line()) from error
@@ -197,7 +199,7 @@ async def _events(response: httpx2.Response, clock: _Clock) -> AsyncIterator[dic
                 line = await anext(lines)
         except StopAsyncIteration:
             return
-        except (asyncio.TimeoutError, httpx2.ReadTimeout):  # ours, or the socket's read timer
+        except (TimeoutError, httpx2.ReadTimeout):  # ours, or the socket's read timer
             raise clock.timeout() from None
         except (httpx2.TransportError, openai.APIConnectionError, *_BROKEN) as error:
             raise StreamCut(error) from error

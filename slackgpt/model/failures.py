@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import openai
 
-from slackgpt.config.settings import OPENAI_KEYS_URL, SLACK_APPS_URL
+from slackgpt.config.settings import OPENAI_KEYS_URL
+from slackgpt.logs import first_line
 
 
 class ModelTimeout(Exception):
@@ -85,42 +86,25 @@ def explain(error: BaseException, model_name: str) -> Failure:
         return Failure(
             "model_error",
             "The model service returned an error. Details are in the bot's log.",
-            f"{{where}} returned an error: {_first_line(error)}",
+            f"{{where}} returned an error: {first_line(error)}",
             "See the bot's log and the model server's log.",
             transient=True,
         )
     return Failure(
         "unexpected",
         "Something went wrong while answering. Details are in the bot's log.",
-        f"unexpected {type(error).__name__}: {_first_line(error)}",
+        f"unexpected {type(error).__name__}: {first_line(error)}",
         "See the traceback in the bot's log.",
     )
 
 
-def slack_token_fix(variable: str, code: str) -> str:
-    """What to do when Slack refuses ``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN`` with ``code``."""
-    app = f"{SLACK_APPS_URL} → your app →"
-    if variable == "SLACK_BOT_TOKEN":
-        where = f"{app} OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
-    else:
-        where = f"{app} Basic Information → App-Level Tokens (xapp-…, scope connections:write)"
-    if code == "not_allowed_token_type":
-        return f"Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? {variable} is at {where}."
-    if code == "account_inactive":
-        return f"The app was uninstalled: reinstall it ({app} Install App), then copy {where}."
-    unknown_token = code in ("invalid_auth", "not_authed", "token_revoked")
-    if variable == "SLACK_APP_TOKEN" and not unknown_token:
-        return f"Socket Mode must be enabled: {app} Settings → Socket Mode → Enable Socket Mode."
-    return f"Copy {variable} again from {where}; reinstall the app if it was changed."
-
-
 def is_quota(error: openai.APIError) -> bool:
     """True when the account is out of credit, however the server or a proxy words it."""
-    text = f"{error_code(error) or ''} {error}".lower()
+    text = f"{openai_code(error) or ''} {error}".lower()
     return "insufficient_quota" in text or "exceeded your current quota" in text
 
 
-def error_code(error: openai.APIError) -> str | None:
+def openai_code(error: openai.APIError) -> str | None:
     """The error's ``code`` (``context_length_exceeded``, …), from the exception or its body."""
     code = getattr(error, "code", None)
     if code:
@@ -262,14 +246,14 @@ def _status(error: openai.APIStatusError, model_name: str) -> Failure:
         return Failure(
             "server",
             "The model service had an internal error. Please try again in a moment.",
-            f"{{where}} answered {status}: {_first_line(error)}",
+            f"{{where}} answered {status}: {first_line(error)}",
             "Check the model server's log.",
             transient=True,
         )
     return Failure(
         "model_error",
         "The model service returned an error. Details are in the bot's log.",
-        f"{{where}} answered {status}: {_first_line(error)}",
+        f"{{where}} answered {status}: {first_line(error)}",
         "Check OPENAI_MODEL, OPENAI_BASE_URL and the server's log.",
     )
 
@@ -305,9 +289,9 @@ def _rate_limited(error: openai.RateLimitError) -> Failure:
 
 def _bad_request(error: openai.BadRequestError, model_name: str) -> Failure:
     text = str(error).lower()
-    if "invalid model name" in text or error_code(error) in ("model_not_found", "invalid_model"):
+    if "invalid model name" in text or openai_code(error) in ("model_not_found", "invalid_model"):
         return _unknown_model(model_name, 400)
-    if error_code(error) == "context_length_exceeded" or "context" in text:
+    if openai_code(error) == "context_length_exceeded" or "context" in text:
         return Failure(
             "context",
             "This conversation is too long for the model. Please start a new thread, or ask "
@@ -318,11 +302,6 @@ def _bad_request(error: openai.BadRequestError, model_name: str) -> Failure:
     return Failure(
         "bad_request",
         "The model service refused this request. Details are in the bot's log.",
-        f"{{where}} answered 400: {_first_line(error)}",
+        f"{{where}} answered 400: {first_line(error)}",
         "Check OPENAI_MODEL, OPENAI_BASE_URL and the server's log.",
     )
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else type(error).__name__

@@ -17,16 +17,15 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy
+from slackgpt.answering.hooks import Addition
 from slackgpt.config.settings import Settings
 from slackgpt.pane import logic
-from slackgpt.pane.logic import Addition
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import BotIdentity, Question, Target
 from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
-SUMMARY_AGAIN = 10.0  # seconds in which the same person's same summary is a double click
 
 
 class Pane:
@@ -93,7 +92,7 @@ class Pane:
             log.warning("a feedback click without a vote we know: %s", body.get("actions"))
             return
         fields = vote.fields()
-        log.info("feedback %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
+        log.info("feedback", extra=fields)
         thanks = logic.feedback_thanks(vote.vote)
         try:
             await self.slack.post_ephemeral(vote.target, thanks)
@@ -101,30 +100,6 @@ class Pane:
             log.info("could not confirm the vote in the thread (%s)", error_code(error))
             if body.get("response_url"):
                 await self.slack.respond(body["response_url"], thanks)
-
-    async def summary(self, shortcut: dict) -> tuple[Question, list[dict]] | None:
-        """The "Summarize this thread" shortcut: the question and its thread, read here so
-        that a refusal, or a thread the bot cannot read, is told to the person alone."""
-        question = logic.summary_question(shortcut)
-        response_url = str(shortcut.get("response_url") or "")
-        clicked = f"summary:{question.channel}:{question.thread_ts}:{question.user}"
-        if await self.state.claim(clicked, ttl=SUMMARY_AGAIN) is False:
-            log.info("a second summary of %s/%s by %s: one is on its way", question.channel,
-                     question.thread_ts, question.user)
-            return None
-        refusal = policy.refusal(self.settings.access, question, self.identity)
-        if refusal:  # checked before any read
-            await self.slack.respond(response_url, refusal)
-            return None
-        try:
-            thread = await self.slack.thread(question.channel, question.thread_ts or question.ts)
-        except SlackApiError as error:
-            code = error_code(error)
-            log.info("cannot summarize a thread in %s (%s)", question.channel, code)
-            why = logic.cannot_read(question.channel, code, self.identity.name)
-            await self.slack.respond(response_url, why)
-            return None
-        return question, [*thread, question.as_message()]
 
     async def close(self) -> None:
         """Cancel what is still running in the background (titles)."""
@@ -144,13 +119,13 @@ class Pane:
             else:
                 budget = self.settings.context_tokens // logic.EXCERPT_SHARE
                 names = await self.people.names(people_in(history, self.identity.user_id))
-                return Addition(logic.channel_excerpt(channel, history, budget, names))
+                return Addition(quoted=logic.channel_excerpt(channel, history, budget, names))
         log.info("cannot read the channel in view %s (%s)", channel, code)
         notes: tuple[str, ...] = ()
         once = f"unreadable:{question.channel}:{question.thread_ts}:{channel}"
         if await self.state.claim(once) is not False:  # said once (twice, if the store is down)
-            notes = (f"_{logic.cannot_read(channel, code, self.identity.name)}_",)
-        return Addition(logic.unreadable(channel), notes)
+            notes = (f"_{policy.cannot_read(channel, code, self.identity.name)}_",)
+        return Addition(system=logic.unreadable(channel), notes=notes)
 
     def _name(self, question: Question, thread: list[dict]) -> None:
         """Title a pane thread after its first question (in the background)."""

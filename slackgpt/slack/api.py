@@ -14,13 +14,22 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slackgpt.config.settings import Settings
+from slackgpt.deadline import deadline
 from slackgpt.files.attachments import Download
 from slackgpt.formatting import markdown_to_mrkdwn, neutralize_pings
-from slackgpt.slack.downloads import download, is_file_host
-from slackgpt.slack.events import BotIdentity, Target, is_dm
-from slackgpt.slack.people import NameUnknown
-from slackgpt.slack.quota import Quota
-from slackgpt.slack.wire import SlackUnreachable, TokenRejected, Whoami, error_code, web_client
+from slackgpt.slack.downloads import download
+from slackgpt.slack.events import Target, is_dm
+from slackgpt.slack.pacing import START, STOP, UPDATE, Pace
+from slackgpt.slack.quota import Quota, budgets
+from slackgpt.slack.wire import (
+    NameUnknown,
+    SlackUnreachable,
+    TokenRejected,
+    Whoami,
+    error_code,
+    web_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,11 @@ log = logging.getLogger(__name__)
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
+# Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
+_ALWAYS = {"chat.postMessage": {"unfurl_links": False, "unfurl_media": False}}
+CLAIM_REACTION = "eyes"
+CLAIM_PATIENCE = 2.0  # seconds the 👀 may take (Slack slow, a 429's Retry-After), then let go
+LEARNING_KEEPS = 0.4  # of the thread-read budget, left to answers by reads that only learn
 
 
 class SlackApi:
@@ -36,12 +50,17 @@ class SlackApi:
     def __init__(
         self, token: str, api_url: str, *, quota: Quota | None = None, timeout: float = 30.0
     ):
-        self.token = token
-        self.api_url = api_url
+        self.token, self.api_url, self.timeout = token, api_url, timeout
         self.quota = quota or Quota()
-        self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings, pool: object | None = None) -> SlackApi:
+        """The door as the bot runs it: Slack's budgets, kept in the Redis behind ``pool``
+        when REDIS_URL is set (copies share them), none with SLACK_RATE_LIMITS=false."""
+        quota = budgets(settings.redis_url, pool, limited=settings.slack_rate_limits)
+        return cls(settings.slack_bot_token, settings.slack_api_url, quota=quota)
 
     @property
     def client(self) -> AsyncWebClient:
@@ -63,10 +82,14 @@ class SlackApi:
         if session is not None:
             await session.close()
 
+    def pace(self, base: float) -> Pace:
+        """A pacing handle for one message the bot writes (see :class:`Pace`)."""
+        return Pace(self.quota, base)
+
     async def call(self, method: str, *, prepaid: bool = False, **params: object) -> dict:
-        """Call a Web API ``method`` within its budget (``prepaid``: already reserved); None
-        values are left out. Raises SlackApiError."""
-        params = {k: v for k, v in params.items() if v is not None}
+        """Call a Web API ``method`` within its budget (``prepaid``: already reserved, by this
+        door); None values are left out. Raises SlackApiError."""
+        params = {**_ALWAYS.get(method, {}), **{k: v for k, v in params.items() if v is not None}}
         if not prepaid:
             channel = params.get("channel") or params.get("channel_id")
             await self.quota.take(method, str(channel) if channel else None)
@@ -86,14 +109,7 @@ class SlackApi:
             raise TokenRejected("SLACK_BOT_TOKEN", error_code(error)) from None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise SlackUnreachable(f"{type(error).__name__}: {error}") from None
-        identity = BotIdentity(response["user_id"], response.get("bot_id"), response.get("user"))
-        return Whoami(
-            identity=identity,
-            team=response.get("team"),
-            team_id=response.get("team_id"),
-            is_bot=bool(response.get("bot_id")),
-            scopes=response.headers.get("x-oauth-scopes"),
-        )
+        return Whoami.of(response.data, response.headers)  # type: ignore[arg-type]
 
     async def socket_url(self, app_token: str) -> str:
         """A Socket Mode URL from ``apps.connections.open`` (app-level token)."""
@@ -107,20 +123,21 @@ class SlackApi:
 
     # -- reading ---------------------------------------------------------------------------
 
+    async def learn_thread(self, channel: str, thread_ts: str) -> list[dict] | None:
+        """A thread read only to learn whether the bot takes part in it: None when the read
+        budget is short (LEARNING_KEEPS of it stays for answers). Raises SlackApiError."""
+        if not await self.quota.reserve("conversations.replies", keep=LEARNING_KEEPS):
+            return None
+        return await self.thread(channel, thread_ts, prepaid=True)
+
     async def thread(self, channel: str, thread_ts: str, *, prepaid: bool = False) -> list[dict]:
         """All messages of a thread, root first, following every page (``prepaid``: the
-        first page's call was reserved)."""
+        first page's call was reserved by this door)."""
         messages: list[dict] = []
         cursor: str | None = None
         while True:
-            page = await self.call(
-                "conversations.replies",
-                prepaid=prepaid,
-                channel=channel,
-                ts=thread_ts,
-                limit=200,
-                cursor=cursor,
-            )
+            where = {"channel": channel, "ts": thread_ts, "limit": 200, "cursor": cursor}
+            page = await self.call("conversations.replies", prepaid=prepaid, **where)
             prepaid = False
             messages.extend(page.get("messages") or [])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
@@ -152,15 +169,29 @@ class SlackApi:
 
     # -- signs -----------------------------------------------------------------------------
 
-    async def claim(self, channel: str, ts: str, reaction: str, *, prepaid: bool = False) -> bool:
-        """Add the bot's ``reaction``; False when the bot had already reacted (a claim taken).
+    async def claim(self, channel: str, ts: str) -> bool:
+        """Claim a message with the bot's 👀, the claim every copy sees in Slack: False when
+        the bot had already reacted (another copy, or an earlier delivery, has it).
 
-        Any other failure returns True: the sign is lost, not the answer. ``prepaid``: the
-        call was reserved (:meth:`Quota.reserve`).
+        True otherwise, also when the 👀 cannot be added now: the ``reactions.add`` budget
+        is spent, Slack takes over CLAIM_PATIENCE seconds, or it fails. The sign is lost,
+        never the answer: an answer does not wait for it.
         """
+        if not await self.quota.reserve("reactions.add"):
+            log.info("no 👀 on %s/%s: reactions.add is over its budget", channel, ts)
+            return True
         try:
-            where = {"channel": channel, "timestamp": ts, "name": reaction}
-            await self.call("reactions.add", prepaid=prepaid, **where)
+            async with deadline(CLAIM_PATIENCE):
+                return await self._react(channel, ts)
+        except TimeoutError:
+            log.warning("no 👀 on %s/%s: Slack did not answer in time", channel, ts)
+            return True
+
+    async def _react(self, channel: str, ts: str) -> bool:
+        """The reserved ``reactions.add``; False for ``already_reacted``."""
+        try:
+            where = {"channel": channel, "timestamp": ts, "name": CLAIM_REACTION}
+            await self.call("reactions.add", prepaid=True, **where)
         except SlackApiError as error:
             if error_code(error) == "already_reacted":
                 return False
@@ -169,13 +200,9 @@ class SlackApi:
 
     async def set_status(self, target: Target, status: str) -> None:
         """The "is thinking…" line under a thread (cosmetic: failures are only logged)."""
+        where = {"channel_id": target.channel, "thread_ts": target.thread_ts}
         try:
-            await self.call(
-                "assistant.threads.setStatus",
-                channel_id=target.channel,
-                thread_ts=target.thread_ts,
-                status=status,
-            )
+            await self.call("assistant.threads.setStatus", **where, status=status)
         except SlackApiError as error:
             log.debug("assistant.threads.setStatus: %s", error_code(error))
 
@@ -188,21 +215,15 @@ class SlackApi:
 
     async def set_title(self, channel: str, thread_ts: str, title: str) -> None:
         """Name an AI-pane thread (its entry in the pane's history)."""
-        title = neutralize_pings(title)
-        await self.call(
-            "assistant.threads.setTitle", channel_id=channel, thread_ts=thread_ts, title=title
-        )
+        where = {"channel_id": channel, "thread_ts": thread_ts}
+        await self.call("assistant.threads.setTitle", **where, title=neutralize_pings(title))
 
     # -- writing ---------------------------------------------------------------------------
 
     async def post_text(self, target: Target, text: str) -> str:
         """Post plain mrkdwn ``text`` in the thread; returns the new message's ts."""
-        response = await self.call(
-            "chat.postMessage",
-            channel=target.channel,
-            thread_ts=target.thread_ts,
-            text=neutralize_pings(text),
-        )
+        where = {"channel": target.channel, "thread_ts": target.thread_ts}
+        response = await self.call("chat.postMessage", **where, text=neutralize_pings(text))
         return str(response["ts"])
 
     async def post_ephemeral(self, target: Target, text: str) -> None:
@@ -236,25 +257,26 @@ class SlackApi:
         markdown: str,
         blocks: list[dict] | None = None,
         *,
-        prepaid: bool = False,
+        pace: Pace | None = None,
+        last: bool = False,
     ) -> None:
-        """Replace a message's text with ``markdown`` (same fallback and blocks as posting)."""
+        """Replace a message's text with ``markdown`` (same fallback and blocks as posting).
+
+        ``last``: the message's last text, carried by the update its ``pace`` holds, if any.
+        """
         where = {"channel": channel, "ts": ts}
-        await self._with_fallback("chat.update", markdown, where, blocks, prepaid=prepaid)
+        held = last and pace is not None and pace.take(UPDATE)
+        await self._with_fallback("chat.update", markdown, where, blocks, prepaid=held)
 
-    async def reserve_stream(self) -> bool:
-        """Reserve a stream's start and stop (both Tier 2) if the budget has them now."""
-        quota = self.quota  # each reserve is a test-and-use; the stop is tested first so a
-        if not await quota.available("chat.stopStream"):  # start is never used up alone
-            return False
-        return await quota.reserve("chat.startStream") and await quota.reserve("chat.stopStream")
-
-    async def start_stream(self, target: Target, markdown: str, *, prepaid: bool = False) -> str:
-        """Start a streamed message with its first text; returns its ts."""
+    async def start_stream(
+        self, target: Target, markdown: str, *, pace: Pace | None = None
+    ) -> str:
+        """Start a streamed message with its first text (with the start ``pace`` holds, see
+        :meth:`Pace.hold_stream`); returns its ts."""
         in_channel = not is_dm(target.channel)
         response = await self.call(
             "chat.startStream",
-            prepaid=prepaid,
+            prepaid=pace is not None and pace.take(START),
             channel=target.channel,
             thread_ts=target.thread_ts,
             markdown_text=neutralize_pings(markdown),
@@ -275,14 +297,15 @@ class SlackApi:
         markdown: str | None = None,
         blocks: list[dict] | None = None,
         *,
-        prepaid: bool = False,
+        pace: Pace | None = None,
     ) -> None:
         """End a streaming message, with its last text and ``blocks`` when given (blocks that
-        Slack refuses are left out, never the text)."""
+        Slack refuses are left out, never the text); the stop ``pace`` holds, if any."""
         text = neutralize_pings(markdown) if markdown else None
         where = {"channel": channel, "ts": ts, "markdown_text": text}
+        held = pace is not None and pace.take(STOP)
         try:
-            await self.call("chat.stopStream", prepaid=prepaid, **where, blocks=blocks or None)
+            await self.call("chat.stopStream", prepaid=held, **where, blocks=blocks or None)
         except SlackApiError as error:
             if not blocks or error_code(error) not in _BLOCK_ERRORS:
                 raise
@@ -316,10 +339,6 @@ class SlackApi:
         return await self.call(method, **where, text=text, **none)
 
     # -- files -----------------------------------------------------------------------------
-
-    def is_file_host(self, url: str) -> bool:
-        """True for Slack's own file hosts (https ``*.slack.com``) and SLACK_API_URL's host."""
-        return is_file_host(url, self.api_url)
 
     async def download(self, url: str, limit: int) -> Download:
         """A private file's bytes, read to the end or to ``limit`` bytes, whichever is first;

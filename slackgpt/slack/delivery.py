@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slackgpt.formatting import split_off, unsafe_tail
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import Target
+from slackgpt.slack.pacing import Pace
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +28,12 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 11_000
 
 
-APPEND, UPDATE = "chat.appendStream", "chat.update"
-
-
 @dataclass
 class _Message:
+    pace: Pace
     ts: str | None = None
     text: str = ""  # what Slack has confirmed for this message
     streaming: bool = False
-    last_paid: bool = False  # the call carrying its last text was reserved with its first
-
-    @property
-    def updater(self) -> str | None:
-        """The method that adds text to this message now (None: nothing posted yet)."""
-        if self.ts is None:
-            return None
-        return APPEND if self.streaming else UPDATE
 
 
 @dataclass
@@ -62,7 +53,6 @@ class Delivery:
     _closed: asyncio.Event = field(default_factory=asyncio.Event)
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
-    _updating: str | None = None
     _written: bool = False
     _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
 
@@ -110,7 +100,8 @@ class Delivery:
         if self.messages and self.messages[-1].streaming:
             await self._stop(self.messages[-1], blocks=self._end_blocks)
         await self._attach_end_blocks()
-        self._busy(None)
+        if self.messages:
+            self.messages[-1].pace.done()
 
     async def _attach_end_blocks(self) -> None:
         """Posted and updated, with nothing left to send: one more paced update adds them."""
@@ -118,10 +109,9 @@ class Delivery:
         if not self._end_blocks or last is None or last.ts is None or self.stopped_by_user:
             return
         await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
-        paid, last.last_paid = last.last_paid, False
         try:
             await self.slack.update_markdown(
-                self.target.channel, last.ts, last.text, self._end_blocks, prepaid=paid
+                self.target.channel, last.ts, last.text, self._end_blocks, pace=last.pace, last=True
             )
         except SlackApiError as error:
             log.info("could not add the end blocks (%s)", error_code(error))
@@ -144,13 +134,11 @@ class Delivery:
 
     def _interval(self) -> float:
         """The pace of updates: ``interval``, stretched while many messages share a budget."""
-        updater = self.messages[-1].updater if self.messages else None
-        return self.slack.quota.interval(updater, self.interval) if updater else self.interval
+        return self.messages[-1].pace.interval() if self.messages else self.interval
 
     async def _budget_now(self) -> bool:
         """True when the next update would not wait for Slack's budget (else text gathers)."""
-        updater = self.messages[-1].updater if self.messages else None
-        return updater is None or await self.slack.quota.available(updater)
+        return not self.messages or await self.messages[-1].pace.ready()
 
     async def _flush(self, *, final: bool) -> None:
         hold = 0 if final else unsafe_tail(self._pending)
@@ -169,11 +157,16 @@ class Delivery:
                 await self._add(current, head, last=last and not text)
             if text:
                 await self._stop(current)
-                self.messages.append(_Message())
+                self._next_message()
 
     def _current(self) -> _Message:
-        if not self.messages:
-            self.messages.append(_Message())
+        return self.messages[-1] if self.messages else self._next_message()
+
+    def _next_message(self) -> _Message:
+        """Start writing a new message: the current one is done."""
+        if self.messages:
+            self.messages[-1].pace.done()
+        self.messages.append(_Message(self.slack.pace(self.interval)))
         return self.messages[-1]
 
     async def _add(self, message: _Message, text: str, *, last: bool = False) -> None:
@@ -184,32 +177,23 @@ class Delivery:
                 return
             if self.stopped_by_user:
                 return
-            message = _Message()
-            self.messages.append(message)
+            message = self._next_message()
         await self._post_or_update(message, text, last=last)
 
     async def _start_stream(self, message: _Message, text: str) -> bool:
-        if not await self.slack.reserve_stream():  # its start and its stop, both Tier 2
+        if not await message.pace.hold_stream():  # its start and its stop, both Tier 2
             log.info("Slack's budget for streams is spent for now; posting instead")
             self.stream = False
             return False
         try:
-            message.ts = await self.slack.start_stream(self.target, text, prepaid=True)
+            message.ts = await self.slack.start_stream(self.target, text, pace=message.pace)
         except SlackApiError as error:
             log.info("streaming unavailable (%s); posting instead", error_code(error))
             self.stream = False
             return False
-        message.text, message.streaming, message.last_paid = text, True, True
-        self._busy(APPEND)
+        message.text, message.streaming = text, True
+        message.pace.streaming()
         return True
-
-    def _busy(self, method: str | None) -> None:
-        """Tell the quota which method this answer now updates with (None: done)."""
-        if self._updating:
-            self.slack.quota.busy(self._updating, -1)
-        if method:
-            self.slack.quota.busy(method, +1)
-        self._updating = method
 
     async def _append_stream(self, message: _Message, text: str, *, stop: bool = False) -> bool:
         """Append to a streaming message (with ``stop``: the final text, ending the stream)."""
@@ -217,8 +201,7 @@ class Delivery:
         try:
             if stop:  # the answer's last words: the end blocks go with them
                 blocks, channel = self._end_blocks, self.target.channel
-                paid, message.last_paid = message.last_paid, False
-                await self.slack.stop_stream(channel, message.ts, text, blocks, prepaid=paid)
+                await self.slack.stop_stream(channel, message.ts, text, blocks, pace=message.pace)
                 self._end_blocks = None
             else:
                 await self.slack.append_stream(self.target.channel, message.ts, text)
@@ -245,10 +228,9 @@ class Delivery:
         message.streaming = False
         if blocks:
             self._end_blocks = None  # a stream's last chance for them, whatever Slack says
-        paid, message.last_paid = message.last_paid, False
         try:
             await self.slack.stop_stream(
-                self.target.channel, message.ts, blocks=blocks, prepaid=paid
+                self.target.channel, message.ts, blocks=blocks, pace=message.pace
             )
         except SlackApiError as error:
             log.debug("chat.stopStream: %s", error_code(error))
@@ -258,30 +240,27 @@ class Delivery:
         if message.ts is None:
             message.ts = await self.slack.post_markdown(self.target, text, blocks)
             message.text, self._end_blocks = text, None if last else self._end_blocks
-            # The update that will carry the last text is reserved now, so it never waits.
-            message.last_paid = not last and await self.slack.quota.reserve(UPDATE)
-            self._busy(UPDATE)
+            message.pace.posted()
+            if not last:  # the update that will carry the last text is held now: it never waits
+                await message.pace.hold_last_update()
             return
-        if last and not message.last_paid and not await self.slack.quota.available(UPDATE):
+        if last and not await message.pace.last_update_ready():
             log.info("no chat.update budget left; the rest goes in a new message")
-            self.messages.append(_Message())
-            await self._post_or_update(self.messages[-1], text.lstrip("\n"), last=True)
+            await self._post_or_update(self._next_message(), text.lstrip("\n"), last=True)
             return
         await self._update(message, text, blocks, last=last)
 
     async def _update(
         self, message: _Message, text: str, blocks: list[dict] | None, *, last: bool
     ) -> None:
-        paid = last and message.last_paid
         combined = message.text + text
         try:
+            where = (self.target.channel, message.ts or "")
             await self.slack.update_markdown(
-                self.target.channel, message.ts or "", combined, blocks, prepaid=paid
+                *where, combined, blocks, pace=message.pace, last=last
             )
         except SlackApiError as error:
             log.warning("chat.update failed (%s); continuing in a new message", error_code(error))
-            self.messages.append(_Message())
-            await self._post_or_update(self.messages[-1], text, last=last)
+            await self._post_or_update(self._next_message(), text, last=last)
             return
         message.text, self._end_blocks = combined, None if last else self._end_blocks
-        message.last_paid = message.last_paid and not paid

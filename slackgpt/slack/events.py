@@ -10,6 +10,8 @@ from dataclasses import dataclass
 # Message subtypes that carry something said: a person's message (with files, broadcast from
 # a thread, /me) or another bot's. Joins, topic changes, edits and deletions are not.
 SPOKEN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
+CLAIM_TTL = 24 * 3600.0  # Slack redelivers an event for minutes, not days
+SUMMARY_AGAIN = 10.0  # seconds in which the same person's same summary is a double click
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,23 @@ class Question:
     team: str | None = None
     event_id: str | None = None
     files: tuple[dict, ...] = ()
-    needs_claim: bool = True  # False for an interaction: Slack sends it once, to one copy
+    summary: bool = False  # "Summarize this thread": an interaction; the thread is read
+    response_url: str | None = None  # an interaction's: what only the asker sees goes there
+
+    @property
+    def needs_claim(self) -> bool:
+        """False for an interaction: Slack sends it once, to one copy, so no 👀 is needed."""
+        return not self.summary
+
+    @property
+    def claim(self) -> tuple[str, float]:
+        """The key that makes one copy answer this question, and for how many seconds.
+
+        A message is answered once; a summary once per person, thread and double click.
+        """
+        if self.summary:
+            return f"summary:{self.channel}:{self.thread_ts}:{self.user}", SUMMARY_AGAIN
+        return f"{self.channel}:{self.ts}", CLAIM_TTL
 
     @property
     def is_dm(self) -> bool:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
 from slackgpt.deadline import deadline
+from slackgpt.formatting import USER_MENTION
+from slackgpt.slack.wire import NameUnknown
 
 log = logging.getLogger(__name__)
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 24 * 3600.0  # names rarely change; each lookup is a round trip before the model
 RETRY_AFTER = 60.0  # a failed lookup: unnamed this long, so one answer asks once, not per turn
 PATIENCE = 2.0  # seconds a lookup may take (Slack slow, or a 429's Retry-After) before it failed
@@ -33,14 +33,10 @@ def people_in(thread: list[dict], bot_user_id: str) -> list[str]:
     for message in [*thread[:1], *thread[-RECENT:]]:
         if message.get("user") and not message.get("bot_id"):
             found[str(message["user"])] = None
-        for user in _MENTION.findall(str(message.get("text") or "")):
+        for user in USER_MENTION.findall(str(message.get("text") or "")):
             found[user] = None
     found.pop(bot_user_id, None)
     return list(found)[:MAX_LOOKUPS]
-
-
-class NameUnknown(Exception):
-    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
 
 
 class People:
@@ -86,7 +82,7 @@ class People:
         try:
             async with deadline(self.patience):
                 name, keep = await self.lookup(user), NAME_TTL
-        except (NameUnknown, asyncio.TimeoutError) as error:
+        except (TimeoutError, NameUnknown) as error:
             log.debug("no name for %s now: %r", user, error)
             name, keep = None, RETRY_AFTER
         except Exception:  # a name never breaks an answer, but a bug is said

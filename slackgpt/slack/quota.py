@@ -67,6 +67,13 @@ def storage_for(
     return RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", **options)
 
 
+def budgets(redis_url: str | None, pool: object | None = None, *, limited: bool = True) -> Quota:
+    """Slack's budgets, in Redis when ``redis_url`` is set (``pool``: the connections the
+    bot's memory uses too); ``limited=False`` for a Slack without limits (benchmarks)."""
+    storage = storage_for(redis_url, pool)
+    return Quota(storage) if limited else Quota(storage, per_minute={}, per_channel={})
+
+
 class Quota:
     """Budgets per Slack method; ``window`` (seconds) is Slack's minute (tests shorten it)."""
 

@@ -3,6 +3,7 @@ Slack's answers mean (error codes, refused tokens, who the bot is)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -13,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slackgpt.config.settings import SLACK_APPS_URL
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.quota import Quota
 
@@ -34,6 +36,10 @@ class TokenRejected(Exception):
         self.variable, self.code = variable, code
 
 
+class NameUnknown(Exception):
+    """A person's name cannot be told now (budget spent, or Slack failed): ask again later."""
+
+
 class SlackUnreachable(Exception):
     """Slack could not be reached at all (network, DNS, proxy, a wrong SLACK_API_URL)."""
 
@@ -47,6 +53,14 @@ class Whoami:
     team_id: str | None
     is_bot: bool
     scopes: str | None  # the x-oauth-scopes header, comma-separated
+
+    @classmethod
+    def of(cls, data: dict, headers: Mapping[str, str]) -> Whoami:
+        """From ``auth.test``'s answer and headers."""
+        identity = BotIdentity(data["user_id"], data.get("bot_id"), data.get("user"))
+        team, team_id = data.get("team"), data.get("team_id")
+        scopes = headers.get("x-oauth-scopes")
+        return cls(identity, team, team_id, is_bot=bool(data.get("bot_id")), scopes=scopes)
 
 
 class _RateLimited(AsyncRateLimitErrorRetryHandler):
@@ -91,3 +105,20 @@ def web_client(
         ],
     )
     return session, client
+
+
+def slack_token_fix(variable: str, code: str) -> str:
+    """What to do when Slack refuses ``SLACK_BOT_TOKEN`` or ``SLACK_APP_TOKEN`` with ``code``."""
+    app = f"{SLACK_APPS_URL} → your app →"
+    if variable == "SLACK_BOT_TOKEN":
+        where = f"{app} OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
+    else:
+        where = f"{app} Basic Information → App-Level Tokens (xapp-…, scope connections:write)"
+    if code == "not_allowed_token_type":
+        return f"Are SLACK_BOT_TOKEN and SLACK_APP_TOKEN swapped? {variable} is at {where}."
+    if code == "account_inactive":
+        return f"The app was uninstalled: reinstall it ({app} Install App), then copy {where}."
+    unknown_token = code in ("invalid_auth", "not_authed", "token_revoked")
+    if variable == "SLACK_APP_TOKEN" and not unknown_token:
+        return f"Socket Mode must be enabled: {app} Settings → Socket Mode → Enable Socket Mode."
+    return f"Copy {variable} again from {where}; reinstall the app if it was changed."

@@ -8,12 +8,11 @@ through a store (see ``REDIS_URL``) that implements the same :class:`State` prot
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Protocol
 
-from slackgpt.answering.policy import HOUR, RateLimiter
-
+HOUR = 3600.0
 CLAIM_TTL = 24 * HOUR  # Slack redelivers an event for minutes, not days
 OUTSIDE_TTL = 600.0  # how long "the bot is not in this thread" is trusted without a store
 CONTEXT_TTL = 7 * 24 * HOUR  # a pane thread's channel in view; Slack resends it on a change
@@ -83,6 +82,62 @@ class _Bounded:
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+
+
+class RateLimiter:
+    """At most ``limit`` requests per user in any sliding ``window`` seconds.
+
+    Memory stays bounded: a user's record is dropped once none of their requests is in the
+    window. ``limit=None`` allows everything and records nothing.
+    """
+
+    def __init__(
+        self,
+        limit: int | None,
+        *,
+        window: float = HOUR,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._last_sweep = clock()
+
+    def __len__(self) -> int:
+        """How many users are being tracked."""
+        return len(self._hits)
+
+    def allow(self, user: str) -> tuple[bool, float]:
+        """Record a request by ``user`` if allowed; return (allowed, seconds until the next one).
+
+        A refused request is not recorded. The wait is 0 while the user has requests left.
+        """
+        if self.limit is None:
+            return True, 0.0
+        now = self.clock()
+        self._sweep(now)
+        hits = self._hits.get(user)
+        if hits is None:
+            hits = self._hits[user] = deque()
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False, hits[0] + self.window - now
+        hits.append(now)
+        wait = hits[0] + self.window - now if len(hits) >= self.limit else 0.0
+        return True, wait
+
+    def _sweep(self, now: float) -> None:
+        """Forget users whose last request left the window (at most once a minute)."""
+        if now - self._last_sweep < min(60.0, self.window):
+            return
+        self._last_sweep = now
+        expired = [u for u, hits in self._hits.items() if not hits or hits[-1] <= now - self.window]
+        for user in expired:
+            del self._hits[user]
 
 
 class LocalState:

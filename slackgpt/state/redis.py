@@ -23,15 +23,14 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import TypeVar
-from urllib.parse import urlparse
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from slackgpt.answering.policy import HOUR, RateLimiter
-from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL
+from slackgpt.logs import first_line, public_url
+from slackgpt.state.local import CLAIM_TTL, CONTEXT_TTL, HOUR, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,7 @@ SHARED_OUTSIDE_TTL = 24 * HOUR  # "the bot is not in this thread" (every copy no
 TIMEOUT = 1.0  # seconds for a connection or a reply; the answer path waits on some calls
 CONNECTIONS = 64  # more callers at once wait up to TIMEOUT for a free connection
 READY = 16  # connections opened at start-up: a burst of questions does not wait for them
+_WRONG_TYPE = "WRONGTYPE"  # Redis: a key holds another kind of value than the command needs
 REPEAT_ERROR = 60.0  # seconds between error lines while the store stays unreachable
 RETRY_AFTER = 2.0  # seconds after a failure before the store is tried again (not each call)
 FIX = (
@@ -81,15 +81,6 @@ def client_url(url: str) -> str:
     """``url`` with a scheme the ``redis`` client knows (``valkey://`` is ``redis://``)."""
     scheme, sep, rest = url.partition("://")
     return {"valkey": "redis", "valkeys": "rediss"}.get(scheme, scheme) + sep + rest
-
-
-def public_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    user = f"{parsed.username}:***@" if parsed.username else ":***@"
-    return parsed._replace(netloc=user + parsed.netloc.rpartition("@")[2]).geturl()
 
 
 class RedisState:
@@ -130,6 +121,7 @@ class RedisState:
         self._serial = itertools.count()
         self._down_since: float | None = None
         self._said_at = self._retry_at = 0.0
+        self._wrong_keys: dict[str, float] = {}  # key -> when it was last said
         self.retry_after = retry_after
 
     # -- State ------------------------------------------------------------------------------
@@ -139,20 +131,22 @@ class RedisState:
         seconds; None when the store cannot be reached (the caller must claim another way)."""
         where = self._key("claim", key)
         taken = await self._safe(
-            self.redis.set(where, self._owner, nx=True, px=max(1, int(ttl * 1000)))
+            self.redis.set(where, self._owner, nx=True, px=max(1, int(ttl * 1000))), where
         )
         return None if taken is _DOWN else bool(taken)
 
     async def thread_has_bot(self, channel: str, thread_ts: str) -> bool | None:
-        value = await self._safe(self.redis.get(self._key("thread", channel, thread_ts)))
+        where = self._key("thread", channel, thread_ts)
+        value = await self._safe(self.redis.get(where), where)
         return None if value in (None, _DOWN) else value == "1"
 
     async def remember_thread(self, channel: str, thread_ts: str, has_bot: bool) -> None:
         where = self._key("thread", channel, thread_ts)
         if has_bot:
-            await self._safe(self.redis.set(where, "1", ex=int(THREAD_TTL)))
+            await self._safe(self.redis.set(where, "1", ex=int(THREAD_TTL)), where)
         else:  # never over a "1": a copy may have joined since this one read the thread
-            await self._safe(self.redis.set(where, "0", nx=True, ex=int(SHARED_OUTSIDE_TTL)))
+            outside = self.redis.set(where, "0", nx=True, ex=int(SHARED_OUTSIDE_TTL))
+            await self._safe(outside, where)
 
     async def count_request(self, user: str) -> tuple[bool, float]:
         if self.limit is None:
@@ -160,8 +154,9 @@ class RedisState:
         now = self.clock()
         member = f"{now!r}:{self._owner}:{next(self._serial)}"
         args = [repr(now), repr(self.window), self.limit, member]
-        counted = await self._safe(self._count(keys=[self._key("rate", user)], args=args))
-        if counted is _DOWN:  # this process counts alone until the store is back
+        where = self._key("rate", user)
+        counted = await self._safe(self._count(keys=[where], args=args), where)
+        if counted is _DOWN:  # this process counts alone (until the store is back)
             return self._fallback.allow(user)
         added, count, oldest = counted
         wait = float(oldest) + self.window - now if oldest is not None else 0.0
@@ -173,10 +168,11 @@ class RedisState:
         self, channel: str, thread_ts: str, context_channel: str | None
     ) -> None:
         where = self._key("context", channel, thread_ts)
-        await self._safe(self.redis.set(where, context_channel or "", ex=int(CONTEXT_TTL)))
+        await self._safe(self.redis.set(where, context_channel or "", ex=int(CONTEXT_TTL)), where)
 
     async def context_of(self, channel: str, thread_ts: str) -> str | None:
-        value = await self._safe(self.redis.get(self._key("context", channel, thread_ts)))
+        where = self._key("context", channel, thread_ts)
+        value = await self._safe(self.redis.get(where), where)
         return None if value is _DOWN else value or None
 
     async def close(self) -> None:
@@ -190,25 +186,32 @@ class RedisState:
         the bot uses; raises :class:`StoreUnavailable` with a fix naming ``REDIS_URL``."""
         where = public_url(self.url)
         try:
-            await self.redis.ping()
-            probe = self._key("check", self._owner)
-            await self.redis.set(probe, "1", nx=True, ex=60)
-            await self._count(keys=[probe + ":count"], args=[time.time(), 1.0, 1, "probe"])
-            await self.redis.delete(probe, probe + ":count")
+            await self._probe()
         except AuthenticationError as error:
-            detail = f"the store at REDIS_URL ({where}) did not let the bot in: {_reason(error)}"
+            why = first_line(error, kind=True)
+            detail = f"the store at REDIS_URL ({where}) did not let the bot in: {why}"
             raise StoreUnavailable(detail, "Put the right user and password in REDIS_URL "
                                    "(redis://USER:PASSWORD@HOST:6379/0).") from None
         except ResponseError as error:
-            detail = f"the store at REDIS_URL ({where}) refused a command: {_reason(error)}"
+            why = first_line(error, kind=True)
+            detail = f"the store at REDIS_URL ({where}) refused a command: {why}"
             raise StoreUnavailable(detail, f"Let REDIS_URL's user run GET, SET, DEL, EVAL and "
                                    f"EVALSHA on keys {self.prefix}* on a writable primary "
                                    "(not a replica).") from None
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
-            detail = f"could not reach the store at REDIS_URL ({where}): {_reason(error)}"
+        except (TimeoutError, RedisError, OSError) as error:
+            why = first_line(error, kind=True)
+            detail = f"could not reach the store at REDIS_URL ({where}): {why}"
             raise StoreUnavailable(detail, FIX) from None
         await self._open(READY)
         return await self._server()
+
+    async def _probe(self) -> None:
+        """Each kind of command the bot uses, once, on a key of its own."""
+        await self.redis.ping()
+        probe = self._key("check", self._owner)
+        await self.redis.set(probe, "1", nx=True, ex=60)
+        await self._count(keys=[probe + ":count"], args=[time.time(), 1.0, 1, "probe"])
+        await self.redis.delete(probe, probe + ":count")
 
     async def _open(self, count: int) -> None:
         """Open ``count`` connections now (each costs a few round trips: connect, HELLO)."""
@@ -232,18 +235,22 @@ class RedisState:
     def _key(self, kind: str, *parts: str) -> str:
         return self.prefix + ":".join((kind, *parts))
 
-    async def _safe(self, call: Coroutine[object, object, T]) -> T | object:
-        """``call``'s result, or ``_DOWN`` (logged) when the store cannot be reached. After a
-        failure the store is left alone for ``retry_after`` seconds: a store that hangs
-        would otherwise cost every question a timeout."""
+    async def _safe(self, call: Coroutine[object, object, T], key: str) -> T | object:
+        """``call``'s result (on ``key``), or ``_DOWN`` (logged) when it failed. After the
+        store could not be reached it is left alone for ``retry_after`` seconds: a store that
+        hangs would otherwise cost every question a timeout. A key that holds another kind of
+        value fails its own calls only: the store is not down."""
         if self._down_since is not None and time.monotonic() < self._retry_at:
             call.close()
             return _DOWN
         try:
             result = await call
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
-            self._retry_at = time.monotonic() + self.retry_after
-            self._unreachable(error)
+        except (TimeoutError, RedisError, OSError) as error:
+            if _WRONG_TYPE in str(error):
+                self._wrong_type(key)
+            else:
+                self._retry_at = time.monotonic() + self.retry_after
+                self._unreachable(error)
             return _DOWN
         if self._down_since is not None:
             down = time.monotonic() - self._down_since
@@ -251,12 +258,26 @@ class RedisState:
             self._down_since = None
         return result
 
+    def _wrong_type(self, key: str) -> None:
+        """Say, once a minute per key, that ``key`` holds a value the bot did not put there."""
+        now = time.monotonic()
+        if now - self._wrong_keys.get(key, -REPEAT_ERROR) < REPEAT_ERROR:
+            return
+        self._wrong_keys[key] = now
+        while len(self._wrong_keys) > 1000:
+            self._wrong_keys.pop(next(iter(self._wrong_keys)))
+        log.warning(
+            "the shared store's key %s holds another kind of value than the bot keeps there; "
+            "the bot works around it (e.g. counts that person in this copy). Remove it: "
+            "redis-cli DEL %s", key, key,
+        )
+
     def _unreachable(self, error: BaseException) -> None:
         now = time.monotonic()
         if self._down_since is None:
             self._down_since = now
         elif now - self._said_at < REPEAT_ERROR:
-            log.debug("shared store still unreachable: %s", _reason(error))
+            log.debug("shared store still unreachable: %s", first_line(error, kind=True))
             return
         self._said_at = now
         log.error(
@@ -264,11 +285,5 @@ class RedisState:
             "are made with Slack's eyes reaction, threads are read from Slack, per-person limits "
             "count in each copy, and the AI pane's channel in view is not remembered",
             public_url(self.url),
-            _reason(error),
+            first_line(error, kind=True),
         )
-
-
-def _reason(error: BaseException) -> str:
-    """One line: the error's kind and first words."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__

@@ -112,10 +112,11 @@ async def test_dm_edits_and_bot_messages_are_not_answered(slack, llm, bot):
 async def test_empty_mention_gets_a_hint_without_calling_the_model(slack, llm, bot):
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}>   ")
 
-    replies = await slack.answered(CHANNEL, question["ts"])
+    await slack.wait_for(lambda: slack.ephemerals)
 
-    assert "Ask me something" in replies[0]["text"]
-    assert llm.requests == []
+    assert "Ask me something" in slack.ephemerals[0].text  # only the asker sees the hint
+    assert slack.ephemerals[0].thread_ts == question["ts"]
+    assert llm.requests == [] and not slack.bot_replies(CHANNEL, question["ts"])
 
 
 async def test_streaming_refused_falls_back_to_post_and_update(slack, llm, start_bot):

@@ -5,10 +5,16 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from fakes.openai import Reply
-from slackgpt.answering.policy import AccessRules
+from slackgpt.config.values import AccessRules
 from tests.helpers import PNG, thread_reply, until_handled, watch
 
 CHANNEL = "C1"
+
+
+async def told(slack, user: str, count: int = 1) -> list[str]:
+    """What only ``user`` was shown (ephemeral messages), once there are ``count``."""
+    await slack.wait_for(lambda: len([e for e in slack.ephemerals if e.user == user]) >= count)
+    return [e.text for e in slack.ephemerals if e.user == user]
 
 
 # Follow-ups ---------------------------------------------------------------------------------
@@ -200,22 +206,40 @@ async def test_denied_user_and_channel_get_a_polite_no(slack, llm, start_bot):
     rules = AccessRules(allowed_users=frozenset({"U1"}), allowed_channels=frozenset({"C1"}))
     await start_bot(access=rules)
     stranger = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hi", user="U2")
-    elsewhere = await slack.mention("C2", f"<@{slack.bot_user_id}> hi", user="U1")
-    assert "only answer the people" in (await slack.answered(CHANNEL, stranger["ts"]))[0]["text"]
-    assert "don't answer in this channel" in (await slack.answered("C2", elsewhere["ts"]))[0][
-        "text"
-    ]
+    await slack.mention("C2", f"<@{slack.bot_user_id}> hi", user="U1")
+    assert "only answer the people" in (await told(slack, "U2"))[0]
+    assert "don't answer in this channel" in (await told(slack, "U1"))[0]
+    assert [e.thread_ts for e in slack.ephemerals if e.user == "U2"] == [stranger["ts"]]
     assert not llm.requests
+    assert not slack.calls_to("reactions.add") and not slack.calls_to("chat.postMessage")
+
+
+async def test_a_stranger_chatting_in_the_bots_thread_is_told_once_privately(
+    slack, llm, start_bot
+):
+    """Refusals cost no 👀 and no public message; a reply is refused once, then ignored."""
+    await start_bot(access=AccessRules(allowed_users=frozenset({"U1"})))
+    root = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hello")
+    await slack.answered(CHANNEL, root["ts"])
+    for text in ("what do you think?", "and this?", "anyone?"):
+        await thread_reply(slack, root, text, user="U2")
+    assert "only answer the people" in (await told(slack, "U2"))[0]
+    await thread_reply(slack, root, "thanks!", user="U1")  # an allowed reply is answered...
+    await slack.answered(CHANNEL, root["ts"], count=2)
+    assert len([e for e in slack.ephemerals if e.user == "U2"]) == 1  # ...the stranger's: once
+    assert len(slack.calls_to("reactions.add")) == 2  # the two answers, no refusal
+    assert len(llm.requests) == 2
 
 
 async def test_user_over_the_hourly_limit_is_told_when_to_come_back(slack, llm, start_bot):
     await start_bot(access=AccessRules(requests_per_hour=2))
-    texts = []
-    for i in range(3):
+    for i in range(2):
         question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> q{i}")
-        texts.append((await slack.answered(CHANNEL, question["ts"]))[0]["text"])
+        await slack.answered(CHANNEL, question["ts"])
+    await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> q2")
+    [refusal] = await told(slack, "U1")
     assert len(llm.requests) == 2
-    assert "limit of 2 questions an hour" in texts[2] and "ask again in about" in texts[2]
+    assert "limit of 2 questions an hour" in refusal and "ask again in about" in refusal
     other = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> me too", user="U2")
     await slack.answered(CHANNEL, other["ts"])
     assert len(llm.requests) == 3

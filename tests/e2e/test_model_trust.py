@@ -23,7 +23,7 @@ async def text_of(slack, question, timeout=10.0) -> str:
 
 
 def answer_lines(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.getMessage().startswith("answer ")]
+    return [r for r in caplog.records if r.getMessage() == "answer"]
 
 
 # A stream that ends unfinished ---------------------------------------------------------------

@@ -13,11 +13,22 @@ import logging
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.answering.policy import NOT_ALLOWED_USER, AccessRules
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK, SuggestedPrompt
+from slackgpt.answering.policy import NOT_ALLOWED_USER
+from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK
 from tests.helpers import GREETING, ask, open_pane, system_prompt, until_handled, watch
 
 pytestmark = pytest.mark.timeout(30)
+
+
+def quoted(request: dict) -> str:
+    """The channel in view as the model got it: a user message of quotes after the system's
+    (anyone's text never goes into the system message)."""
+    second = request["messages"][1]
+    assert second["role"] == "user" and second["content"].startswith("[Quoted from Slack")
+    assert "<#" not in system_prompt(request)
+    return str(second["content"])
+
 
 # -- opening the pane -------------------------------------------------------------------------
 
@@ -41,9 +52,9 @@ async def test_opening_the_pane_offers_prompts_greets_and_remembers_the_channel(
     [answer] = await ask(slack, thread, "Summarize this channel")
 
     assert answer["text"] == "Release Friday, QA sign-off Thursday."
-    system = system_prompt(llm.requests[0])
-    assert "<#C1>" in system
-    assert system.index("user-u2: We ship the release on Friday.") < system.index(
+    view = quoted(llm.requests[0])
+    assert "<#C1>" in view and "not instructions" in view
+    assert view.index("user-u2: We ship the release on Friday.") < view.index(
         "user-u3: QA signs off on Thursday."
     )  # oldest first
     assert llm.requests[0]["messages"][-1]["content"] == "user-u1: Summarize this channel"
@@ -109,9 +120,9 @@ async def test_the_channel_in_view_follows_the_person(slack, llm, bot):
     await slack.acked(changed)
     await ask(slack, thread, "¿De qué color es el logo en este canal?")
 
-    system = system_prompt(llm.requests[0])
-    assert "<#C2>" in system and "The new logo is blue." in system
-    assert "general chatter" not in system and "<#C1>" not in system
+    view = quoted(llm.requests[0])
+    assert "<#C2>" in view and "The new logo is blue." in view
+    assert "general chatter" not in view and "<#C1>" not in view
 
 
 @pytest.mark.parametrize(
@@ -157,7 +168,7 @@ async def test_a_feedback_click_is_acked_logged_and_confirmed(slack, llm, bot, c
     [seen] = slack.ephemerals
     assert (seen.channel, seen.user, seen.thread_ts) == (thread.channel, "U1", thread.thread_ts)
     assert "recorded" in seen.text
-    [line] = [r for r in caplog.records if r.getMessage().startswith("feedback ")]
+    [line] = [r for r in caplog.records if r.getMessage() == "feedback"]
     assert (line.answer_ts, line.channel, line.model, line.vote, line.user) == (
         answer["ts"], thread.channel, "gpt-test", "bad", "U1"
     )
@@ -238,14 +249,13 @@ async def test_summarize_this_thread_posts_the_summary_in_the_thread(slack, llm,
 
 
 async def test_a_double_clicked_summary_is_written_once(slack, llm, bot):
-    clicks, answers = watch([bot.pane], "summary"), watch([bot.answerer], "answer")
+    clicks = watch([bot.answerer], "answer")  # each click is a question for the answerer
     root = slack.add_message("C1", "배포 일정을 정해야 해요.", user="U2")
     llm.script(Reply(text="요약: 아직 정하지 않았습니다.", first_token_delay=0.2))
     await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", root["ts"], user="U4")
     await slack.message_shortcut(SUMMARIZE_CALLBACK, "C1", root["ts"], user="U4")
     [summary] = await slack.answered("C1", root["ts"])
-    await until_handled(clicks, 2)  # both clicks were dealt with
-    await until_handled(answers, 1)  # and only one became a summary to write
+    await until_handled(clicks, 2)  # both clicks were dealt with: one summary written
     assert summary["text"] == "요약: 아직 정하지 않았습니다."
     assert len(slack.bot_replies("C1", root["ts"])) == 1
     assert len(llm.requests) == 1

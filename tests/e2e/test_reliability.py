@@ -223,9 +223,9 @@ async def test_odd_unicode_and_slack_markup_reach_the_model_readably(slack, llm,
 
 
 async def test_only_mentions_get_the_hint(slack, llm, bot):
-    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> <@{slack.bot_user_id}|gpt>")
-    replies = await slack.answered(CHANNEL, question["ts"])
-    assert "Ask me something" in replies[0]["text"] and not llm.requests
+    await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> <@{slack.bot_user_id}|gpt>")
+    await slack.wait_for(lambda: slack.ephemerals)
+    assert "Ask me something" in slack.ephemerals[0].text and not llm.requests
 
 
 # Secrets ------------------------------------------------------------------------------------

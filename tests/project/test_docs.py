@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import re
 
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SUMMARIZE_CALLBACK
+from slackgpt.config.reader import SDK_NAMES
+from slackgpt.config.settings import known_names
+from slackgpt.config.values import DEFAULT_PROMPTS
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK
 from tests.helpers import ROOT
 
 
 def settings_read_by_the_code() -> set[str]:
+    """Every setting the bot reads, checked against the names its config code spells out."""
     source = "".join(
         (ROOT / "slackgpt" / "config" / name).read_text() for name in ("settings.py", "reader.py")
     )
-    names = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', source))  # NAMES_LIKE_THIS
-    return {name for name in names if not name.startswith(("C0", "U0"))}
+    spelled = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', source))  # NAMES_LIKE_THIS
+    spelled = {name for name in spelled if not name.startswith(("C0", "U0"))}
+    assert spelled - SDK_NAMES <= set(known_names())  # known_names() misses none
+    return set(known_names())
 
 
 def test_every_setting_is_documented():
@@ -61,3 +67,26 @@ def test_manifest_has_the_ai_pane_and_its_interactions():
     readme = (ROOT / "README.md").read_text()
     for name in ("assistant:write", "assistant_thread_started", SUMMARIZE_CALLBACK):
         assert name in readme  # the steps for an existing install
+
+
+def test_architecture_names_every_room_and_module():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    package = ROOT / "slackgpt"
+    rooms = [p.name for p in package.iterdir() if (p / "__init__.py").exists()]
+    assert sorted(r for r in rooms if f"{r}/" not in text) == []
+    modules = [p for p in package.rglob("*.py") if p.name != "__init__.py"]
+    assert sorted(str(p.relative_to(package)) for p in modules if p.name not in text) == []
+    for word in ("door", "claim", "settled", "copy", "in view"):
+        assert f"- **{word}**" in text  # the glossary
+
+
+def test_the_python_versions_said_are_the_ones_ci_tests():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    lowest = re.search(r'requires-python = ">=(3\.\d+)"', pyproject).group(1)
+    highest = re.search(r"^HIGHEST=(3\.\d+)", ci, re.M).group(1)
+    assert re.search(rf"^LOWEST={re.escape(lowest)}\b", ci, re.M)
+    assert f'target-version = "py{lowest.replace(".", "")}"' in pyproject
+    assert f"Python {lowest} or newer (tested on {lowest} and {highest})" in readme
+    assert f"({lowest} and {highest}, from pyenv)" in readme

@@ -1,8 +1,10 @@
-"""The shape of the code stays easy to change: small modules and functions, one-way imports."""
+"""The shape of the code stays easy to change: rooms whose imports point one way, small modules
+and functions, decisions that do no I/O."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.helpers import ROOT
@@ -76,8 +78,9 @@ def local_imports(path: Path) -> set[str]:
 
 
 PURE = {
-    "slack/events", "answering/policy", "answering/prompt", "model/failures", "formatting",
-    "model/tokens", "files/attachments", "pane/logic",
+    "slack/events", "slack/blocks", "answering/policy", "answering/prompt", "answering/hooks",
+    "model/failures", "model/tokens", "files/attachments", "files/decoding", "files/image_rules",
+    "pane/logic", "config/values", "formatting",
 }
 
 
@@ -92,6 +95,84 @@ def test_the_decisions_do_no_io():
                  "pane.handlers", "state.local", "state.redis"}
         ours = {n.removeprefix("slackgpt.") for n in imports_of(path) if n.startswith("slackgpt.")}
         assert not ours & doors
+
+
+# The rooms, and which rooms each may import (besides itself). Entry modules may import any.
+LEAVES = {"logs", "formatting", "deadline"}
+ENTRY = {"cli", "runtime", "listeners", "doctor"}
+ALLOWED = {
+    "leaves": set(),
+    "config": {"leaves"},
+    "state": {"leaves"},
+    "files": {"leaves"},
+    "model": {"config", "leaves"},
+    "slack": {"files", "config", "leaves"},
+    "answering": {"slack", "model", "files", "state", "config", "leaves"},
+    "pane": {"answering", "slack", "model", "files", "state", "config", "leaves"},
+}
+PRIVATE_TO_SLACK = {"slackgpt.slack.quota", "slackgpt.slack.pacing"}
+
+
+def room_of(module: str) -> str:
+    """``slackgpt.slack.api`` -> ``slack``; ``slackgpt.logs`` -> ``leaves``."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "leaves"  # the package itself
+    if len(parts) > 2:
+        return parts[1]
+    return "leaves" if parts[1] in LEAVES else "entry" if parts[1] in ENTRY else parts[1]
+
+
+def module_name(path: Path) -> str:
+    relative = path.relative_to(ROOT).with_suffix("")
+    return ".".join(p for p in relative.parts if p != "__init__")
+
+
+def our_imports(path: Path) -> set[str]:
+    return {n for n in imports_of(path) if n.startswith("slackgpt.")}
+
+
+def test_every_module_has_a_room():
+    rooms = {room_of(module_name(p)) for p in modules() if p.name != "__init__.py"}
+    assert rooms <= set(ALLOWED) | {"entry"}
+
+
+def test_imports_point_one_way():
+    """No room imports a room above it: entry -> pane -> answering -> slack, model, files,
+    state, config -> leaves (see ARCHITECTURE.md)."""
+    upward = []
+    for path in modules():
+        room = room_of(module_name(path))
+        if room == "entry":
+            continue
+        for target in our_imports(path):
+            other = room_of(target)
+            if other != room and other not in ALLOWED[room]:
+                upward.append(f"{module_name(path)} -> {target}")
+    assert upward == []
+
+
+def test_slacks_budgets_stay_behind_the_door():
+    """Only the slack room touches Slack's budgets and pacing; the rest asks the door."""
+    leaks = [
+        f"{module_name(p)} -> {name}"
+        for p in modules()
+        if room_of(module_name(p)) != "slack"
+        for name in our_imports(p) & PRIVATE_TO_SLACK
+    ]
+    assert leaks == []
+
+
+def test_no_module_outside_the_door_names_a_slack_method():
+    """Web API method names (``chat.postMessage``, ``reactions.add``…) appear in slack/ only."""
+    method = re.compile(r"[\"'](?:chat|reactions|conversations|users|assistant|apps|auth|files)"
+                        r"\.[a-z][A-Za-z]+[\"']")
+    named = [
+        module_name(p)
+        for p in modules()
+        if room_of(module_name(p)) != "slack" and method.search(p.read_text())
+    ]
+    assert named == []
 
 
 # -- the tests' own shape ------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from slackgpt.formatting import (
     neutralize_pings,
     open_fence,
     slack_to_text,
-    split_markdown,
     split_off,
     unsafe_tail,
 )
@@ -114,6 +113,16 @@ class TestMarkdownToMrkdwn:
 
     def test_special_characters_escaped(self):
         assert markdown_to_mrkdwn("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+
+
+def split_markdown(text: str, limit: int) -> list[str]:
+    """``text`` cut into messages of at most ``limit`` characters, as delivery does."""
+    parts, rest = [], text
+    while rest:
+        head, rest = split_off("", rest, limit)
+        if head.strip():
+            parts.append(head)
+    return parts
 
 
 class TestSplitMarkdown:

@@ -183,3 +183,23 @@ def test_uncaught_exceptions_are_logged_masked(root_logging, monkeypatch):
 def test_unknown_format_is_refused(root_logging):
     with pytest.raises(ValueError, match="text' or 'json"):
         configure_logging("INFO", "xml")
+
+
+def test_public_url_masks_the_password_only():
+    from slackgpt.logs import public_url, url_password
+
+    assert public_url("redis://:s3cr%2Ft@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert public_url("rediss://bot:pw@host/1") == "rediss://bot:***@host/1"
+    assert public_url("https://api.example.com/v1") == "https://api.example.com/v1"
+    assert url_password("redis://:s3cr%2Ft@redis:6379/0") == ("s3cr%2Ft", "s3cr/t")
+    assert url_password(None) == () and url_password("redis://redis") == ()
+
+
+def test_first_line_is_one_short_line_or_the_kind():
+    from slackgpt.logs import first_line
+
+    error = ValueError("bad value\nTraceback noise")
+    assert first_line(error) == "bad value"
+    assert first_line(error, kind=True) == "ValueError: bad value"
+    assert first_line(TimeoutError()) == "TimeoutError"
+    assert len(first_line(RuntimeError("x" * 500))) == 200

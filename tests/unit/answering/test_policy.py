@@ -3,14 +3,14 @@ import pytest
 from slackgpt.answering.policy import (
     NOT_ALLOWED_CHANNEL,
     NOT_ALLOWED_USER,
-    AccessRules,
-    RateLimiter,
     check_access,
     rate_limited_message,
     system_prompt_for,
     wait_phrase,
 )
 from slackgpt.config.settings import ConfigError, load_settings
+from slackgpt.config.values import AccessRules
+from slackgpt.state.local import RateLimiter
 
 TOKENS = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "OPENAI_API_KEY": "sk-1"}
 

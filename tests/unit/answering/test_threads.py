@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from slackgpt.answering.threads import Threads
 from slackgpt.slack.events import BotIdentity, Question
-from slackgpt.slack.quota import Quota
 from slackgpt.state.local import LocalState
 
 ME = BotIdentity("UBOT", "BBOT")
 
 
 class Door:
-    """The one Slack read Threads makes, answered from a list."""
+    """The one Slack read Threads makes, answered from a list (None: no budget to learn)."""
 
-    def __init__(self, thread: list[dict]):
+    def __init__(self, thread: list[dict] | None):
         self.thread_messages, self.reads = thread, 0
-        self.quota = Quota()
 
-    async def thread(self, channel: str, thread_ts: str, *, prepaid: bool = False) -> list[dict]:
-        self.reads += 1
+    async def learn_thread(self, channel: str, thread_ts: str) -> list[dict] | None:
+        self.reads += self.thread_messages is not None
         return self.thread_messages
 
 
@@ -47,13 +45,9 @@ async def test_a_reply_written_before_the_bot_joined_is_not_for_it():
     assert door.reads == 1
 
 
-async def test_a_thread_is_not_learned_with_the_budget_answers_need():
-    door = Door([{"ts": "1.000000", "user": "U2"}])
-    door.quota = Quota(per_minute={"conversations.replies": 10}, per_channel={})
-    for _ in range(6):
-        await door.quota.take("conversations.replies")  # answers used 6 of 10 this minute
+async def test_a_thread_not_learned_for_want_of_budget_stays_unknown():
+    door = Door(None)  # the door keeps the rest of the read budget for answers
     state = LocalState(None)
     threads = Threads(door, state, ME)  # type: ignore[arg-type]
     assert await threads.has_bot(reply("3.000000"), allowed=True) == (False, None)
-    assert door.reads == 0  # 4 are kept for answers
     assert await state.thread_has_bot("C1", "1.000000") is None  # so a later reply asks again

@@ -1,7 +1,7 @@
 import pytest
 
 from slackgpt.config.settings import DEFAULT_MODEL, ConfigError, load_settings
-from slackgpt.pane.logic import DEFAULT_PROMPTS, SuggestedPrompt
+from slackgpt.config.values import DEFAULT_PROMPTS, SuggestedPrompt
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1-2-abc",

@@ -1,4 +1,3 @@
-import base64
 import sys
 
 import pytest
@@ -13,11 +12,10 @@ from slackgpt.files.attachments import (
     read_attachments,
     user_content,
 )
+from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 20
-WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
 LOGIN_PAGE = b"<!DOCTYPE html>\n<html><head><title>Slack</title></head><body>Sign in</body></html>"
 
 
@@ -58,6 +56,7 @@ async def read(*pairs, images_allowed=True, max_chars=100_000, parser=None):
             [f for f, _ in pairs],
             downloads,
             read_pdf=reader.pdf_text,
+            images=ImageReader(),
             images_allowed=images_allowed,
             max_chars=max_chars,
         )
@@ -128,7 +127,8 @@ async def test_falls_back_to_url_private_without_a_download_url():
     downloads = Downloads({"https://files.slack.test/a.txt": b"hi"})
     async with Parser() as parser:
         result = await read_attachments(
-            [file], downloads, read_pdf=parser.pdf_text, images_allowed=False, max_chars=100
+            [file], downloads, read_pdf=parser.pdf_text, images=ImageReader(),
+            images_allowed=False, max_chars=100,
         )
     assert downloads.calls == ["https://files.slack.test/a.txt"]
     assert "hi" in result.text_parts[0]
@@ -237,6 +237,7 @@ async def test_unsupported_and_inaccessible_files_become_notes_without_downloadi
             [docx, zipped, hidden, no_url],
             downloads,
             read_pdf=parser.pdf_text,
+            images=ImageReader(),
             images_allowed=True,
             max_chars=100,
         )
@@ -255,22 +256,6 @@ async def test_backticks_in_a_file_name_cannot_break_the_markup():
 
 
 # --- images ----------------------------------------------------------------------------
-
-
-async def test_images_become_data_url_parts_with_the_real_type():
-    png = slack_file("shot.png", mimetype="image/png", filetype="png")
-    jpeg = slack_file("photo.jpg", mimetype="image/jpeg", filetype="jpg")
-    webp = slack_file("pic.webp", mimetype="image/png")  # the bytes decide the type
-    result, _ = await read((png, PNG), (jpeg, JPEG), (webp, WEBP))
-    assert result.notes == [] and result.text_parts == []
-    assert result.image_parts == [
-        {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{b64}"}}
-        for mime, b64 in (
-            ("image/png", base64.b64encode(PNG).decode()),
-            ("image/jpeg", base64.b64encode(JPEG).decode()),
-            ("image/webp", base64.b64encode(WEBP).decode()),
-        )
-    ]
 
 
 async def test_images_are_not_downloaded_when_the_model_does_not_take_them():

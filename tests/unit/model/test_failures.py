@@ -16,9 +16,9 @@ from slackgpt.model.failures import (
     is_context_overflow,
     is_quota,
     rejected_field,
-    slack_token_fix,
     smaller_budget,
 )
+from slackgpt.slack.wire import slack_token_fix
 
 REQUEST = httpx2.Request("POST", "http://model.test/v1/chat/completions")
 CLASSES = {

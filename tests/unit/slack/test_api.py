@@ -6,10 +6,10 @@ import pytest
 from aiohttp import web
 
 from slackgpt.slack.api import SlackApi, TokenRejected, error_code
-from slackgpt.slack.downloads import ForeignFileHost
+from slackgpt.slack.downloads import ForeignFileHost, is_file_host
 from slackgpt.slack.events import Target
-from slackgpt.slack.people import NameUnknown
 from slackgpt.slack.quota import Quota
+from slackgpt.slack.wire import NameUnknown
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -89,11 +89,37 @@ async def test_a_name_never_waits_for_the_users_info_budget(slack):
 
 async def test_claim_is_false_only_when_already_taken(slack, door):
     root = slack.add_message("C1", "question")
-    assert await door.claim("C1", root["ts"], "eyes") is True
-    assert await door.claim("C1", root["ts"], "eyes") is False
+    assert await door.claim("C1", root["ts"]) is True
+    assert await door.claim("C1", root["ts"]) is False
     slack.fail("reactions.add", "missing_scope")
     other = slack.add_message("C1", "another")
-    assert await door.claim("C1", other["ts"], "eyes") is True  # the sign is lost, not the answer
+    assert await door.claim("C1", other["ts"]) is True  # the sign is lost, not the answer
+
+
+async def test_a_claim_never_waits_for_the_reactions_budget(slack):
+    door = SlackApi(slack.bot_token, slack.api_url, quota=Quota(per_minute={"reactions.add": 1}))
+    try:
+        first, second = slack.add_message("C1", "one"), slack.add_message("C1", "two")
+        assert await door.claim("C1", first["ts"]) is True
+        assert await door.claim("C1", second["ts"]) is True  # at once, without its 👀
+        assert [c.params["timestamp"] for c in slack.calls_to("reactions.add")] == [first["ts"]]
+    finally:
+        await door.close()
+
+
+async def test_a_thread_is_learned_only_with_budget_beyond_what_answers_need(slack):
+    quota = Quota(per_minute={"conversations.replies": 10}, per_channel={})
+    door = SlackApi(slack.bot_token, slack.api_url, quota=quota)
+    try:
+        root = slack.add_message("C1", "question")
+        assert [m["ts"] for m in await door.learn_thread("C1", root["ts"])] == [root["ts"]]
+        for _ in range(5):
+            await quota.take("conversations.replies")  # answers used 6 of 10 this minute
+        assert await door.learn_thread("C1", root["ts"]) is None  # 4 are kept for answers
+        assert len(slack.calls_to("conversations.replies")) == 1
+        assert len(await door.thread("C1", root["ts"])) == 1  # an answer's read still goes
+    finally:
+        await door.close()
 
 
 async def test_every_write_route_neutralizes_broadcasts(slack, door):
@@ -109,6 +135,18 @@ async def test_every_write_route_neutralizes_broadcasts(slack, door):
     assert "<!" not in sent.replace("<\u2060!", "")
     for text in ("@channel", "@here", "@everyone", "@team"):
         assert text not in sent
+
+
+async def test_no_post_unfurls_a_link(slack, door):
+    """Links the model or anyone wrote never turn into previews (#18 item 5)."""
+    root = slack.add_message("C1", "question")
+    target = Target("C1", root["ts"], "U1", slack.team_id)
+    await door.post_text(target, "see https://evil.example/x")
+    await door.post_markdown(target, "see <https://evil.example/y>")
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 2
+    assert all(p.params["unfurl_links"] is False and p.params["unfurl_media"] is False
+               for p in posts)
 
 
 async def test_markdown_falls_back_to_mrkdwn_when_blocks_are_refused(slack, door):
@@ -159,7 +197,7 @@ async def test_a_redirect_to_a_foreign_host_is_not_followed():
     ],
 )
 def test_slack_file_hosts(url, allowed):
-    assert SlackApi("xoxb-1", "https://slack.com/api/").is_file_host(url) is allowed
+    assert is_file_host(url, "https://slack.com/api/") is allowed
 
 
 def test_error_code_reads_slack_and_anything_else():

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from slackgpt.formatting import open_fence
-from slackgpt.pane.logic import feedback_blocks
 from slackgpt.slack.api import SlackApi
+from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Target
 from slackgpt.slack.quota import Quota

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from slackgpt.slack.people import (
-    MAX_LOOKUPS,
-    NAME_TTL,
-    RETRY_AFTER,
-    NameUnknown,
-    People,
-    people_in,
-)
+from slackgpt.slack.people import MAX_LOOKUPS, NAME_TTL, RETRY_AFTER, People, people_in
+from slackgpt.slack.wire import NameUnknown
 from tests.helpers import until
 
 
