@@ -18,9 +18,8 @@ from slackgpt.config.reader import unknown_settings
 from slackgpt.config.settings import ConfigError, known_names, load_settings
 from slackgpt.logs import TextFormatter
 from slackgpt.runtime import StartupError, build_runtime
-from tests.conftest import env_for
+from tests.helpers import ROOT, env_for
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(40)
 
 
