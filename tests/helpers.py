@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,11 +104,14 @@ def env_for(slack: FakeSlack, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
     return bot_env(slack, llm, **{**quick, **extra})
 
 
-async def run_app(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
-    """Start ``python app.py *args`` with exactly ``env`` (plus PATH); returns the process."""
+async def run_app(
+    env: dict[str, str], cwd: Path, *args: str, python_flags: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
+    """Start ``python [python_flags] app.py *args`` with exactly ``env`` (plus PATH); returns
+    the process."""
     base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), *args,
+        sys.executable, *python_flags, str(ROOT / "app.py"), *args,
         cwd=cwd, env={**base, **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )

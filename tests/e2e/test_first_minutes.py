@@ -1,67 +1,32 @@
-"""The first ten minutes of a new user (#18 items 15, 16): misspelled settings, placeholders
-left in .env, --help, a Python without the project, a Slack that does not answer, and logs
+"""The first ten minutes of a new user (#18 items 15, 16), as they run it: misspelled settings
+in .env, --help, a Python without the project, a Slack that does not answer, and logs
 that say each thing once, with the fix."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fakes.openai import Reply
-from slackgpt.config.reader import unknown_settings
-from slackgpt.config.settings import ConfigError, known_names, load_settings
 from slackgpt.logs import TextFormatter
 from slackgpt.runtime import StartupError, build_runtime
-from tests.helpers import ROOT, env_for
+from tests.helpers import env_for, finished, run_app
 
 pytestmark = pytest.mark.timeout(40)
 
 
 async def app(args: list[str], env: dict[str, str], cwd: Path, *python_flags: str):
     """``python [flags] app.py ARGS`` with exactly ``env``: (exit status, stdout, stderr)."""
-    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *python_flags, str(ROOT / "app.py"), *args,
-        cwd=cwd, env={**base, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    process = await run_app(env, cwd, *args, python_flags=python_flags)
     out, err = await asyncio.wait_for(process.communicate(), 30)
     return process.returncode, out.decode(), err.decode()
 
 
-# -- settings ---------------------------------------------------------------------------------
-
-
-def test_a_misspelled_name_gets_the_closest_setting():
-    known = known_names()
-    said = unknown_settings({"OPENAI_MODLE", "OPENAI_MODEL", "HTTPS_PROXY"}, known,
-                            from_file=True)
-    assert said == [
-        ".env sets HTTPS_PROXY, which slackgpt does not read; see .env.example for the names",
-        ".env sets OPENAI_MODLE, which slackgpt does not read; did you mean OPENAI_MODEL?",
-    ]
-    from_env = unknown_settings({"OPENAI_MODLE", "HOME", "PATH", "OPENAI_ORG_ID"}, known,
-                                from_file=False)
-    assert from_env == [
-        "the environment sets OPENAI_MODLE, which slackgpt does not read; did you mean "
-        "OPENAI_MODEL?"
-    ]  # the environment holds everything else too: only what looks meant for the bot
-
-
-@pytest.mark.parametrize("name", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "OPENAI_API_KEY"])
-def test_a_placeholder_from_the_example_is_refused(slack, llm, name):
-    placeholder = {"SLACK_BOT_TOKEN": "xoxb-...", "SLACK_APP_TOKEN": "xapp-...",
-                   "OPENAI_API_KEY": "sk-..."}[name]
-    with pytest.raises(ConfigError) as caught:
-        load_settings(env_for(slack, llm, **{name: placeholder}))
-    [problem] = caught.value.problems
-    assert problem.startswith(f"{name} is still the placeholder {placeholder!r}")
+# -- settings (their checks alone: tests/unit/config/) ---------------------------------------
 
 
 async def test_check_warns_of_a_misspelled_setting_in_env(slack, llm, tmp_path):
@@ -74,15 +39,11 @@ async def test_check_warns_of_a_misspelled_setting_in_env(slack, llm, tmp_path):
 
 async def test_the_bot_says_so_when_it_starts(slack, llm, tmp_path):
     (tmp_path / ".env").write_text("SLACK_BOT_TOKNE=xoxb-typo\n")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env_for(slack, llm)},
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await run_app(env_for(slack, llm), tmp_path)
     await slack.wait_for(lambda: slack.sockets_open, timeout=20)
     process.terminate()
-    _, err = await asyncio.wait_for(process.communicate(), 20)
-    assert "did you mean SLACK_BOT_TOKEN?" in err.decode()
+    _, err = await finished(process)
+    assert "did you mean SLACK_BOT_TOKEN?" in err
 
 
 # -- --check ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The command line's own plumbing (the app end to end is in test_e2e_startup.py)."""
+"""The command line's own plumbing (the app end to end is in tests/e2e/test_startup.py)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@ import pytest
 
 from slackgpt.config.settings import DEFAULT_MODEL, ConfigError, load_settings
 from slackgpt.config.values import DEFAULT_PROMPTS, SuggestedPrompt
+from tests.helpers import env_for
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
@@ -180,3 +181,13 @@ def test_slacks_rate_limits_are_kept_unless_turned_off():
     quota.busy("chat.update", 500)  # would stretch the pace of a kept budget to 10 minutes
     assert quota.interval("chat.update", 1.0) == 1.0
     assert "SLACK_RATE_LIMITS must be" in " ".join(problems(SLACK_RATE_LIMITS="maybe"))
+
+
+@pytest.mark.parametrize("name", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "OPENAI_API_KEY"])
+def test_a_placeholder_from_the_example_is_refused(slack, llm, name):
+    placeholder = {"SLACK_BOT_TOKEN": "xoxb-...", "SLACK_APP_TOKEN": "xapp-...",
+                   "OPENAI_API_KEY": "sk-..."}[name]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_for(slack, llm, **{name: placeholder}))
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{name} is still the placeholder {placeholder!r}")

@@ -28,6 +28,7 @@ from slackgpt.files.image_rules import (
 )
 from slackgpt.files.images import ImageRefused, scale
 from slackgpt.files.pdf_workers import Parser
+from tests.helpers import until
 
 CAPS = ImageCaps()
 
@@ -193,9 +194,9 @@ async def test_the_budget_makes_a_holder_wait_for_room_first_come_first_served()
                 await until.wait()
 
     first = asyncio.create_task(holder("a", 8, first_out))
-    await asyncio.sleep(0)
+    await until(lambda: order == ["a"], what="a to hold its room")
     waiting = [asyncio.create_task(holder("b", 5)), asyncio.create_task(holder("c", 1))]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn: b and c reach the budget (c would fit at once)
     assert order == ["a"] and budget.held == 8  # c would fit, but b came first
     first_out.set()
     await asyncio.gather(first, *waiting)
@@ -244,7 +245,7 @@ class GatedDownloads:
         try:
             if self.gate is not None:
                 await self.gate.wait()
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a download yields to the loop, as a real one does
             return Download(self.data[:limit], complete=len(self.data) <= limit)
         finally:
             self.now -= 1
