@@ -34,6 +34,7 @@ MANIFEST_SCOPES = (
     "reactions:write",
     "files:read",
     "assistant:write",
+    "users:read",
 )
 _APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"

@@ -202,6 +202,13 @@ def open_fence(markdown: str) -> str:
     return opening
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters: whole, or cut at a boundary and ending with "…"."""
+    if len(text) <= limit:
+        return text
+    return text[: best_cut(text, limit - 1)].rstrip() + "…"
+
+
 def best_cut(text: str, budget: int) -> int:
     """Index at which to cut ``text`` so the head fits ``budget`` characters."""
     window = text[:budget]

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
 from slackgpt.files.attachments import Download
-from slackgpt.formatting import markdown_to_mrkdwn, neutralize_pings
+from slackgpt.formatting import clip, markdown_to_mrkdwn, neutralize_pings
 from slackgpt.slack.downloads import download
 from slackgpt.slack.events import Target, is_dm
 from slackgpt.slack.pacing import START, STOP, UPDATE, Pace
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
 _READS = frozenset({"conversations.replies", "conversations.history", "users.info"})
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
+TEXT_LIMIT = 4_000  # chat.update refuses more (msg_too_long); beside blocks, a notification
 # Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
 _ALWAYS = {"chat.postMessage": {"unfurl_links": False, "unfurl_media": False}}
 CLAIM_REACTION = "eyes"
@@ -322,10 +323,11 @@ class SlackApi:
         prepaid: bool = False,
     ) -> dict:
         """Markdown block and ``extra`` blocks; then the markdown block; then mrkdwn text
-        (clearing an updated message's blocks: Slack keeps blocks an update leaves out). Only
-        the first try may be ``prepaid``: each later one is a call of its own."""
+        (an update's clears its blocks: Slack keeps blocks an update leaves out; and is cut to
+        TEXT_LIMIT, as beside blocks). Only the first try may be ``prepaid``."""
         markdown = neutralize_pings(markdown)
-        text = markdown_to_mrkdwn(markdown)
+        mrkdwn = markdown_to_mrkdwn(markdown)
+        text = clip(mrkdwn, TEXT_LIMIT)  # the body rides in the block
         block = {"type": "markdown", "text": markdown}
         for blocks in ([block, *extra], [block]) if extra else ([block],):
             try:
@@ -335,8 +337,8 @@ class SlackApi:
                     raise
                 log.info("%d block(s) refused (%s)", len(blocks), error_code(error))
             prepaid = False
-        none: dict = {"blocks": []} if method == "chat.update" else {}  # else the old ones stay
-        return await self.call(method, **where, text=text, **none)
+        last = {"text": text, "blocks": []} if method == "chat.update" else {"text": mrkdwn}
+        return await self.call(method, **where, **last)
 
     # -- files -----------------------------------------------------------------------------
 

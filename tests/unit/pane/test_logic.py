@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fakes.slack_pane import context_actions_error
+from fakes.slack.blocks import context_actions_error
 from slackgpt.answering.policy import cannot_read
 from slackgpt.config.values import (
     DEFAULT_PROMPTS,

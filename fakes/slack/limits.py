@@ -4,8 +4,8 @@ Slack limits each method per app per workspace (every copy of a bot shares one a
 in tiers of calls a minute, tolerating "occasional bursts"; ``chat.postMessage`` also allows
 about one message a second per channel. A :class:`Limit` is a bucket holding ``burst`` calls
 (by default a whole minute's allowance) that refills at ``per_minute`` a minute. Sources:
-Slack's rate-limit guide and the ``rate_limits`` field of each method page (machine-readable
-in the public ``slack-ruby/slack-api-ref`` repository, ``docs.slack.dev/methods/*.json``).
+Slack's rate-limit guide and the ``rate_limits`` field of each method page, read from the
+vendored reference (:mod:`fakes.slack.reference`).
 Numbers Slack does not publish (the special tier, the burst sizes) are guesses, marked so.
 """
 
@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from fakes.slack import reference
+from fakes.slack.reference import Reference
 
 
 @dataclass(frozen=True)
@@ -37,30 +40,17 @@ class Limit:
 TIERS = {1: Limit(1), 2: Limit(20), 3: Limit(50), 4: Limit(100)}
 SPECIAL = Limit(600)  # "special" tier: generous, numbers unpublished (a guess)
 
-# Per method, per workspace. Tier from each method page's ``rate_limits`` (t1..t4; t5 is
-# "special"): slack-api-ref, docs.slack.dev/methods, 2026-08.
-METHOD_LIMITS: dict[str, Limit] = {
-    "chat.startStream": TIERS[2],
-    "chat.stopStream": TIERS[2],
-    "reactions.remove": TIERS[2],
-    "chat.update": TIERS[3],
-    "chat.delete": TIERS[3],
-    "reactions.add": TIERS[3],
-    "reactions.get": TIERS[3],
-    "conversations.replies": TIERS[3],  # internal apps (see the notes for distributed ones)
-    "conversations.history": TIERS[3],
-    "conversations.info": TIERS[3],
-    "apps.connections.open": TIERS[3],
-    "chat.appendStream": TIERS[4],
-    "chat.postEphemeral": TIERS[4],
-    "users.info": TIERS[4],
-    "files.info": TIERS[4],
-    "assistant.threads.setTitle": TIERS[4],
-    "assistant.threads.setSuggestedPrompts": TIERS[4],
-    "assistant.threads.setStatus": SPECIAL,
-    "auth.test": SPECIAL,
-    "chat.postMessage": SPECIAL,  # the workspace-wide cap: unpublished (a guess)
-}
+# Per method, per workspace: the tier on each method page (``rate_limits``: t1..t4; t5 is
+# "special"). conversations.replies says t3, the tier of internal apps (see the notes for
+# distributed ones).
+TIER_OF_PAGE = {"t1": TIERS[1], "t2": TIERS[2], "t3": TIERS[3], "t4": TIERS[4], "t5": SPECIAL}
+
+
+def method_limits(ref: Reference | None = None) -> dict[str, Limit]:
+    """Each vendored method's limit, from its page's ``rate_limits`` (Slack's reference)."""
+    pages = (ref or reference.load()).methods.values()
+    return {page.name: TIER_OF_PAGE[page.tier] for page in pages if page.tier in TIER_OF_PAGE}
+
 
 # Per method, per channel: "1 per second, short bursts >1 allowed" (burst size a guess).
 CHANNEL_LIMITS: dict[str, Limit] = {"chat.postMessage": Limit(60, burst=5)}
@@ -82,7 +72,7 @@ class RateLimiter:
     """Slack's allowances for one workspace, shared by every client of the fake.
 
     ``window`` is how many seconds a "minute" lasts (6.0 runs ten times faster than Slack);
-    ``limits`` and ``channel_limits`` override or extend :data:`METHOD_LIMITS` and
+    ``limits`` and ``channel_limits`` override or extend :func:`method_limits` and
     :data:`CHANNEL_LIMITS` (a ``None`` value lifts a method's limit). Refused calls use no
     allowance. Methods in neither table are not limited.
     """
@@ -98,7 +88,7 @@ class RateLimiter:
         if window <= 0:
             raise ValueError("window must be positive")
         self.window, self.clock = window, clock
-        self.limits: dict[str, Limit | None] = {**METHOD_LIMITS, **(limits or {})}
+        self.limits: dict[str, Limit | None] = {**method_limits(), **(limits or {})}
         self.channel_limits: dict[str, Limit | None] = {**CHANNEL_LIMITS, **(channel_limits or {})}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 

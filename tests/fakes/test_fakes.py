@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -471,3 +473,10 @@ async def test_delays_pace_the_stream(llm: FakeOpenAI) -> None:
     start = time.monotonic()
     await stream_text(llm, got)
     assert got == ["a", "b", "c"] and time.monotonic() - start >= 0.4
+
+
+async def test_the_bot_token_has_the_scopes_our_manifest_asks_for(slack: FakeSlack) -> None:
+    manifest = json.loads((Path(__file__).parents[2] / "manifest.json").read_text())
+    assert slack.scopes.split(",") == manifest["oauth_config"]["scopes"]["bot"]
+    res = await web(slack).auth_test()
+    assert res.headers["x-oauth-scopes"] == slack.scopes

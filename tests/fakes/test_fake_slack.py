@@ -20,8 +20,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
-from fakes.slack import FakeSlack
-from fakes.slack_limits import METHOD_LIMITS, Limit, RateLimiter
+from fakes.slack import FakeSlack, reference
+from fakes.slack.limits import Limit, RateLimiter, method_limits
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.downloads import ForeignFileHost
 
@@ -216,14 +216,36 @@ async def test_a_rejected_token_uses_no_allowance(limited: FakeSlack):
     assert limited.throttled() == 0
 
 
-def test_tier_table_follows_slacks_method_pages():
-    tiers = {name: limit.per_minute for name, limit in METHOD_LIMITS.items()}
+def test_tier_table_is_read_from_slacks_method_pages():
+    tiers = {name: limit.per_minute for name, limit in method_limits().items()}
     assert tiers["chat.startStream"] == tiers["chat.stopStream"] == 20
+    assert tiers["reactions.remove"] == 20  # Tier 2, though reactions.add is Tier 3
     assert tiers["chat.update"] == tiers["reactions.add"] == tiers["conversations.replies"] == 50
     assert tiers["conversations.history"] == tiers["apps.connections.open"] == 50
     assert tiers["chat.appendStream"] == tiers["users.info"] == 100
     assert tiers["assistant.threads.setTitle"] == tiers["assistant.threads.setSuggestedPrompts"]
-    assert tiers["assistant.threads.setStatus"] == 600
+    assert tiers["assistant.threads.setStatus"] == tiers["chat.postMessage"] == 600  # special
+    pages = reference.load().methods
+    assert set(tiers) == {name for name, page in pages.items() if page.tier}
+
+
+async def test_reactions_remove_has_tier_2s_allowance(limited: FakeSlack, clock: Clock):
+    client = web(limited)
+    msg = limited.add_message("C1", "hi")
+    where = {"channel": "C1", "timestamp": msg["ts"], "name": "eyes"}
+    for _ in range(20):  # add (Tier 3) then remove (Tier 2), twenty times
+        await client.reactions_add(**where)
+        await client.reactions_remove(**where)
+    await client.reactions_add(**where)
+    err = await refused(client.reactions_remove(**where))
+    assert err.response.status_code == 429 and err.response.headers["Retry-After"] == "3"
+
+
+def test_without_the_reference_the_fake_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(reference.ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(reference.ReferenceMissing, match=r"nowhere.*\.\./shared/slack_ref"):
+        FakeSlack()
+    assert reference.where() == tmp_path / "nowhere"
 
 
 def test_a_bucket_refills_at_its_rate_and_never_beyond_its_burst(clock: Clock):

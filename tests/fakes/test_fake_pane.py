@@ -137,7 +137,7 @@ async def test_set_title_records_it_and_renames_the_assistant_thread(slack: Fake
     cases = [
         ({"thread_ts": root["ts"], "title": ""}, "invalid_arguments"),
         ({"thread_ts": reply["ts"], "title": "x"}, "invalid_thread_ts"),  # not a thread root
-        ({"title": "x"}, "invalid_thread_ts"),
+        ({"title": "x"}, "invalid_arguments"),  # thread_ts is required (its page)
     ]
     for kwargs, error in cases:
         call = client.api_call("assistant.threads.setTitle", json={"channel_id": "D1", **kwargs})

@@ -1,4 +1,4 @@
-"""File hosting for FakeSlack: streamed private downloads, and a foreign host that is not Slack.
+"""File hosting for the fake Slack: streamed private downloads, and a foreign host (not Slack).
 
 Real downloads arrive in many TCP reads, so :func:`stream_bytes` writes a body in chunks with
 a pause between them. Slack's own file URLs share host and port with ``FakeSlack.api_url``
@@ -14,9 +14,12 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from fakes.slack.state import Workspace
 
 Json = dict[str, Any]
 
@@ -117,20 +120,16 @@ class _Hosted:
     content_length: bool
 
 
-class FileHosting:
-    """Slack's file hosting, mixed into FakeSlack: ``add_file``, ``add_external_file``,
-    ``downloads`` and ``foreign`` (a :class:`ForeignHost`, started and stopped with the fake).
+class FileHost:
+    """Slack's file hosting: ``add_file``, ``add_external_file``, ``downloads`` and ``foreign``
+    (a :class:`ForeignHost`, started and stopped with the fake).
 
-    ``file_chunk_size`` and ``file_chunk_pause`` set how downloads are streamed.
+    ``chunk_size`` and ``chunk_pause`` set how downloads are streamed.
     """
 
-    bot_token: str
-    team_id: str
-    port: int
-    file_chunk_size = CHUNK_SIZE
-    file_chunk_pause = CHUNK_PAUSE
-
-    def _init_files(self, backlog: int) -> None:
+    def __init__(self, ws: Workspace, *, backlog: int = 128) -> None:
+        self.ws = ws
+        self.chunk_size, self.chunk_pause = CHUNK_SIZE, CHUNK_PAUSE
         self._files: dict[str, _Hosted] = {}
         self._file_count = 0
         self.downloads: list[str] = []  # file ids downloaded with the bot token
@@ -153,7 +152,8 @@ class FileHosting:
         """
         file_id = self._new_file_id()
         self._files[file_id] = _Hosted(content, content_length)
-        url = f"http://127.0.0.1:{self.port}/files-pri/{self.team_id}-{file_id}/{name}"
+        ws = self.ws
+        url = f"http://127.0.0.1:{ws.port}/files-pri/{ws.team_id}-{file_id}/{name}"
         return {
             **_file_object(
                 file_id, name, mimetype, filetype, len(content) if size is None else size
@@ -192,12 +192,12 @@ class FileHosting:
         self._file_count += 1
         return f"F{self._file_count:08d}"
 
-    async def _file(self, request: web.Request) -> web.StreamResponse:
+    async def serve(self, request: web.Request) -> web.StreamResponse:
         """A private file: its bytes with the bot token, else Slack's sign-in page (HTTP 200)."""
         file_id = request.match_info["team_file"].partition("-")[2]
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         hosted = self._files.get(file_id)
-        if bearer != self.bot_token or hosted is None:
+        if bearer != self.ws.bot_token or hosted is None:
             page = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body>"
             return web.Response(text=page, content_type="text/html")
         self.downloads.append(file_id)
@@ -205,8 +205,8 @@ class FileHosting:
             request,
             hosted.content,
             content_length=hosted.content_length,
-            chunk_size=self.file_chunk_size,
-            pause=self.file_chunk_pause,
+            chunk_size=self.chunk_size,
+            pause=self.chunk_pause,
         )
 
 

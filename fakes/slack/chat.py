@@ -1,0 +1,141 @@
+"""``chat.*``: posting, updating, ephemeral messages and streaming (start/append/stop)."""
+
+from __future__ import annotations
+
+import time
+
+from fakes.slack.blocks import MARKDOWN_LIMIT, check_blocks, check_chunks
+from fakes.slack.errors import SlackError
+from fakes.slack.records import Ephemeral, Json
+from fakes.slack.registry import Registry
+from fakes.slack.state import Message, Workspace
+
+API = Registry()
+
+TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text (chat.update: see arguments.py)
+
+
+@API.method("chat.postMessage")
+def post_message(ws: Workspace, params: Json) -> Json:
+    """A bot message (text over 40,000 characters is cut, as Slack does)."""
+    channel, blocks = params.get("channel"), params.get("blocks")
+    markdown = _markdown(params, too_long="msg_blocks_too_long")  # the error its page lists
+    text = str(params.get("text") or "")
+    if not channel:
+        raise SlackError("channel_not_found")
+    if not text and not blocks and not params.get("attachments") and markdown is None:
+        raise SlackError("no_text")
+    check_blocks(blocks)
+    thread_ts = params.get("thread_ts")
+    msg = ws.post(channel, text[:TEXT_LIMIT], thread_ts, blocks=blocks, markdown=markdown)
+    return {"channel": channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
+
+
+@API.method("chat.update")
+def update(ws: Workspace, params: Json) -> Json:
+    """Replace a bot message's text and blocks (blocks left out stay)."""
+    msg, text, blocks = ws.find(params), params.get("text"), params.get("blocks")
+    markdown = _markdown(params)
+    if msg.bot_id != ws.bot_id:
+        raise SlackError("cant_update_message")
+    if msg.streaming:
+        raise SlackError("streaming_state_conflict")
+    if not text and blocks is None and markdown is None:
+        raise SlackError("no_text")
+    check_blocks(blocks)
+    msg.text = msg.text if text is None else text
+    msg.blocks = msg.blocks if blocks is None else blocks or None  # omitted blocks stay
+    msg.markdown = markdown
+    return {"channel": msg.channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
+
+
+@API.method("chat.postEphemeral")
+def post_ephemeral(ws: Workspace, params: Json) -> Json:
+    """A message only ``user`` sees (in ``thread_ts`` when given); recorded in ephemerals."""
+    channel, user = str(params.get("channel") or ""), str(params.get("user") or "")
+    if ws.channel(channel) is None:
+        raise SlackError("channel_not_found")
+    ws.member_of(channel)
+    if user[:1] not in ("U", "W"):
+        raise SlackError("user_not_found")
+    text, blocks = str(params.get("text") or _markdown(params) or ""), params.get("blocks")
+    if not text and not blocks:
+        raise SlackError("no_text")
+    check_blocks(blocks)
+    thread_ts = str(params.get("thread_ts") or "") or None
+    ws.ephemerals.append(Ephemeral(channel, user, text, thread_ts, blocks, time.monotonic()))
+    return {"message_ts": ws.new_ts()}
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+
+@API.method("chat.startStream")
+def start_stream(ws: Workspace, params: Json) -> Json:
+    """Open a streaming reply in a thread (in channels: for one recipient)."""
+    channel, thread_ts = params.get("channel"), params.get("thread_ts")
+    if not channel or not thread_ts:
+        raise SlackError("channel_not_found" if not channel else "invalid_arguments")
+    for key in ("recipient_user_id", "recipient_team_id"):
+        if channel[0] in "CG" and not params.get(key):  # required in channels, not in DMs
+            raise SlackError(f"missing_{key}")
+    text = _grow(ws, params, "")
+    msg = ws.post(channel, "", thread_ts, markdown=text, streaming=True)
+    return {"channel": channel, "ts": msg.ts}
+
+
+@API.method("chat.appendStream")
+def append_stream(ws: Workspace, params: Json) -> Json:
+    """Add text to an open stream."""
+    msg = _open_stream(ws, params)
+    if not params.get("markdown_text") and not params.get("chunks"):
+        raise SlackError("no_text")
+    msg.markdown = _grow(ws, params, msg.markdown or "")
+    return {"channel": msg.channel, "ts": msg.ts}
+
+
+@API.method("chat.stopStream")
+def stop_stream(ws: Workspace, params: Json) -> Json:
+    """End a stream with its last text and blocks (a refused call changes nothing)."""
+    msg = _open_stream(ws, params)
+    check_blocks(params.get("blocks"))
+    msg.markdown = _grow(ws, params, msg.markdown or "")
+    msg.blocks, msg.streaming = params.get("blocks") or msg.blocks, False
+    return {"channel": msg.channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
+
+
+def _open_stream(ws: Workspace, params: Json) -> Message:
+    msg = ws.find(params)
+    if msg.bot_id != ws.bot_id:
+        raise SlackError("message_not_owned_by_app")
+    if ws.stream_ttl is not None and time.monotonic() - msg.at > ws.stream_ttl:
+        msg.streaming = False
+    if msg.stopped_by_user or not msg.streaming:
+        raise SlackError(
+            "stopped_by_user" if msg.stopped_by_user else "message_not_in_streaming_state"
+        )
+    return msg
+
+
+def _grow(ws: Workspace, params: Json, before: str) -> str:
+    added = markdown_of(params)
+    if len(added) > MARKDOWN_LIMIT or len(before) + len(added) > ws.stream_max_chars:
+        raise SlackError("msg_too_long")
+    return before + added
+
+
+def markdown_of(params: Json) -> str:
+    """``markdown_text`` plus the text of any ``markdown_text`` chunks."""
+    chunks = check_chunks(params.get("chunks") or [])
+    texts = [c["text"] for c in chunks if c["type"] == "markdown_text"]
+    return str(params.get("markdown_text") or "") + "".join(texts)
+
+
+def _markdown(params: Json, too_long: str = "msg_too_long") -> str | None:
+    """A message's ``markdown_text`` (None when absent); Slack takes 12,000 characters."""
+    markdown = params.get("markdown_text")
+    if markdown in (None, ""):
+        return None
+    if len(str(markdown)) > MARKDOWN_LIMIT:
+        raise SlackError(too_long)
+    return str(markdown)
