@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from fakes.slack import reference
 from slackgpt.doctor import MANIFEST_SCOPES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def methods_the_bot_calls() -> set[str]:
