@@ -49,7 +49,7 @@ async def until(
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the polling period
 
 
 @dataclass

@@ -238,3 +238,24 @@ def test_every_test_checks_something():
         if node.name.startswith("test_") and not checks_something(node)
     ]
     assert [u for u in unchecked if u.split("::")[-1] not in UNCHECKED_ELSEWHERE] == []
+
+
+SLEEPS_ELSEWHERE = {"fakes"}  # tests/fakes/ (another branch's) has six without a word yet
+
+
+def test_every_fixed_wait_says_why():
+    """A test waits for what happens (tests.helpers.until, the fakes' wait_for hooks). A fixed
+    sleep left is part of the scenario (a client's pace, a sampling period, a negative check)
+    and says so in a comment on its line or the two above; ``sleep(0)`` (one loop turn) too."""
+    silent = []
+    for path in suite_files():
+        if path.relative_to(TESTS).parts[0] in SLEEPS_ELSEWHERE:
+            continue
+        lines = path.read_text().splitlines()
+        silent += [
+            f"{path.relative_to(ROOT)}:{node.lineno}"
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "sleep"
+            and not any("#" in line for line in lines[max(0, node.lineno - 3) : node.lineno])
+        ]
+    assert silent == []
