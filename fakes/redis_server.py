@@ -74,7 +74,13 @@ async def async_redis_server(backend: Backend = "auto") -> AsyncIterator[RedisSe
 def _start_fakeredis() -> RedisServer:
     from fakeredis import TcpFakeServer  # imported late: a few hundred ms with lupa
 
-    server = TcpFakeServer((HOST, 0), server_type="redis")
+    class Server(TcpFakeServer):
+        # socketserver listens with a backlog of 5: a burst of connections (a pool filling
+        # up) overflows it while this thread waits for the GIL, and a dropped SYN is sent
+        # again only after 1 s, past the bot's connect timeout. Redis itself allows 511.
+        request_queue_size = 128
+
+    server = Server((HOST, 0), server_type="redis")
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
     )

@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from fakes import bot_env
 from fakes.openai import FakeOpenAI
 from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
 from slackgpt.config.settings import Settings, load_settings
 from slackgpt.runtime import Runtime, build_runtime
 from slackgpt.slack.quota import Quota
+from tests.helpers import env_for
 
 
 @pytest.fixture
@@ -26,12 +26,6 @@ async def slack() -> AsyncIterator[FakeSlack]:
 async def llm() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as fake:
         yield fake
-
-
-def env_for(slack: FakeSlack, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
-    """The environment that points the bot at the fakes, with the tests' short timeouts."""
-    quick = {"OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "STREAM_INTERVAL": "0.2"}
-    return bot_env(slack, llm, **{**quick, **extra})
 
 
 @pytest.fixture

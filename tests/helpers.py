@@ -1,0 +1,233 @@
+"""What several test modules share: how to run ``app.py``, the events a person sends, the AI
+pane's steps, the HTTP-mode client, small files. Test modules import this (and the fixtures of
+``conftest.py``), never each other."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+from fakes import bot_env
+from fakes.openai import FakeOpenAI
+from fakes.slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository's root: ``app.py``, ``slackgpt/``, the docs."""
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+"""A real 1x1 PNG image."""
+
+
+# -- waiting for what happens ----------------------------------------------------------------
+
+
+async def until(
+    condition: Callable[[], object | Awaitable[object]], timeout: float = 5.0, what: str = ""
+) -> None:
+    """Poll ``condition`` (plain or async) every 10 ms until it is true; AssertionError after
+    ``timeout`` seconds. For what the fakes' own ``wait_for`` hooks do not see."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        await asyncio.sleep(0.01)  # the polling period
+
+
+@dataclass
+class Watched:
+    """The calls of one method of a running bot's parts: how many began, and the result of
+    each that ended (its exception, if it raised)."""
+
+    started: int = 0
+    results: list[object] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return len(self.results)
+
+
+def watch(parts: Iterable[object], method: str) -> Watched:
+    """Wrap the async ``method`` of each of ``parts`` (e.g. every copy's ``answerer``, whose
+    ``answer`` each question goes through) so that a test can wait for the calls to be over:
+    once a question's call has returned, nothing more of it can appear in Slack."""
+    watched = Watched()
+    for part in parts:
+        real = getattr(part, method)
+
+        async def counted(*args: object, _real=real, **kwargs: object) -> object:
+            watched.started += 1
+            try:
+                result = await _real(*args, **kwargs)
+            except Exception as error:
+                watched.results.append(error)
+                raise
+            watched.results.append(result)
+            return result
+
+        setattr(part, method, counted)
+    return watched
+
+
+async def until_handled(watched: Watched, count: int, timeout: float = 5.0) -> None:
+    """Wait until ``count`` calls of a ``watch``-ed method are over (each event a bot took as
+    a question: answered, refused, left alone or skipped as a duplicate), and no more began:
+    what the bots did about those events is all there is to see."""
+    await until(lambda: watched.done >= count, timeout, f"{count} calls over")
+    assert watched.done == watched.started == count
+
+
+# -- the bot's settings and process ------------------------------------------------------------
+
+
+def env_for(slack: FakeSlack, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
+    """The environment that points the bot at the fakes, with the tests' short timeouts."""
+    quick = {"OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "STREAM_INTERVAL": "0.2"}
+    return bot_env(slack, llm, **{**quick, **extra})
+
+
+async def run_app(
+    env: dict[str, str], cwd: Path, *args: str, python_flags: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
+    """Start ``python [python_flags] app.py *args`` with exactly ``env`` (plus PATH); returns
+    the process."""
+    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *python_flags, str(ROOT / "app.py"), *args,
+        cwd=cwd, env={**base, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def finished(process: asyncio.subprocess.Process, timeout: float = 20.0) -> tuple[int, str]:
+    """Wait for the process to end: its exit status and what it wrote to stderr."""
+    _, err = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode, err.decode()
+
+
+# -- what people send ------------------------------------------------------------------------
+
+
+async def thread_reply(slack, root, text, user="U1", channel_type="channel"):
+    """A person's reply in a thread, delivered as Slack's `message` event."""
+    msg = slack.add_message(root["channel"], text, user=user, thread_ts=root["ts"])
+    await slack.send_event(
+        {"type": "message", "user": user, "text": text, "ts": msg["ts"],
+         "thread_ts": root["ts"], "channel": root["channel"], "channel_type": channel_type,
+         "event_ts": msg["ts"], "team": slack.team_id}
+    )
+    return msg
+
+
+def mention_event(slack, message) -> dict:
+    """The ``app_mention`` event of ``message`` (a message of ``slack.add_message``)."""
+    return {"type": "app_mention", "user": "U1", "text": message["text"], "ts": message["ts"],
+            "channel": message["channel"], "event_ts": message["ts"], "team": slack.team_id}
+
+
+# -- the AI pane -------------------------------------------------------------------------------
+
+GREETING = "Hi! Ask me anything about this channel."
+
+
+def system_prompt(request: dict) -> str:
+    """The system message of a request the model received."""
+    return str(request["messages"][0]["content"])
+
+
+async def open_pane(slack, *, context_channel: str | None = "C1", user: str = "U1"):
+    """A person opens the pane beside ``context_channel``; wait until the bot has set it up."""
+    thread = await slack.start_assistant_thread(user, context_channel=context_channel)
+    started = slack.envelopes[-1]["envelope_id"]
+    await slack.acked(started)
+    await slack.wait_for(lambda: (thread.channel, thread.thread_ts) in slack.suggested_prompts)
+    return thread
+
+
+async def ask(slack, thread, text: str, count: int = 1) -> list[dict]:
+    """A question in the pane thread; the bot's finished replies there (greeting excluded)."""
+    await slack.assistant_message(thread, text)
+
+    def answers() -> list[dict]:
+        return [r for r in slack.bot_replies(thread.channel, thread.thread_ts)
+                if r["text"] != GREETING]
+
+    await slack.wait_for(
+        lambda: len(answers()) >= count and not any(r["streaming"] for r in answers())
+        and all(slack.feedback_buttons(thread.channel, r["ts"]) for r in answers()[-1:]),
+        timeout=8,
+    )
+    return answers()
+
+
+# -- HTTP mode ---------------------------------------------------------------------------------
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+"""The signing secret the HTTP-mode tests give the bot."""
+
+
+@dataclass
+class HttpBot:
+    """The bot's Bolt app served over HTTP, and how to POST to it as Slack would."""
+
+    url: str
+    session: aiohttp.ClientSession
+
+    async def post(
+        self, payload: dict, *, secret: str = SECRET, age: float = 0.0
+    ) -> aiohttp.ClientResponse:
+        body = json.dumps(payload)
+        timestamp = str(int(time.time() - age))
+        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature or "",
+        }
+        async with self.session.post(self.url + "/slack/events", data=body, headers=headers) as r:
+            await r.read()
+            return r
+
+
+def mention_payload(slack: FakeSlack, message: dict) -> dict:
+    """The Events API body Slack POSTs for an ``app_mention`` of ``message``."""
+    event = {
+        "type": "app_mention",
+        "user": message["user"],
+        "text": message["text"],
+        "ts": message["ts"],
+        "channel": message["channel"],
+        "event_ts": message["ts"],
+        "team": slack.team_id,
+        "client_msg_id": str(uuid.uuid4()),
+    }
+    return {
+        "token": "legacy-verification-token",
+        "team_id": slack.team_id,
+        "api_app_id": slack.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": slack.team_id, "user_id": slack.bot_user_id, "is_bot": True}
+        ],
+    }

@@ -1,0 +1,92 @@
+"""The README, .env.example and manifest stay true to the code."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from slackgpt.config.reader import SDK_NAMES
+from slackgpt.config.settings import known_names
+from slackgpt.config.values import DEFAULT_PROMPTS
+from slackgpt.pane.logic import SUMMARIZE_CALLBACK
+from tests.helpers import ROOT
+
+
+def settings_read_by_the_code() -> set[str]:
+    """Every setting the bot reads, checked against the names its config code spells out."""
+    source = "".join(
+        (ROOT / "slackgpt" / "config" / name).read_text() for name in ("settings.py", "reader.py")
+    )
+    spelled = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', source))  # NAMES_LIKE_THIS
+    spelled = {name for name in spelled if not name.startswith(("C0", "U0"))}
+    assert spelled - SDK_NAMES <= set(known_names())  # known_names() misses none
+    return set(known_names())
+
+
+def test_every_setting_is_documented():
+    names = settings_read_by_the_code()
+    assert {"SLACK_BOT_TOKEN", "OPENAI_BASE_URL", "CONTEXT_TOKENS", "ALLOWED_USERS"} <= names
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
+    assert sorted(n for n in names if n not in example) == []
+
+
+def test_readme_commands_are_the_ones_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = re.search(r"```sh\n(.*pytest.*)\n```", readme).group(1)
+    assert test_command in ci.splitlines()
+    assert "app.py" in re.search(r"## Run it\n\n```sh\n(.*)\n```", readme).group(1)
+
+
+def test_manifest_subscribes_to_what_the_bot_handles():
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "message.im", "message.channels"} <= events
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    needed = {"app_mentions:read", "chat:write", "channels:history", "groups:history",
+              "im:history", "mpim:history", "reactions:write", "files:read"}
+    assert needed <= scopes
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+def test_manifest_has_the_ai_pane_and_its_interactions():
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    view = manifest["features"]["assistant_view"]
+    assert view["assistant_description"]
+    assert view["suggested_prompts"] == [p.as_dict() for p in DEFAULT_PROMPTS]  # one default
+    assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= events
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", SUMMARIZE_CALLBACK)
+    assert shortcut["name"] == "Summarize this thread" and len(shortcut["name"]) <= 24
+    readme = (ROOT / "README.md").read_text()
+    for name in ("assistant:write", "assistant_thread_started", SUMMARIZE_CALLBACK):
+        assert name in readme  # the steps for an existing install
+
+
+def test_architecture_names_every_room_and_module():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    package = ROOT / "slackgpt"
+    rooms = [p.name for p in package.iterdir() if (p / "__init__.py").exists()]
+    assert sorted(r for r in rooms if f"{r}/" not in text) == []
+    modules = [p for p in package.rglob("*.py") if p.name != "__init__.py"]
+    assert sorted(str(p.relative_to(package)) for p in modules if p.name not in text) == []
+    for word in ("door", "claim", "settled", "copy", "in view"):
+        assert f"- **{word}**" in text  # the glossary
+
+
+def test_the_python_versions_said_are_the_ones_ci_tests():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    lowest = re.search(r'requires-python = ">=(3\.\d+)"', pyproject).group(1)
+    highest = re.search(r"^HIGHEST=(3\.\d+)", ci, re.M).group(1)
+    assert re.search(rf"^LOWEST={re.escape(lowest)}\b", ci, re.M)
+    assert f'target-version = "py{lowest.replace(".", "")}"' in pyproject
+    assert f"Python {lowest} or newer (tested on {lowest} and {highest})" in readme
+    assert f"({lowest} and {highest}, from pyenv)" in readme
