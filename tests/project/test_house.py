@@ -107,8 +107,9 @@ ALLOWED = {
     "files": {"leaves"},
     "model": {"config", "leaves"},
     "slack": {"files", "config", "leaves"},
-    "answering": {"slack", "model", "files", "state", "config", "leaves"},
-    "pane": {"answering", "slack", "model", "files", "state", "config", "leaves"},
+    "tools": {"slack", "model", "files", "state", "config", "leaves"},
+    "answering": {"tools", "slack", "model", "files", "state", "config", "leaves"},
+    "pane": {"answering", "tools", "slack", "model", "files", "state", "config", "leaves"},
 }
 PRIVATE_TO_SLACK = {"slackgpt.slack.quota", "slackgpt.slack.pacing"}
 
