@@ -25,13 +25,18 @@ def replies(ws: Workspace, params: Json) -> Json:
     root = ws.find(params, missing="thread_not_found")
     is_reply = root.thread_ts not in (None, root.ts)
     thread = [root] if is_reply else ws.thread_messages(root.channel, root.ts)
-    messages = [m.api(ws.team_id) for m in thread]
+    with_metadata = truthy(params.get("include_all_metadata"))
+    messages = [m.api(ws.team_id, metadata=with_metadata) for m in thread]
     if len(thread) > 1:
         users = sorted({m.user for m in thread[1:] if m.user})
         messages[0] |= {"thread_ts": root.ts, "reply_count": len(thread) - 1}
         messages[0] |= {"latest_reply": thread[-1].ts, "reply_users": users}
+        messages[0] |= {"reply_users_count": len(users)}
         for m in messages[1:]:
             m["parent_user_id"] = root.user
+    # "Pagination by time": the messages between oldest and latest, earliest first.
+    within = _within(params)
+    messages = [m for m in messages if within(m["ts"])]
     start = 0
     if params.get("cursor"):
         try:
@@ -53,14 +58,7 @@ def replies(ws: Workspace, params: Json) -> Json:
 def history(ws: Workspace, params: Json) -> Json:
     """Top-level messages newest first; ``oldest``/``latest``/``inclusive``, cursor pages."""
     channel = ws.readable(params.get("channel"), "history")
-    oldest, latest = _ts_arg(params, "oldest"), _ts_arg(params, "latest")
-    inclusive = truthy(params.get("inclusive"))
-
-    def in_range(ts: str) -> bool:
-        key = ts_key(ts)
-        above = oldest is None or key > oldest or (inclusive and key == oldest)
-        return above and (latest is None or key < latest or (inclusive and key == latest))
-
+    in_range = _within(params)
     found = [m for m in ws.top_level(channel.id) if in_range(m.ts)]
     start = 0
     if params.get("cursor"):
@@ -116,8 +114,21 @@ def _with_replies(ws: Workspace, root: Message) -> Json:
     return out
 
 
+def _within(params: Json):
+    """Whether a ts is between ``oldest`` and ``latest`` (``inclusive``: either end too)."""
+    oldest, latest = _ts_arg(params, "oldest"), _ts_arg(params, "latest")
+    inclusive = truthy(params.get("inclusive"))
+
+    def in_range(ts: str) -> bool:
+        key = ts_key(ts)
+        above = oldest is None or key > oldest or (inclusive and key == oldest)
+        return above and (latest is None or key < latest or (inclusive and key == latest))
+
+    return in_range
+
+
 def _ts_arg(params: Json, name: str) -> tuple[int, int] | None:
-    """``oldest`` / ``latest`` of conversations.history (None if absent)."""
+    """``oldest`` / ``latest`` of a conversations.* read (None if absent)."""
     value = params.get(name)
     if value in (None, ""):
         return None

@@ -25,10 +25,11 @@ from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
+from slackgpt.slack import thread_reads
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
-from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question
 from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
 
@@ -153,7 +154,7 @@ class Answerer:
         be read (the asker alone is told why)."""
         channel, thread_ts = question.channel, question.thread_ts or question.ts
         try:
-            thread = await self.slack.thread(channel, thread_ts)
+            thread = await thread_reads.read(self.slack, channel, thread_ts)
         except SlackApiError as error:
             code = error_code(error)
             log.info("cannot summarize a thread in %s (%s)", channel, code)
@@ -191,10 +192,11 @@ class Answerer:
         # the claim is known to be ours (a duplicate only costs a cancelled request). Noting
         # the thread as the bot's (a shared store's round trip) holds up neither.
         target = question.target
-        joined = asyncio.ensure_future(self.threads.joined(question))
+        joined = asyncio.ensure_future(self.threads.joined(question))  # a summary: not joined
         claim = asyncio.ensure_future(self._claim(question, settled))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
-        delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
+        delivery = Delivery(self.slack, target, interval=self.settings.stream_interval,
+                            metadata=SUMMARY_METADATA if question.summary else None)
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
         stream = AnswerStream(
             question, delivery, claim, self.model, self.slack, self.settings.show_usage, buttons
