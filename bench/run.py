@@ -12,12 +12,15 @@ through their public hooks. Two profiles (``bench/profiles.py``):
   ``--bots 2 --redis`` two copies share a Redis-protocol server (``REDIS_URL``).
 * ``photos``: 3 mentions at once with ten 4.9 MB photos each; the bot's peak memory
   (``bench/photos.py``).
+* ``long-thread``: a 10,000-message thread: the pages a reply and a mention in it cost, and
+  the delay to another thread's answer (``bench/long_thread.py``).
 
     .venv/bin/python -m bench.run                       # burst: N = 1, 50, 200, 3 runs
     .venv/bin/python -m bench.run --quick               # CI's smoke test (~20 s)
     .venv/bin/python -m bench.run --profile busy        # 1 copy, then 2 copies + Redis
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
     .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
+    .venv/bin/python -m bench.run --profile long-thread # pages, issue 18 item 1
 
 Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
 ``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
@@ -53,6 +56,7 @@ from bench.analysis import summarize  # noqa: E402
 from bench.bot_process import Launch, kill_leftovers  # noqa: E402
 from bench.burst import run_burst  # noqa: E402
 from bench.busy import busy_targets, run_busy  # noqa: E402
+from bench.long_thread import long_thread  # noqa: E402
 from bench.photos import photos  # noqa: E402
 from bench.profiles import Busy, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
@@ -62,7 +66,7 @@ from bench.store import redis_store  # noqa: E402
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy", "photos"), default="burst",
+    add("--profile", choices=("burst", "busy", "photos", "long-thread"), default="burst",
         help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
         "tokens, 1 run")
@@ -240,6 +244,8 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         if args.profile == "photos":
             lines, doc = await photos(options(args, World()), workdir)
+        elif args.profile == "long-thread":
+            lines, doc = await long_thread(options(args, World()), workdir)
         elif args.profile == "busy":
             lines, doc = await busy(args, workdir)
         else:
