@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -10,6 +11,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
+from slackgpt.config.profile_file import ProfileBook
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
 from slackgpt.files.image_reader import ImageReader
@@ -130,6 +132,8 @@ class Runtime:
         self.handler: AsyncSocketModeHandler | None = None
         self.slack_patience = SLACK_PATIENCE  # seconds Slack may take at start-up
         self.http: HttpServer | None = None
+        self.profiles = ProfileBook(settings.profiles, settings.profiles_file)
+        self._watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Check the shared store and the tokens, then connect; returns once events flow."""
@@ -156,7 +160,10 @@ class Runtime:
             people=people,
             parser=self.parser,
             images=self.images,
+            profiles=self.profiles,
         )
+        if settings.profiles_file is not None:  # a changed file takes effect without a restart
+            self._watching = asyncio.create_task(self.profiles.watch())
         secret = settings.slack_signing_secret or None
         app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
         if settings.slack_mode == "http":
@@ -187,6 +194,8 @@ class Runtime:
     async def close(self) -> None:
         """Disconnect from Slack (or stop the HTTP server) and release the connections."""
         await self._disconnect()
+        if self._watching is not None:
+            self._watching.cancel()
         if self.pane is not None:
             await self.pane.close()
         await self.parser.aclose()

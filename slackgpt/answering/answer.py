@@ -19,6 +19,7 @@ from slackgpt.answering import policy, prompt
 from slackgpt.answering.hooks import Addition, Extras
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
+from slackgpt.config.profile_file import ProfileBook
 from slackgpt.config.settings import Settings
 from slackgpt.files.attachments import Attachments, read_attachments
 from slackgpt.files.image_reader import ImageReader
@@ -53,6 +54,7 @@ class Answerer:
         people: People | None = None,
         parser: Parser | None = None,
         images: ImageReader | None = None,
+        profiles: ProfileBook | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -65,6 +67,7 @@ class Answerer:
         self.images = images or ImageReader()  # the process's budget for images in flight
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
+        self.profiles = profiles or ProfileBook(settings.profiles)  # reloaded by the runtime
         self._in_flight: set[asyncio.Task[object]] = set()
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
@@ -112,7 +115,8 @@ class Answerer:
 
     async def _answer(self, question: Question, follow_up: bool, settled: bool) -> None:
         # The cheap checks come first: no Slack read is spent on someone who is refused.
-        refusal = policy.refusal(self.settings.access, question, self.identity)
+        profile = self.profiles.current.for_conversation(question.channel)
+        refusal = policy.refusal(self.settings.access, question, self.identity, profile)
         thread: list[dict] | None = None
         if follow_up:
             has_bot, thread = await self.threads.has_bot(question, allowed=refusal is None)
@@ -248,7 +252,8 @@ class Answerer:
     ):
         """``budget → Prompt`` for this question."""
         settings = self.settings
-        system = policy.system_prompt_for(settings.access, question.channel, settings.system_prompt)
+        profile = self.profiles.current.for_conversation(question.channel)
+        system = policy.system_prompt_for(profile, settings.system_prompt)
         system = f"{system}\n\n{addition.system}" if addition.system else system
 
         def build(budget: int) -> prompt.Prompt:
