@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from slackgpt.config.operations import Operations, read_operations
 from slackgpt.config.reader import Reader, is_placeholder
 from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
 from slackgpt.logs import url_password
@@ -68,6 +69,7 @@ class Settings:
     pane_greeting: str = ""
     context_channel_messages: int = 50
     feedback_buttons: bool = True
+    operations: Operations = field(default_factory=Operations)  # budgets, prices, metrics
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -104,7 +106,7 @@ def known_names() -> frozenset[str]:
     """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
     recorder = _Recorder()
     get = Reader(recorder, [])
-    for part in (_slack, _model, _behaviour, _pane):
+    for part in (_slack, _model, _behaviour, _pane, _operations):
         part(get)
     return frozenset(recorder.asked)
 
@@ -113,7 +115,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
     get = Reader(env, problems)
-    settings = Settings(**_slack(get), **_model(get), **_behaviour(get), **_pane(get))
+    settings = Settings(
+        **_slack(get), **_model(get), **_behaviour(get), **_pane(get), **_operations(get)
+    )
     if problems:
         raise ConfigError(problems)
     return settings
@@ -211,6 +215,11 @@ def _pane(get: Reader) -> dict[str, Any]:
         ),
         "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
     }
+
+
+def _operations(get: Reader) -> dict[str, Any]:
+    """Spend budgets, model prices, the usage file, the metrics port (config/operations.py)."""
+    return read_operations(get, get.text("OPENAI_MODEL") or DEFAULT_MODEL)
 
 
 def _or(value, default):
