@@ -6,6 +6,7 @@ the answer's budgets."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from slackgpt.config.operations import Prices
 from slackgpt.metrics.base import Metrics
@@ -26,13 +27,14 @@ class Meter:
         return getattr(self.model, name)  # model_name, where, request…: the client's
 
     async def stream(
-        self, messages: list[Message], completion: Completion | None = None
+        self, messages: list[Message], completion: Completion | None = None, **options: Any
     ) -> AsyncIterator[str | Thinking]:
-        """The model client's stream, counted when it ends (however it ends)."""
+        """The model client's stream (``options`` passed on, e.g. tools), counted when it
+        ends, however it ends. Only the words count towards an estimate."""
         completion = completion if completion is not None else Completion()
         words: list[str] = []
         try:
-            async for piece in self.model.stream(messages, completion):
+            async for piece in self.model.stream(messages, completion, **options):
                 if type(piece) is str:
                     words.append(piece)
                 yield piece

@@ -117,3 +117,16 @@ async def test_without_budgets_or_metrics_the_model_is_not_wrapped(model, settin
         settings.operations, limits=Limits(1), usage_file=settings.operations.usage_file))
     assert Spending.for_settings(limited, LocalState(None), PrometheusMetrics(),
                                  measuring=False).store is not None
+
+
+async def test_options_reach_the_model_client():
+    class Client:
+        model_name = "m"
+
+        async def stream(self, messages, completion, **options):
+            completion.finish_reason = "stop"
+            yield f"tools={options['tools']}"
+
+    meter = Meter(Client(), MappingProxyType({}), PrometheusMetrics())  # type: ignore[arg-type]
+    pieces = [p async for p in meter.stream(ASK, tools=["search"])]
+    assert pieces == ["tools=['search']"] and meter.spent.estimated
