@@ -31,6 +31,6 @@ EXPOSE 3000
 
 # python is PID 1 and gets SIGTERM directly (exec form): it stops taking events and finishes
 # the answers in flight within 30 s, so give it longer than that (docker --stop-timeout 40,
-# Kubernetes terminationGracePeriodSeconds). No HEALTHCHECK: a Socket Mode bot has no port to
-# probe and `--check` would spend model tokens each time; in HTTP mode probe GET /healthz.
+# Kubernetes terminationGracePeriodSeconds). No HEALTHCHECK here: with METRICS_PORT set, probe
+# GET /healthz and /readyz on it (deploy/ does); `--check` would spend model tokens each time.
 CMD ["python", "app.py"]

@@ -17,6 +17,9 @@ from slackgpt.deadline import deadline
 from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.logs import public_url
+from slackgpt.metrics.base import Metrics, NoMetrics
+from slackgpt.metrics.prometheus import metrics_for
+from slackgpt.metrics.server import MetricsServer, serve_metrics
 from slackgpt.model.client import ModelClient, build_openai_client
 from slackgpt.pane.handlers import Pane
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
@@ -27,6 +30,8 @@ from slackgpt.slack.visibility import Visibility
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.usage.spending import Spending
+from slackgpt.usage.store import UsageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +99,23 @@ def build_runtime(settings: Settings) -> Runtime:
     With ``REDIS_URL`` the memory and the Slack budgets share one Redis connection pool.
     """
     limit = settings.access.requests_per_hour
+    metrics = metrics_for(settings.operations.metrics_port)
     state: State = LocalState(limit)
     pool = None
     if settings.redis_url:
         state = RedisState(settings.redis_url, limit)
         pool = state.pool
+        metrics.watch_store("redis", state.up)
+    slack = SlackApi.for_settings(settings, pool)
+    slack.quota.metrics = metrics  # told of every Slack call and budget wait
+    measuring = not isinstance(metrics, NoMetrics)
     return Runtime(
         settings,
         model=ModelClient(build_openai_client(settings), settings),
-        slack=SlackApi.for_settings(settings, pool),
+        slack=slack,
         state=state,
+        spending=Spending.for_settings(settings, state, metrics, measuring),
+        metrics=metrics,
     )
 
 
@@ -119,8 +131,13 @@ class Runtime:
         state: State,
         parser: Parser | None = None,
         images: ImageReader | None = None,
+        spending: Spending | None = None,
+        metrics: Metrics | None = None,
     ):
         self.settings = settings
+        self.spending = spending or Spending()  # spend budgets (USER_TOKENS_PER_DAY…)
+        self.metrics = metrics or NoMetrics()
+        self.metrics_server: MetricsServer | None = None  # METRICS_PORT: /metrics, probes
         self.parser = parser or Parser()  # PDFs, in bounded worker processes
         self.images = images or ImageReader()  # images: a byte budget and one decoder thread
         self.model = model
@@ -138,6 +155,7 @@ class Runtime:
     async def start(self) -> None:
         """Check the shared store and the tokens, then connect; returns once events flow."""
         settings = self.settings
+        await self._serve_metrics()
         await self._check_store()
         identity, socket_url = await self._check_tokens()
         self.identity = identity
@@ -161,6 +179,8 @@ class Runtime:
             parser=self.parser,
             images=self.images,
             profiles=self.profiles,
+            spending=self.spending,
+            metrics=self.metrics,
         )
         if settings.profiles_file is not None:  # a changed file takes effect without a restart
             self._watching = asyncio.create_task(self.profiles.watch())
@@ -202,11 +222,45 @@ class Runtime:
         await self.images.aclose()
         await self.slack.close()
         await self.model.close()
+        await self.spending.close()
         await self.state.close()
+        if self.metrics_server is not None:
+            server, self.metrics_server = self.metrics_server, None
+            await server.close()
+
+    async def not_ready(self) -> str | None:
+        """None while events can reach the bot (its socket to Slack is connected, or its HTTP
+        server listens); else why not. For ``/readyz``."""
+        if self.http is not None:
+            return None
+        if self.handler is None:
+            return "not connected to Slack"
+        if not await self.handler.client.is_connected():  # the SDK's own check, pings included
+            return "the Socket Mode connection to Slack is down"
+        return None
+
+    async def _serve_metrics(self) -> None:
+        """With METRICS_PORT: /metrics, /healthz and /readyz, from the start (or StartupError)."""
+        port = self.settings.operations.metrics_port
+        if port is None or self.metrics_server is not None:
+            return
+        registry = getattr(self.metrics, "registry", None)
+        try:
+            self.metrics_server = await serve_metrics(
+                self.settings.host, port, registry=registry, ready=self.not_ready
+            )
+        except OSError as error:
+            raise StartupError(f"METRICS_PORT {port} cannot be used ({error.strerror or error})"
+                               ": choose a free port, or unset METRICS_PORT.") from None
 
     async def _check_store(self) -> None:
         """With ``REDIS_URL``: the store answers and allows what the bot does; or StartupError
-        (exit 2, as for any setting to fix: copies must not run with separate memories)."""
+        (exit 2, as for any setting to fix: copies must not run with separate memories). With
+        a spend budget: the usage counts can be kept (USAGE_FILE, without REDIS_URL)."""
+        try:
+            await self.spending.open()
+        except UsageUnavailable as error:
+            raise StartupError(str(error)) from None
         if not isinstance(self.state, RedisState):
             return
         try:

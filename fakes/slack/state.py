@@ -121,9 +121,11 @@ class Workspace:
         files: list[Json] | None = None,
         subtype: str | None = None,
         metadata: Json | str | None = None,
+        ts: str | None = None,
     ) -> Json:
-        """Store a message as if someone posted it; return it (with ``channel``)."""
-        msg = Message(channel, self.new_ts(), text, user, thread_ts, bot_id, files=files)
+        """Store a message as if someone posted it (at ``ts``, else now); return it (with
+        ``channel``)."""
+        msg = Message(channel, ts or self.new_ts(), text, user, thread_ts, bot_id, files=files)
         msg.subtype = subtype
         msg.metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
         self.messages[(channel, msg.ts)] = msg

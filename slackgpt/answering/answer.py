@@ -24,6 +24,7 @@ from slackgpt.config.settings import Settings
 from slackgpt.files.attachments import Attachments, read_attachments
 from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
+from slackgpt.metrics.base import NO_METRICS, Metrics
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
 from slackgpt.slack import thread_reads
@@ -33,6 +34,7 @@ from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question
 from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
+from slackgpt.usage.spending import Spending
 
 log = logging.getLogger(__name__)
 TOLD_FOR = 24 * 3600.0  # a person chatting in a thread hears a refusal once in this time
@@ -55,8 +57,12 @@ class Answerer:
         parser: Parser | None = None,
         images: ImageReader | None = None,
         profiles: ProfileBook | None = None,
+        spending: Spending | None = None,
+        metrics: Metrics = NO_METRICS,
     ):
         self.slack = slack
+        self.spending = spending or Spending()  # budgets: checked before, counted after
+        self.metrics = metrics
         self.model = model
         self.settings = settings
         self.identity = identity
@@ -122,6 +128,7 @@ class Answerer:
             has_bot, thread = await self.threads.has_bot(question, allowed=refusal is None)
             if not has_bot:
                 return  # not the bot's conversation: only a mention brings it in
+        refusal = refusal or await self.spending.refusal(question.user)  # reads, no count
         refusal = refusal or await self._over_limit(question)
         if refusal:
             await self._refuse(question, refusal, settled, follow_up)
@@ -202,8 +209,10 @@ class Answerer:
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval,
                             metadata=SUMMARY_METADATA if question.summary else None)
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
+        model = self.spending.meter(self.model)  # what this answer's model requests use
         stream = AnswerStream(
-            question, delivery, claim, self.model, self.slack, self.settings.show_usage, buttons
+            question, delivery, claim, model, self.slack, self.settings.show_usage, buttons,
+            metrics=self.metrics,
         )
         try:
             thread, attachments, names, addition = await self._read(question, thread)
@@ -219,6 +228,15 @@ class Answerer:
         finally:
             await asyncio.gather(joined, claim, status, return_exceptions=True)
             stream.log_line()
+            await self._settle(question, model)
+
+    async def _settle(self, question: Question, model: ModelClient) -> None:
+        """Count what the answer used; tell the asker alone when a budget reached 80 %."""
+        notice = await self.spending.settle(question.user, question.channel, model)
+        if notice and question.response_url:
+            await self.slack.respond(question.response_url, notice)
+        elif notice:
+            await self._tell_privately(question, notice)
 
     async def _read(
         self, question: Question, thread: list[dict] | None

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slackgpt.answering import prompt
+from slackgpt.metrics.base import NO_METRICS, Metrics
 from slackgpt.model import failures
 from slackgpt.model.client import Completion, ModelClient, Thinking
 from slackgpt.model.tokens import messages_tokens
@@ -39,6 +40,7 @@ class AnswerStream:
     slack: SlackApi
     show_usage: bool = False
     end_blocks: list[dict] | None = None  # e.g. feedback buttons, on the finished answer
+    metrics: Metrics = NO_METRICS  # told of the answer's ending, with the log line
     started: float = field(default_factory=time.monotonic)
     completion: Completion = field(default_factory=Completion)
     outcome: str = "ok"
@@ -81,14 +83,17 @@ class AnswerStream:
         return False
 
     def log_line(self) -> None:
-        """One structured line per answer."""
+        """One structured line per answer (and the answer told to the metrics)."""
         usage = self.completion.usage
+        first = self.first_text - self.started if self.first_text else None
+        total = time.monotonic() - self.started
+        self.metrics.answer(self.outcome, first, total)
         fields = {
             "event_id": self.question.event_id,
             "channel": self.question.channel,
             "outcome": self.outcome,
-            "first_text_s": round(self.first_text - self.started, 3) if self.first_text else None,
-            "total_s": round(time.monotonic() - self.started, 3),
+            "first_text_s": round(first, 3) if first is not None else None,
+            "total_s": round(total, 3),
             "chars": len(self.delivery.shown),
             "tokens": usage.total if usage else None,
         }

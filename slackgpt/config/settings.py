@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slackgpt.config.operations import Operations, read_operations
 from slackgpt.config.profile_file import read_profiles
 from slackgpt.config.profiles import Profile, Profiles, from_channel_prompts
 from slackgpt.config.reader import Reader, is_placeholder
@@ -73,6 +74,7 @@ class Settings:
     feedback_buttons: bool = True
     profiles_file: Path | None = None
     profiles: Profiles = field(default_factory=Profiles)
+    operations: Operations = field(default_factory=Operations)  # budgets, prices, metrics
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -109,7 +111,7 @@ def known_names() -> frozenset[str]:
     """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
     recorder = _Recorder()
     get = Reader(recorder, [])
-    for part in (_slack, _model, _behaviour, _pane):
+    for part in (_slack, _model, _behaviour, _pane, _operations):
         part(get)
     _profiles(get, AccessRules())
     return frozenset(recorder.asked)
@@ -122,7 +124,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     behaviour = _behaviour(get)
     settings = Settings(
         **_slack(get), **_model(get), **behaviour, **_pane(get),
-        **_profiles(get, behaviour["access"]),
+        **_profiles(get, behaviour["access"]), **_operations(get),
     )
     if problems:
         raise ConfigError(problems)
@@ -237,6 +239,11 @@ def _pane(get: Reader) -> dict[str, Any]:
         ),
         "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
     }
+
+
+def _operations(get: Reader) -> dict[str, Any]:
+    """Spend budgets, model prices, the usage file, the metrics port (config/operations.py)."""
+    return read_operations(get, get.text("OPENAI_MODEL") or DEFAULT_MODEL)
 
 
 def _or(value, default):

@@ -22,6 +22,8 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from slackgpt.metrics.base import NO_METRICS, Metrics
+
 log = logging.getLogger(__name__)
 
 TIER_2, TIER_3, TIER_4, SPECIAL = 20, 50, 100, 600  # calls a minute; "special" is unpublished
@@ -69,15 +71,23 @@ def storage_for(
     return RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", **options)
 
 
-def budgets(redis_url: str | None, pool: object | None = None, *, limited: bool = True) -> Quota:
+def budgets(
+    redis_url: str | None, pool: object | None = None, *, limited: bool = True,
+    metrics: Metrics = NO_METRICS,
+) -> Quota:
     """Slack's budgets, in Redis when ``redis_url`` is set (``pool``: the connections the
     bot's memory uses too); ``limited=False`` for a Slack without limits (benchmarks)."""
-    storage = storage_for(redis_url, pool)
-    return Quota(storage) if limited else Quota(storage, per_minute={}, per_channel={})
+    if not limited:
+        return Quota(storage_for(redis_url, pool), per_minute={}, per_channel={}, metrics=metrics)
+    return Quota(storage_for(redis_url, pool), metrics=metrics)
 
 
 class Quota:
-    """Budgets per Slack method; ``window`` (seconds) is Slack's minute (tests shorten it)."""
+    """Budgets per Slack method; ``window`` (seconds) is Slack's minute (tests shorten it).
+
+    ``metrics`` hears of every wait for a budget, and (through the door's client, see
+    :mod:`~slackgpt.slack.wire`) of every call.
+    """
 
     def __init__(
         self,
@@ -87,8 +97,10 @@ class Quota:
         per_minute: Mapping[str, int] = PER_MINUTE,
         per_channel: Mapping[str, tuple[int, float]] = PER_CHANNEL,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics = NO_METRICS,
     ):
         self.storage = storage or MemoryStorage()
+        self.metrics = metrics
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._local = MovingWindowRateLimiter(MemoryStorage())  # while the storage is down
         self._alone_until: float | None = None
@@ -106,10 +118,14 @@ class Quota:
 
     async def take(self, method: str, channel: str | None = None) -> None:
         """Use one call of ``method`` (in ``channel``), waiting for the budget if need be."""
+        began: float | None = None
         for item, keys in self._items(method, channel):
             while not await self._use("hit", item, keys, cost=self.cost(method)):
+                began = began or time.monotonic()
                 stats = await self._use("get_window_stats", item, keys)
                 await asyncio.sleep(min(MAX_WAIT, max(0.05, stats.reset_time - time.time())))
+        if began is not None:
+            self.metrics.budget_wait(method, time.monotonic() - began)
 
     async def reserve(
         self, method: str, channel: str | None = None, *, keep: float = 0.0

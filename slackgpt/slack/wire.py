@@ -6,14 +6,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from slackgpt.config.settings import SLACK_APPS_URL
 from slackgpt.slack.events import BotIdentity
@@ -66,12 +69,52 @@ class Whoami:
         return cls(identity, team, team_id, is_bot=bool(data.get("bot_id")), scopes=scopes)
 
 
-class _RateLimited(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 retry (after Retry-After), telling the quota first."""
+class _Client(AsyncWebClient):
+    """slack_sdk's client, telling the metrics (``quota.metrics``) of each call's last HTTP
+    exchange (the retried ones are told by the retry handlers below)."""
+
+    def __init__(self, quota: Quota, **options: Any):
+        super().__init__(**options)
+        self.quota = quota
+
+    async def api_call(self, api_method: str, **options: Any) -> AsyncSlackResponse:
+        status = 0  # no answer (a connection error, a timeout)
+        try:
+            response = await super().api_call(api_method, **options)
+            status = response.status_code
+            return response
+        except SlackApiError as error:
+            status = error.response.status_code
+            raise
+        finally:
+            self.quota.metrics.slack_call(api_method, status)
+
+
+class _Counted:
+    """A retry handler that tells the metrics of the attempt it retries."""
 
     def __init__(self, quota: Quota, max_retry_count: int):
-        super().__init__(max_retry_count=max_retry_count)
+        super().__init__(max_retry_count=max_retry_count)  # type: ignore[call-arg]
         self.quota = quota
+
+    async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None):
+        status = response.status_code if response is not None else 0
+        self.quota.metrics.slack_call(request.url.rsplit("/", 1)[-1].split("?")[0], status)
+        await super().prepare_for_next_attempt_async(  # type: ignore[misc]
+            state=state, request=request, response=response, error=error
+        )
+
+
+class _ConnectionRetry(_Counted, AsyncConnectionErrorRetryHandler):
+    """slack_sdk's retry after a connection error, counted."""
+
+
+class _ServerRetry(_Counted, AsyncServerErrorRetryHandler):
+    """slack_sdk's retry after a 5xx, counted."""
+
+
+class _RateLimited(_Counted, AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 retry (after Retry-After), telling the quota first."""
 
     async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None):
         if response is not None:
@@ -124,15 +167,16 @@ def web_client(
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
         timeout=aiohttp.ClientTimeout(total=timeout),
     )
-    client = AsyncWebClient(
+    client = _Client(
+        quota,
         token=token,
         base_url=api_url,
         session=session,
         timeout=int(timeout),
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            _ConnectionRetry(quota, max_retry_count=2),
             _RateLimited(quota, max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            _ServerRetry(quota, max_retry_count=2),
         ],
     )
     return session, client

@@ -175,6 +175,10 @@ class RedisState:
         value = await self._safe(self.redis.get(where), where)
         return None if value is _DOWN else value or None
 
+    def up(self) -> bool:
+        """False from a failed call until the store answers again (the metrics' health)."""
+        return self._down_since is None
+
     async def close(self) -> None:
         """Close the connections (the pool is shared with the Slack budgets)."""
         await self.redis.aclose()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import analysis as an
-from bench import expected, plot, report
+from bench import expected, ops_cost, plot, report
 from bench.harness import question_key
 from bench.profiles import Burst, Busy, World, learnable
 from tests.helpers import ROOT
@@ -233,3 +233,11 @@ def test_the_plot_shows_the_floor_beside_slackgpt_per_profile():
 def test_the_plot_is_a_png(tmp_path):
     path = plot.write_plot(tmp_path / "burst.png", "a title", plot.panels("burst", burst_doc()))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_ops_cost_table_says_what_metrics_and_budgets_add():
+    found = {"redis": {"off": 0.01, "metrics": 0.03, "metrics+budgets": 0.41},
+             "sqlite": {"off": 0.01, "metrics": 0.03, "metrics+budgets": 0.71}}
+    lines = ops_cost.table(found)
+    assert lines[2].startswith("| redis |") and "| 0.400 ms | ≤ 0.5 ms PASS |" in lines[2]
+    assert "| 0.700 ms | ≤ 0.5 ms MISS |" in lines[3]

@@ -4,12 +4,15 @@ cluster runs here)."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 
 import pytest
 import yaml
 
 from slackgpt.config.settings import load_settings
+from slackgpt.metrics.prometheus import NAMES, PrometheusMetrics
+from slackgpt.metrics.server import ALIVE_WITHIN, READY_WITHIN
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.timeout(10)
@@ -194,3 +197,52 @@ def test_every_dependency_is_pinned_in_the_constraints():
     assert sorted(names - pinned) == []
     for path in ("Dockerfile", ".ci/run", "README.md"):
         assert "-c constraints.txt" in (ROOT / path).read_text(), path
+
+
+def test_kubernetes_probes_the_metrics_port():
+    bot = container(kube("Deployment", "slackgpt"))
+    port = env_of(kube("Deployment", "slackgpt"))["METRICS_PORT"]["value"]
+    assert load_settings({**SETTINGS, "METRICS_PORT": port}).operations.metrics_port == 9090
+    [metrics] = [p for p in bot["ports"] if p["name"] == "metrics"]
+    assert metrics["containerPort"] == int(port)
+    assert bot["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert bot["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    alive = bot["livenessProbe"]
+    assert alive["timeoutSeconds"] > ALIVE_WITHIN  # a stalled loop's 503 is read, not cut
+    assert alive["periodSeconds"] * alive["failureThreshold"] >= 30  # no restart on a hiccup
+    annotations = kube("Deployment", "slackgpt")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == port
+
+
+def test_compose_checks_the_bots_readiness():
+    bot = COMPOSE["services"]["bot"]
+    port = bot["environment"]["METRICS_PORT"]
+    assert load_settings({**SETTINGS, "METRICS_PORT": port}).operations.metrics_port
+    test = bot["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]  # the slim image has no curl
+    assert f"http://127.0.0.1:{port}/readyz" in test[3]
+    assert seconds(bot["healthcheck"]["timeout"]) > READY_WITHIN
+
+
+def every_series_the_bot_exports() -> set[str]:
+    """The sample names in a bot's registry once every metric has been told something."""
+    metrics = PrometheusMetrics()
+    metrics.answer("ok", 1.0, 2.0)
+    metrics.model_usage("m", 1, 1, 0.1, estimated=False)
+    metrics.slack_call("chat.update", 429)
+    metrics.budget_wait("chat.update", 1.0)
+    metrics.tool_call("t", "ok")
+    metrics.budget_event("refused", "person_day")
+    metrics.watch_store("redis", lambda: True)
+    return {s.name for family in metrics.registry.collect() for s in family.samples}
+
+
+def test_the_grafana_dashboard_draws_what_the_bot_exports():
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {name for e in exprs for name in re.findall(r"\bslackgpt_[a-z_]+\b", e)}
+    assert used and sorted(used - every_series_the_bot_exports()) == []
+    assert every_series_the_bot_exports() - used <= {
+        n for n in NAMES if n.endswith(("_sum", "_count"))
+    } | {n for n in every_series_the_bot_exports() if n.endswith("_created")}
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])

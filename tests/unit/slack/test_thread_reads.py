@@ -21,11 +21,16 @@ async def door(slack):
 
 
 def long_thread(slack, replies: int, *, bot_at: int | None = None) -> dict:
-    root = slack.add_message("C1", "ROOT", user="U2")
+    """A thread of ``replies`` replies a minute apart (and the bot's answer at ``bot_at``)."""
+    start = 1_700_000_000
+    root = slack.add_message("C1", "ROOT", user="U2", ts=f"{start}.000000")
     for i in range(replies):
+        at = start + 60 * (i + 1)
         if i == bot_at:
-            slack.add_message("C1", "an answer", user="UBOT", bot_id="BBOT", thread_ts=root["ts"])
-        slack.add_message("C1", f"reply {i}", user=f"U{i % 7 + 3}", thread_ts=root["ts"])
+            slack.add_message("C1", "an answer", user="UBOT", bot_id="BBOT",
+                              thread_ts=root["ts"], ts=f"{at - 1}.000000")
+        slack.add_message("C1", f"reply {i}", user=f"U{i % 7 + 3}", thread_ts=root["ts"],
+                          ts=f"{at}.000000")
     return root
 
 
