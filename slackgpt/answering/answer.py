@@ -30,6 +30,7 @@ from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import BotIdentity, Question
 from slackgpt.slack.people import People, people_in
+from slackgpt.slack.sessions import Sessions, Turn
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Answerer:
         people: People | None = None,
         parser: Parser | None = None,
         images: ImageReader | None = None,
+        sessions: Sessions | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -64,6 +66,7 @@ class Answerer:
         self.images = images or ImageReader()  # the process's budget for images in flight
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
+        self.sessions = sessions or Sessions(slack)  # Slack's agent sessions, where it has them
         self._in_flight: set[asyncio.Task[object]] = set()
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
@@ -195,6 +198,7 @@ class Answerer:
         claim = asyncio.ensure_future(self._claim(question, settled))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
+        turn = self._turn(question, delivery)  # the agent session: processing, then active
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
         stream = AnswerStream(
             question, delivery, claim, self.model, self.slack, self.settings.show_usage, buttons
@@ -212,7 +216,20 @@ class Answerer:
             raise
         finally:
             await asyncio.gather(joined, claim, status, return_exceptions=True)
+            if stream.duplicate():
+                turn.cancel()
+            else:
+                await turn.end(delivery)
             stream.log_line()
+
+    def _turn(self, question: Question, delivery: Delivery) -> Turn:
+        """The answer's part in its thread's agent session, begun; a question that starts
+        its thread names a new session (the surface's title for it)."""
+        title = self.extras.session_title(question) if self.extras is not None else None
+        first = question.thread_ts in (None, question.ts)
+        turn = self.sessions.turn(question.target, title, first=first)
+        turn.begin(delivery)
+        return turn
 
     async def _read(
         self, question: Question, thread: list[dict] | None

@@ -72,6 +72,12 @@ class AnswerStream:
         if claim.done() and not claim.cancelled() and claim.exception() is None and claim.result():
             await self._end_interrupted(RESTARTING)
 
+    def duplicate(self) -> bool:
+        """True when the question turned out to be another copy's."""
+        claim = self.claim
+        done = claim.done() and not claim.cancelled() and claim.exception() is None
+        return done and claim.result() is False
+
     async def ours(self) -> bool:
         """True once the Slack claim is this copy's; else the answer is another copy's."""
         if await self.claim:

@@ -88,6 +88,10 @@ class Pane:
                 reading.cancel()
             return Addition()
 
+    def session_title(self, question: Question) -> str | None:
+        """An agent session opened by ``question`` is named after it, as pane threads are."""
+        return logic.title_for(question, self.identity.user_id) or None
+
     async def feedback(self, body: dict) -> None:
         """A click on an answer's feedback buttons: one log line; the voter sees it counted."""
         vote = logic.feedback_from(body)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Slack: markdown_text ≤ 12,000 per call and markdown blocks ≤ 12,000 per message; staying a
 # little under leaves room for the closing fence of a cut code block.
 MESSAGE_LIMIT = 11_000
+CUTOFF = "message_not_in_streaming_state"  # Slack ends a stream ~5 min after its start
 
 
 @dataclass
@@ -34,6 +35,7 @@ class _Message:
     ts: str | None = None
     text: str = ""  # what Slack has confirmed for this message
     streaming: bool = False
+    cut: bool = False  # Slack ended its stream: it goes on with chat.update
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Delivery:
     stream: bool = True
     limit: int = MESSAGE_LIMIT
     stopped_by_user: bool = False
+    session: str | None = None  # the agent session after the last stopStream (None: none)
+    session_ended: bool = False  # that stopStream went through
     messages: list[_Message] = field(default_factory=list)
     _pending: str = ""
     _closing: bool = False
@@ -98,7 +102,7 @@ class Delivery:
             await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
         await self._flush(final=True)
         if self.messages and self.messages[-1].streaming:
-            await self._stop(self.messages[-1], blocks=self._end_blocks)
+            await self._stop(self.messages[-1], blocks=self._end_blocks, final=True)
         await self._attach_end_blocks()
         if self.messages:
             self.messages[-1].pace.done()
@@ -177,7 +181,8 @@ class Delivery:
                 return
             if self.stopped_by_user:
                 return
-            message = self._next_message()
+            if not message.cut:  # broke off: a new message; cut off: the same, updated
+                message = self._next_message()
         await self._post_or_update(message, text, last=last)
 
     async def _start_stream(self, message: _Message, text: str) -> bool:
@@ -200,9 +205,11 @@ class Delivery:
         assert message.ts is not None
         try:
             if stop:  # the answer's last words: the end blocks go with them
-                blocks, channel = self._end_blocks, self.target.channel
-                await self.slack.stop_stream(channel, message.ts, text, blocks, pace=message.pace)
-                self._end_blocks = None
+                blocks, channel, after = self._end_blocks, self.target.channel, self.session
+                await self.slack.stop_stream(
+                    channel, message.ts, text, blocks, pace=message.pace, session=after
+                )
+                self._end_blocks, self.session_ended = None, after is not None
             else:
                 await self.slack.append_stream(self.target.channel, message.ts, text)
         except SlackApiError as error:
@@ -212,6 +219,8 @@ class Delivery:
             if code == "stopped_by_user":
                 self.stopped_by_user = True
                 log.info("the user stopped the answer")
+            elif code == CUTOFF:
+                await self._cut_off(message)
             else:
                 log.warning("streaming broke off (%s); continuing in a new message", code)
                 await self._stop(message, already_stopped=True)
@@ -220,20 +229,36 @@ class Delivery:
         message.streaming = not stop
         return True
 
+    async def _cut_off(self, message: _Message) -> None:
+        """Slack ended the message's stream (its cutoff, ~5 minutes after the start): the
+        rest of the answer goes on in the same message by ``chat.update``, so it reads as one
+        (no break mid-sentence or inside a code block), and no stream is started again."""
+        log.info("Slack ended the stream after %s; the answer goes on with updates", CUTOFF)
+        await self._stop(message, already_stopped=True)  # its held stop: closed if it was not
+        message.cut = True
+        message.pace.posted()
+        await message.pace.hold_last_update()
+
     async def _stop(
-        self, message: _Message, *, already_stopped: bool = False, blocks: list[dict] | None = None
+        self, message: _Message, *, already_stopped: bool = False,
+        blocks: list[dict] | None = None, final: bool = False,
     ) -> None:
         if (not message.streaming and not already_stopped) or message.ts is None:
             return
         message.streaming = False
         if blocks:
-            self._end_blocks = None  # a stream's last chance for them, whatever Slack says
+            self._end_blocks = None  # a stream's last chance for them, unless it was cut off
+        after = self.session if final or self.session is None else "processing"
         try:
             await self.slack.stop_stream(
-                self.target.channel, message.ts, blocks=blocks, pace=message.pace
+                self.target.channel, message.ts, blocks=blocks, pace=message.pace, session=after
             )
         except SlackApiError as error:
             log.debug("chat.stopStream: %s", error_code(error))
+            if error_code(error) == CUTOFF and blocks:
+                self._end_blocks = blocks  # the message takes updates: they go on that way
+            return
+        self.session_ended = final and after is not None
 
     async def _post_or_update(self, message: _Message, text: str, *, last: bool = False) -> None:
         blocks = self._end_blocks if last else None  # the end blocks ride on the last call
@@ -264,3 +289,4 @@ class Delivery:
             await self._post_or_update(self._next_message(), text, last=last)
             return
         message.text, self._end_blocks = combined, None if last else self._end_blocks
+
