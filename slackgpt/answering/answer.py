@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy, prompt
 from slackgpt.answering.hooks import Addition, Extras
+from slackgpt.answering.running import Running
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.config.settings import Settings
@@ -28,9 +29,9 @@ from slackgpt.model.client import ModelClient
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
-from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.slack.events import BotIdentity, Question, Target
 from slackgpt.slack.people import People, people_in
-from slackgpt.slack.sessions import Sessions, Turn
+from slackgpt.slack.sessions import ACTIVE, Sessions, Turn
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Answerer:
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
         self.sessions = sessions or Sessions(slack)  # Slack's agent sessions, where it has them
+        self.running = Running()  # the answers in progress, for the stop button
         self._in_flight: set[asyncio.Task[object]] = set()
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
@@ -88,6 +90,16 @@ class Answerer:
                 with contextlib.suppress(Exception):
                     explained = failures.explain(error, self.model.model_name)
                     await self.slack.post_text(question.target, f":warning: {explained.people}")
+
+    async def stop(
+        self, channel: str, thread_ts: str, user: str, stopped: Iterable[str] = ()
+    ) -> None:
+        """Slack's stop button in a thread (anyone in it may click): the answers in progress
+        there end now, their text kept and marked stopped. With none here (another copy's,
+        whose stream Slack stopped, or one that is over) the session leaves processing."""
+        if not self.running.stop(channel, thread_ts, user, frozenset(stopped)):
+            log.info("%s stopped %s/%s: no answer in progress here", user, channel, thread_ts)
+            await self.sessions.set(Target(channel, thread_ts), ACTIVE)
 
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for answers in flight, then cancel the rest."""
@@ -204,9 +216,10 @@ class Answerer:
             question, delivery, claim, self.model, self.slack, self.settings.show_usage, buttons
         )
         try:
-            thread, attachments, names, addition = await self._read(question, thread)
-            build = self._builder(question, thread, attachments, names, addition)
-            fits = await stream.run(build, self.context_budget)
+            with self.running.add(target, stream):
+                thread, attachments, names, addition = await self._read(question, thread)
+                build = self._builder(question, thread, attachments, names, addition)
+                fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
             stream.outcome = f"slack_error:{error_code(error)}"

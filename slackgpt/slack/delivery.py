@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from slackgpt.formatting import split_off, unsafe_tail
+from slackgpt.formatting import fence_marker, open_fence, split_off, unsafe_tail
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import Target
 from slackgpt.slack.pacing import Pace
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # little under leaves room for the closing fence of a cut code block.
 MESSAGE_LIMIT = 11_000
 CUTOFF = "message_not_in_streaming_state"  # Slack ends a stream ~5 min after its start
+HALT_PATIENCE = 2.0  # seconds a halt waits for the Slack call in flight, then cuts it
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Delivery:
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
     _written: bool = False
+    _halted: bool = False
     _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
 
     @property
@@ -77,7 +79,7 @@ class Delivery:
 
     def write(self, text: str) -> None:
         """Queue text for delivery; never waits on Slack."""
-        if self.stopped_by_user or not text:
+        if self.stopped_by_user or self._halted or not text:
             return
         self._pending += text
         self._written = True
@@ -106,6 +108,39 @@ class Delivery:
         await self._attach_end_blocks()
         if self.messages:
             self.messages[-1].pace.done()
+
+    async def halt(self, mark: str, stopped: frozenset[str] = frozenset()) -> None:
+        """End the answer now (someone stopped it): what Slack shows stays, followed by
+        ``mark``; what is still queued is dropped. ``stopped``: messages whose stream Slack
+        has ended already (no ``chat.stopStream`` is tried on them)."""
+        self._pending, self._end_blocks, self._halted, self._closing = "", None, True, True
+        self._closed.set()
+        self._wake.set()
+        if self._pump is not None and not await _settled(self._pump):
+            log.info("a Slack call was still on its way when the answer was stopped")
+        last = self.messages[-1] if self.messages else None
+        if last is None or last.ts is None:
+            await self.slack.post_markdown(self.target, mark.lstrip())
+            return
+        fence = open_fence(last.text)  # a code block still open is closed before the mark
+        mark = f"\n{fence_marker(fence)}{mark}" if fence else mark
+        channel, ts, pace, after = self.target.channel, last.ts, last.pace, self.session
+        if last.streaming and ts not in stopped and not self.stopped_by_user:
+            try:
+                await self.slack.stop_stream(channel, ts, mark, pace=pace, session=after)
+            except SlackApiError as error:
+                log.info("the stopped stream takes no more text (%s)", error_code(error))
+            else:
+                last.text, last.streaming, self.session_ended = last.text + mark, False, bool(after)
+                pace.done()
+                return
+        last.streaming = False
+        try:
+            await self.slack.update_markdown(channel, ts, last.text + mark, pace=pace, last=True)
+            last.text += mark
+        except SlackApiError as error:
+            log.warning("could not mark the stopped answer (%s)", error_code(error))
+        pace.done()
 
     async def _attach_end_blocks(self) -> None:
         """Posted and updated, with nothing left to send: one more paced update adds them."""
@@ -154,7 +189,7 @@ class Delivery:
         await self._deliver(text, last=final)
 
     async def _deliver(self, text: str, *, last: bool = False) -> None:
-        while text and not self.stopped_by_user:
+        while text and not (self.stopped_by_user or self._halted):
             current = self._current()
             head, text = split_off(current.text, text, self.limit)
             if head.strip():
@@ -290,3 +325,12 @@ class Delivery:
             return
         message.text, self._end_blocks = combined, None if last else self._end_blocks
 
+
+async def _settled(task: asyncio.Task[None]) -> bool:
+    """Let ``task`` end by itself within HALT_PATIENCE seconds, else cancel it; True when it
+    ended by itself."""
+    done, _ = await asyncio.wait({task}, timeout=HALT_PATIENCE)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})
+    return bool(done)
