@@ -1,6 +1,7 @@
 """The Slack edge: which events become questions (mentions, DMs, follow-ups, the summary
-shortcut), handed to the answerer, and the stop button; the AI pane's events and feedback
-clicks, to the pane."""
+shortcut), handed to the answerer, and the stop button; the AI pane's and the agent view's
+events (both families: a workspace may still be on the pane) and feedback clicks, to the
+pane."""
 
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
     @app.event("assistant_thread_context_changed")
     async def on_pane_moved(event: dict) -> None:
         await pane.moved(event["assistant_thread"])
+
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict) -> None:
+        await pane.home_opened(event)
+
+    @app.event("app_context_changed")
+    async def on_context_changed(event: dict) -> None:
+        await pane.viewing(event)
 
     @app.event("agent_session_stopped")
     async def on_stopped(event: dict) -> None:
