@@ -12,12 +12,15 @@ through their public hooks. Two profiles (``bench/profiles.py``):
   ``--bots 2 --redis`` two copies share a Redis-protocol server (``REDIS_URL``).
 * ``photos``: 3 mentions at once with ten 4.9 MB photos each; the bot's peak memory
   (``bench/photos.py``).
+* ``stop``: 20 long answers, each stopped with the agent session's stop button once its
+  first words show; click → model request closed, → *Stopped.* visible (``bench/stop.py``).
 
     .venv/bin/python -m bench.run                       # burst: N = 1, 50, 200, 3 runs
     .venv/bin/python -m bench.run --quick               # CI's smoke test (~20 s)
     .venv/bin/python -m bench.run --profile busy        # 1 copy, then 2 copies + Redis
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
     .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
+    .venv/bin/python -m bench.run --profile stop        # the stop button, #19
 
 Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
 ``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
@@ -56,13 +59,14 @@ from bench.busy import busy_targets, run_busy  # noqa: E402
 from bench.photos import photos  # noqa: E402
 from bench.profiles import Busy, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
+from bench.stop import stop  # noqa: E402
 from bench.store import redis_store  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy", "photos"), default="burst",
+    add("--profile", choices=("burst", "busy", "photos", "stop"), default="burst",
         help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
         "tokens, 1 run")
@@ -240,6 +244,8 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         if args.profile == "photos":
             lines, doc = await photos(options(args, World()), workdir)
+        elif args.profile == "stop":
+            lines, doc = await stop(options(args, World()), workdir)
         elif args.profile == "busy":
             lines, doc = await busy(args, workdir)
         else:

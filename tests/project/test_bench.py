@@ -233,3 +233,16 @@ def test_the_plot_shows_the_floor_beside_slackgpt_per_profile():
 def test_the_plot_is_a_png(tmp_path):
     path = plot.write_plot(tmp_path / "burst.png", "a title", plot.panels("burst", burst_doc()))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_stop_profile_reports_its_figures_against_one_second():
+    from bench.profiles import Stop
+    from bench.stop import render
+
+    profile = Stop()
+    assert profile.world.model_time > 10 * profile.target_s  # long enough to be stopped
+    figures = {"closed_ms": [50.0, 60.0], "marked_ms": [100.0, 1200.0], "active_ms": []}
+    lines = render(profile, {"errors": [], **figures})
+    assert "| the model request closed | 55 | 60 | 60 |" in lines
+    rows = [line for line in lines if "p99 ≤ 1 s" in line]
+    assert [row.rsplit("|", 2)[1].strip() for row in rows] == ["PASS", "MISS", "MISS"]
