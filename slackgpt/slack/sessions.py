@@ -32,6 +32,7 @@ NOT_AN_AGENT = frozenset({"feature_disabled", "not_agent_app", "unknown_method"}
 NO_STOP_BUTTON = "missing_agent_session_stopped_event_subscription"
 RECHECK = 3600.0  # seconds before Slack is asked again whether the app is an agent
 PATIENCE = 5.0  # seconds an answer's end waits for its session to be processing
+ENDS_KEEP = 0.2  # of the Tier 3 budget, left by new sessions to the calls that end them
 _FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
@@ -49,15 +50,22 @@ class Sessions:
         """False while Slack is known to refuse this app sessions."""
         return self.agent is not False or self.clock() >= self._ask_after
 
-    async def set(self, target: Target, status: str, title: str | None = None) -> dict | None:
+    async def set(
+        self, target: Target, status: str, title: str | None = None, *, wait: bool = True
+    ) -> dict | None:
         """Set the thread's session to ``status``, creating it (``title`` names a new one);
-        Slack's answer, or None when there is no session (never raises)."""
+        Slack's answer, or None when there is no session (never raises). ``wait=False``: not
+        when the method's budget is short now (ENDS_KEEP of it is left to other calls)."""
         if not self.possible:
             return None
-        where = {"channel_id": target.channel, "thread_ts": target.thread_ts}
+        method, where = "agents.sessions.setStatus", {"channel_id": target.channel}
+        if not wait and not await self.slack.quota.reserve(method, keep=ENDS_KEEP):
+            log.info("no agent session for %s/%s: %s is over its budget", target.channel,
+                     target.thread_ts, method)
+            return None
         try:
-            answer = await self.slack.call("agents.sessions.setStatus", **where,
-                                           status=status, title=title)
+            answer = await self.slack.call(method, prepaid=not wait, **where,
+                                           thread_ts=target.thread_ts, status=status, title=title)
         except _FAILURES as error:
             self._refused(error, status)
             return None
@@ -118,12 +126,13 @@ class Turn:
     async def live(self) -> bool:
         """True when the session is processing for this answer (waits for Slack's answer,
         PATIENCE seconds at most)."""
-        if self._begun is None:
+        if self._begun is None or self._begun.cancelled():
             return False
         try:
             async with deadline(PATIENCE):
                 return await asyncio.shield(self._begun)
-        except TimeoutError:
+        except TimeoutError:  # Slack is slow: no session for this answer, not a late one
+            self._begun.cancel()
             return False
 
     async def waiting(self) -> None:
@@ -148,7 +157,7 @@ class Turn:
             self._begun.cancel()
 
     async def _begin(self, delivery: Delivery) -> bool:
-        answer = await self.sessions.set(self.target, PROCESSING, self.title)
+        answer = await self.sessions.set(self.target, PROCESSING, self.title, wait=False)
         if answer is None:
             return False
         delivery.session = ACTIVE

@@ -10,6 +10,7 @@ import pytest
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Target
+from slackgpt.slack.quota import Quota
 from slackgpt.slack.sessions import RECHECK, Sessions
 
 
@@ -95,3 +96,17 @@ async def test_waiting_on_the_person_suspends_the_session(slack, door):
     await turn.waiting()
     await turn.working()
     assert slack.session_statuses("C1", root["ts"]) == ["processing", "suspended", "processing"]
+
+
+async def test_no_new_session_waits_for_the_budget(slack):
+    quota = Quota(per_minute={"agents.sessions.setStatus": 5}, per_channel={})
+    door = SlackApi(slack.bot_token, slack.api_url, quota=quota)
+    try:
+        sessions, roots = Sessions(door), [slack.add_message("C1", f"q{i}") for i in range(6)]
+        begun = [await sessions.set(Target("C1", r["ts"]), "processing", wait=False)
+                 for r in roots]
+        assert [b is not None for b in begun] == [True] * 4 + [False] * 2  # 1 of 5 kept
+        assert len(slack.calls_to("agents.sessions.setStatus")) == 4
+        assert await sessions.set(Target("C1", roots[0]["ts"]), "active") is not None
+    finally:
+        await door.close()
