@@ -5,6 +5,8 @@
 * :class:`Busy`: a working day's busy hour (issue 11): questions arriving at random for a
   while in a few channels, a third of them inside existing human threads, while people
   chat in threads that are not for the bot. :meth:`Busy.schedule` says what happens when.
+* :class:`Photos`: a few messages with ten phone photos each (issue 18).
+* :class:`Stop`: long answers, each stopped by a click once its first words show (#19).
 """
 
 from __future__ import annotations
@@ -172,3 +174,13 @@ class Photos:
 
     def channel_ids(self) -> list[str]:
         return [f"CPHOTO{i:02d}" for i in range(self.messages)]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """#19: ``runs`` long answers one after another, each stopped by a click on the agent
+    session's stop button once its first words show; the figures are from the click."""
+
+    runs: int = 20
+    target_s: float = 1.0  # "a stop click ends the model request within 1 s"
+    world: World = field(default_factory=lambda: World(first_token=0.5, tokens=400))

@@ -14,6 +14,8 @@ through their public hooks. Two profiles (``bench/profiles.py``):
   (``bench/photos.py``).
 * ``long-thread``: a 10,000-message thread: the pages a reply and a mention in it cost, and
   the delay to another thread's answer (``bench/long_thread.py``).
+* ``stop``: 20 long answers, each stopped with the agent session's stop button once its
+  first words show; click → model request closed, → *Stopped.* visible (``bench/stop.py``).
 
     .venv/bin/python -m bench.run                       # burst: N = 1, 50, 200, 3 runs
     .venv/bin/python -m bench.run --quick               # CI's smoke test (~20 s)
@@ -21,6 +23,7 @@ through their public hooks. Two profiles (``bench/profiles.py``):
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
     .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
     .venv/bin/python -m bench.run --profile long-thread # pages, issue 18 item 1
+    .venv/bin/python -m bench.run --profile stop        # the stop button, #19
 
 Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
 ``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
@@ -60,13 +63,15 @@ from bench.long_thread import long_thread  # noqa: E402
 from bench.photos import photos  # noqa: E402
 from bench.profiles import Busy, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
+from bench.stop import stop  # noqa: E402
 from bench.store import redis_store  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy", "photos", "long-thread"), default="burst",
+    add("--profile", choices=("burst", "busy", "photos", "long-thread", "stop"),
+        default="burst",
         help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
         "tokens, 1 run")
@@ -246,6 +251,8 @@ async def main_async(args: argparse.Namespace) -> int:
             lines, doc = await photos(options(args, World()), workdir)
         elif args.profile == "long-thread":
             lines, doc = await long_thread(options(args, World()), workdir)
+        elif args.profile == "stop":
+            lines, doc = await stop(options(args, World()), workdir)
         elif args.profile == "busy":
             lines, doc = await busy(args, workdir)
         else:

@@ -137,7 +137,11 @@ class FakeOpenAI:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        # handler_cancellation: a client that goes away ends its stream at once (recorded
+        # "aborted" then), not at the next chunk written
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
+        )
         await self._runner.setup()
         # no backlog keyword unless asked: callers may have wrapped web.TCPSite with their own
         options = {} if self.backlog is None else {"backlog": self.backlog}
@@ -317,7 +321,7 @@ class FakeOpenAI:
             await response.prepare(request)
             record.outcome = await answer.run()
         except ConnectionResetError:
-            pass  # the client went away: outcome "aborted"
+            pass  # the client went away: outcome "aborted" (so when the handler is cancelled)
         finally:
             record.ended_at = time.monotonic()
             record.content_chunks = answer.sent

@@ -1,5 +1,7 @@
 """The Slack edge: which events become questions (mentions, DMs, follow-ups, the summary
-shortcut), handed to the answerer; the AI pane's events and feedback clicks, to the pane."""
+shortcut), handed to the answerer, and the stop button; the AI pane's and the agent view's
+events (both families: a workspace may still be on the pane) and feedback clicks, to the
+pane."""
 
 from __future__ import annotations
 
@@ -37,6 +39,19 @@ def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
     @app.event("assistant_thread_context_changed")
     async def on_pane_moved(event: dict) -> None:
         await pane.moved(event["assistant_thread"])
+
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict) -> None:
+        await pane.home_opened(event)
+
+    @app.event("app_context_changed")
+    async def on_context_changed(event: dict) -> None:
+        await pane.viewing(event)
+
+    @app.event("agent_session_stopped")
+    async def on_stopped(event: dict) -> None:
+        where = (event.get("channel") or "", event.get("thread_ts") or "", event.get("user") or "")
+        await answerer.stop(*where, event.get("streaming_message_ts") or ())
 
     @app.action(FEEDBACK_ACTION)
     async def on_feedback(ack: AsyncAck, body: dict) -> None:

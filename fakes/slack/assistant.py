@@ -31,7 +31,13 @@ def set_status(ws: Workspace, params: Json) -> Json:
 
 @API.method("assistant.threads.setSuggestedPrompts")
 def set_suggested_prompts(ws: Workspace, params: Json) -> Json:
-    """Record up to four ``{title, message}`` prompts (and a ``title``) for a thread."""
+    """Record up to four ``{title, message}`` prompts (and a ``title``) for a thread.
+
+    Without ``thread_ts`` (the agent experience: "prompts will be set for the latest message
+    in the channel") only an app declared as an agent may: else ``not_agent_app``.
+    """
+    if not params.get("thread_ts") and not ws.agent:
+        raise SlackError("not_agent_app")
     channel, thread_ts = _assistant_thread(ws, params, ts_required=False)
     prompts, title = _prompts_of(params.get("prompts")), params.get("title")
     if title is not None and not isinstance(title, str):

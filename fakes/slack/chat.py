@@ -6,8 +6,8 @@ import json
 import time
 
 from fakes.slack.blocks import MARKDOWN_LIMIT, check_blocks, check_chunks
-from fakes.slack.errors import SlackError
-from fakes.slack.records import Ephemeral, Json
+from fakes.slack.errors import SlackError, invalid_arguments
+from fakes.slack.records import SESSION_STATUSES, Ephemeral, Json
 from fakes.slack.registry import Registry
 from fakes.slack.state import Message, Workspace
 
@@ -37,7 +37,7 @@ def post_message(ws: Workspace, params: Json) -> Json:
 @API.method("chat.update")
 def update(ws: Workspace, params: Json) -> Json:
     """Replace a bot message's text and blocks (blocks left out stay)."""
-    msg, text, blocks = ws.find(params), params.get("text"), params.get("blocks")
+    msg, text, blocks = ws.expire(ws.find(params)), params.get("text"), params.get("blocks")
     markdown = _markdown(params)
     if msg.bot_id != ws.bot_id:
         raise SlackError("cant_update_message")
@@ -102,13 +102,18 @@ def append_stream(ws: Workspace, params: Json) -> Json:
 
 @API.method("chat.stopStream")
 def stop_stream(ws: Workspace, params: Json) -> Json:
-    """End a stream with its last text and blocks (a refused call changes nothing)."""
+    """End a stream with its last text and blocks (a refused call changes nothing); the
+    thread's agent session, if any, moves to ``session_status`` (default ``active``)."""
     msg = _open_stream(ws, params)
+    status = _session_status(params)
     check_blocks(params.get("blocks"))
     metadata = message_metadata(params)
     msg.markdown = _grow(ws, params, msg.markdown or "")
     msg.metadata = metadata or msg.metadata
     msg.blocks, msg.streaming = params.get("blocks") or msg.blocks, False
+    session = ws.sessions.get((msg.channel, msg.thread_ts or msg.ts))
+    if session is not None and ws.agent:
+        session.set(status, time.monotonic())
     return {"channel": msg.channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
 
 
@@ -133,12 +138,24 @@ def message_metadata(params: Json) -> Json | None:
     return value
 
 
+def _session_status(params: Json) -> str:
+    """chat.stopStream's ``session_status``: "The session status to set after stopping the
+    stream", default ``active``, one of active, processing, suspended, closed
+    (https://docs.slack.dev/reference/methods/chat.stopStream/). The vendored page predates
+    the argument, so it is taken here explicitly, not through the page's schema."""
+    status = params.get("session_status")
+    if status is None:
+        return "active"
+    if status not in SESSION_STATUSES:
+        raise invalid_arguments(f"[ERROR] must be one of {list(SESSION_STATUSES)} "
+                                "[json-pointer:/session_status]")
+    return str(status)
+
+
 def _open_stream(ws: Workspace, params: Json) -> Message:
-    msg = ws.find(params)
+    msg = ws.expire(ws.find(params))
     if msg.bot_id != ws.bot_id:
         raise SlackError("message_not_owned_by_app")
-    if ws.stream_ttl is not None and time.monotonic() - msg.at > ws.stream_ttl:
-        msg.streaming = False
     if msg.stopped_by_user or not msg.streaming:
         raise SlackError(
             "stopped_by_user" if msg.stopped_by_user else "message_not_in_streaming_state"

@@ -58,6 +58,30 @@ class ResponsePost(NamedTuple):
     at: float
 
 
+SESSION_STATUSES = ("active", "processing", "suspended", "closed")  # agents.sessions.setStatus
+
+
+@dataclass
+class AgentSession:
+    """A thread's agent session: its status now, its title, every status it was set to."""
+
+    channel: str
+    thread_ts: str
+    status: str
+    title: str | None = None
+    history: list[tuple[str, float]] = field(default_factory=list)  # (status, when)
+
+    def set(self, status: str, at: float) -> None:
+        """Move to ``status`` (recorded even when it is the same)."""
+        self.status = status
+        self.history.append((status, at))
+
+    @property
+    def statuses(self) -> list[str]:
+        """Every status set, in order."""
+        return [status for status, _ in self.history]
+
+
 @dataclass
 class AssistantThread:
     """A thread a person opened in the app's assistant pane (their DM with the app)."""

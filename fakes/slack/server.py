@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from fakes.slack import events, interactions, reference
+from fakes.slack import agent_events, events, interactions, reference
 from fakes.slack.files import FileHost
 from fakes.slack.limits import RateLimiter
 from fakes.slack.records import AssistantThread, Call, Json
@@ -89,7 +89,7 @@ class FakeSlack:
         self.disconnect, self.drop = socket.disconnect, socket.drop
         self.statuses, self.reactions = state.statuses, state.reactions
         self.channels, self.titles = state.channels, state.titles
-        self.suggested_prompts = state.suggested_prompts
+        self.suggested_prompts, self.sessions = state.suggested_prompts, state.sessions
         self.assistant_threads = state.assistant_threads
         self.ephemerals, self.responses = state.ephemerals, state.responses
         self.add_message, self.add_channel = state.add_message, state.add_channel
@@ -182,6 +182,30 @@ class FakeSlack:
         self.state.stream_ttl = value
 
     @property
+    def agent(self) -> bool:
+        """Whether the app is declared as an agent (manifest.json's ``agent_view``): False
+        stands for a workspace still on ``assistant_view`` (agents.* refused)."""
+        return self.state.agent
+
+    @agent.setter
+    def agent(self, value: bool) -> None:
+        self.state.agent = value
+
+    @property
+    def agent_refusal(self) -> str:
+        """What agents.* answer an app that is not an agent (``feature_disabled``)."""
+        return self.state.agent_refusal
+
+    @agent_refusal.setter
+    def agent_refusal(self, value: str) -> None:
+        self.state.agent_refusal = value
+
+    @property
+    def events(self) -> set[str]:
+        """The bot events the app subscribes to (manifest.json's; change the set in place)."""
+        return self.state.events
+
+    @property
     def rate_limits(self) -> RateLimiter | None:
         return self.web.rate_limits
 
@@ -260,6 +284,25 @@ class FakeSlack:
     ) -> Json:
         """The person writes in an assistant thread (a ``message`` event, ``channel_type: im``)."""
         return await events.assistant_message(self.state, self.socket, thread, text, files)
+
+    async def open_home(self, user: str = "U1", *, tab: str = "messages") -> str:
+        """A person opens the app's Messages tab (``app_home_opened``); return the
+        envelope_id (see :mod:`fakes.slack.agent_events`)."""
+        return await agent_events.open_home(self.state, self.socket, user, tab)
+
+    async def change_app_context(self, channel: str | None, *, user: str = "U1") -> str:
+        """A person with the agent open looks at ``channel`` (``app_context_changed``)."""
+        return await agent_events.change_context(self.state, self.socket, user, channel)
+
+    async def click_stop(self, channel: str, thread_ts: str, *, user: str = "U1") -> str:
+        """A person clicks the stop button of the thread's agent session: Slack stops the
+        app's streams there and sends ``agent_session_stopped``; return the envelope_id."""
+        return await agent_events.click_stop(self.state, self.socket, channel, thread_ts, user)
+
+    def session_statuses(self, channel: str, thread_ts: str) -> list[str]:
+        """Every status the thread's agent session was set to, in order ([] if none)."""
+        session = self.sessions.get((channel, thread_ts))
+        return session.statuses if session else []
 
     async def click_feedback(
         self, channel: str, ts: str, *, positive: bool = True, user: str = "U1"

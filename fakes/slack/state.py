@@ -11,7 +11,9 @@ from typing import Any
 
 from fakes.slack.blocks import feedback_element
 from fakes.slack.errors import SlackError
+from fakes.slack.install import manifest_agent, manifest_events
 from fakes.slack.records import (
+    AgentSession,
     AssistantThread,
     Channel,
     Ephemeral,
@@ -77,7 +79,9 @@ class Workspace:
 
     ``page_size``: most messages per ``conversations.*`` page. ``stream_max_chars``: the
     cumulative cap on one streamed message (msg_too_long). ``stream_ttl``: seconds after
-    which Slack ends an open stream (None: never).
+    which Slack ends an open stream, counted from its start (None: never). ``events``: the bot
+    events the app subscribes to, ``agent``: whether it is declared as an agent (both from
+    manifest.json; ``agent_refusal``: what agents.* answer when it is not).
     """
 
     bot_token, app_token = BOT_TOKEN, APP_TOKEN
@@ -88,6 +92,10 @@ class Workspace:
         self.scopes = manifest_scopes()  # an install from our manifest.json
         self.stream_max_chars = 12_000
         self.stream_ttl: float | None = None
+        self.events = manifest_events()  # an install from our manifest.json
+        self.agent = manifest_agent()
+        self.agent_refusal = "feature_disabled"
+        self.sessions: dict[tuple[str, str], AgentSession] = {}
         self.port = 0  # where the fake listens, once started
         self.messages: dict[tuple[str, str], Message] = {}
         self.channels: dict[str, Channel] = {}  # declared; any other C/G/D id: a member
@@ -138,6 +146,14 @@ class Workspace:
         self.messages[(channel, msg.ts)] = msg
         return msg
 
+    def expire(self, msg: Message) -> Message:
+        """End ``msg``'s stream if it is older than ``stream_ttl`` (Slack ends a stream about
+        five minutes after it started, however busy); return it."""
+        ttl = self.stream_ttl
+        if msg.streaming and ttl is not None and time.monotonic() - msg.at > ttl:
+            msg.streaming = False
+        return msg
+
     def find(self, params: Json, ts_key: str = "ts", missing: str = "message_not_found") -> Message:
         """The message a call names by ``channel`` and ``ts_key``, or Slack's ``missing``."""
         msg = self.messages.get((params.get("channel") or "", str(params.get(ts_key) or "")))
@@ -170,6 +186,7 @@ class Workspace:
 
     def seen(self, m: Message) -> Json:
         """A message as a person sees it: ``text`` visible, ``streaming`` flag, ``channel``."""
+        self.expire(m)
         return {"user": m.user, "bot_id": m.bot_id, **m.api(self.team_id)} | {
             "channel": m.channel,
             "text": m.visible(),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy, prompt
 from slackgpt.answering.hooks import Addition, Extras
+from slackgpt.answering.running import Running
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.config.profile_file import ProfileBook
@@ -31,8 +32,9 @@ from slackgpt.slack import thread_reads
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
-from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question
+from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question, Target
 from slackgpt.slack.people import People, people_in
+from slackgpt.slack.sessions import ACTIVE, Sessions, Turn
 from slackgpt.state.local import State
 from slackgpt.usage.spending import Spending
 
@@ -59,6 +61,7 @@ class Answerer:
         profiles: ProfileBook | None = None,
         spending: Spending | None = None,
         metrics: Metrics = NO_METRICS,
+        sessions: Sessions | None = None,
     ):
         self.slack = slack
         self.spending = spending or Spending()  # budgets: checked before, counted after
@@ -74,6 +77,8 @@ class Answerer:
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
         self.profiles = profiles or ProfileBook(settings.profiles)  # reloaded by the runtime
+        self.sessions = sessions or Sessions(slack)  # Slack's agent sessions, where it has them
+        self.running = Running()  # the answers in progress, for the stop button
         self._in_flight: set[asyncio.Task[object]] = set()
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
@@ -95,6 +100,16 @@ class Answerer:
                 with contextlib.suppress(Exception):
                     explained = failures.explain(error, self.model.model_name)
                     await self.slack.post_text(question.target, f":warning: {explained.people}")
+
+    async def stop(
+        self, channel: str, thread_ts: str, user: str, stopped: Iterable[str] = ()
+    ) -> None:
+        """Slack's stop button in a thread (anyone in it may click): the answers in progress
+        there end now, their text kept and marked stopped. With none here (another copy's,
+        whose stream Slack stopped, or one that is over) the session leaves processing."""
+        if not self.running.stop(channel, thread_ts, user, frozenset(stopped)):
+            log.info("%s stopped %s/%s: no answer in progress here", user, channel, thread_ts)
+            await self.sessions.set(Target(channel, thread_ts), ACTIVE)
 
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for answers in flight, then cancel the rest."""
@@ -208,6 +223,7 @@ class Answerer:
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval,
                             metadata=SUMMARY_METADATA if question.summary else None)
+        turn = self._turn(question, delivery)  # the agent session: processing, then active
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
         model = self.spending.meter(self.model)  # what this answer's model requests use
         stream = AnswerStream(
@@ -215,9 +231,10 @@ class Answerer:
             metrics=self.metrics,
         )
         try:
-            thread, attachments, names, addition = await self._read(question, thread)
-            build = self._builder(question, thread, attachments, names, addition)
-            fits = await stream.run(build, self.context_budget)
+            with self.running.add(target, stream):
+                thread, attachments, names, addition = await self._read(question, thread)
+                build = self._builder(question, thread, attachments, names, addition)
+                fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
             stream.outcome = f"slack_error:{error_code(error)}"
@@ -227,6 +244,10 @@ class Answerer:
             raise
         finally:
             await asyncio.gather(joined, claim, status, return_exceptions=True)
+            if stream.duplicate():
+                turn.cancel()
+            else:
+                await turn.end(delivery)
             stream.log_line()
             await self._settle(question, model)
 
@@ -237,6 +258,15 @@ class Answerer:
             await self.slack.respond(question.response_url, notice)
         elif notice:
             await self._tell_privately(question, notice)
+
+    def _turn(self, question: Question, delivery: Delivery) -> Turn:
+        """The answer's part in its thread's agent session, begun; a question that starts
+        its thread names a new session (the surface's title for it)."""
+        title = self.extras.session_title(question) if self.extras is not None else None
+        first = question.thread_ts in (None, question.ts)
+        turn = self.sessions.turn(question.target, title, first=first)
+        turn.begin(delivery)
+        return turn
 
     async def _read(
         self, question: Question, thread: list[dict] | None

@@ -22,8 +22,13 @@ class Addition:
 
 
 class Extras(Protocol):
-    """What a Slack surface adds to an answer (the AI pane: the channel in view, a title)."""
+    """What a Slack surface adds to an answer (the AI pane and the agent view: the channel in
+    view, titles)."""
 
     async def addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
         """Read alongside the thread (``thread`` resolves to it); never raises."""
+        ...
+
+    def session_title(self, question: Question) -> str | None:
+        """The title of an agent session that ``question`` opens (no I/O)."""
         ...

@@ -170,6 +170,9 @@ def empty_answer(finish_reason: str | None) -> str:
     return ":warning: The model returned an empty answer. Please try rephrasing."
 
 
+STOPPED = "\n\n_Stopped._"  # under an answer someone stopped
+
+
 def interrupted(why: str) -> str:
     """The line that ends an answer cut off mid-way."""
     return f"\n\n_:warning: The answer was interrupted. {why}_"

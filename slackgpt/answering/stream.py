@@ -2,6 +2,8 @@
 
 A request longer than the model's context is tried again with a smaller budget (the root and
 the newest message always kept); what the model's failures mean comes from :mod:`failures`.
+The model is read in a task of its own, so that a stop click (:meth:`AnswerStream.stop`)
+closes its request at once, whatever the answer is waiting for.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class AnswerStream:
     completion: Completion = field(default_factory=Completion)
     outcome: str = "ok"
     first_text: float | None = None
+    stopped_by: str | None = None  # who clicked stop (Slack's agent session stop button)
+    stopped_ts: frozenset[str] = frozenset()  # its messages whose stream Slack ended
+    _piping: asyncio.Task[Exception | None] | None = None
 
     async def run(self, build: Callable[[int], prompt.Prompt], budget: int) -> int:
         """Stream the answer into the thread once the claim is ours, and end it.
@@ -53,7 +58,7 @@ class AnswerStream:
         than ``budget`` when the model's context turned out to be).
         """
         request = build(budget)
-        error = await self._pipe(request)
+        error = await self._piped(request)
         for _ in range(CONTEXT_RETRIES):
             if not failures.is_context_overflow(error) or self.first_text is not None:
                 break
@@ -62,9 +67,28 @@ class AnswerStream:
             log.info("context exceeded at ~%d tokens; trying %d", sent, budget)
             request = build(budget)
             self.completion = Completion()
-            error = await self._pipe(request)
-        await self._finish(error, request.notes)
+            error = await self._piped(request)
+        if self.stopped_by is not None or (self.delivery.stopped_by_user and self.delivery.session):
+            await self._end_stopped()  # the stop button; or Slack stopped the session's stream
+        else:
+            await self._finish(error, request.notes)
         return budget
+
+    def stop(self, user: str, stopped: frozenset[str] = frozenset()) -> None:
+        """``user`` clicked stop: the model's request is closed now, and the answer ends
+        with what was shown, marked stopped (``stopped``: messages Slack ended already)."""
+        if self.stopped_by is None:
+            log.info("%s stopped the answer to %s in %s/%s", user or "someone",
+                     self.question.user, self.question.channel, self.delivery.target.thread_ts)
+        self.stopped_by, self.stopped_ts = user, self.stopped_ts | stopped
+        if self._piping is not None:
+            self._piping.cancel()
+
+    def duplicate(self) -> bool:
+        """True when the question turned out to be another copy's."""
+        claim = self.claim
+        done = claim.done() and not claim.cancelled() and claim.exception() is None
+        return done and claim.result() is False
 
     async def cancelled(self) -> None:
         """The bot is stopping: end what was shown with a line saying to ask again (unless
@@ -76,7 +100,7 @@ class AnswerStream:
 
     async def ours(self) -> bool:
         """True once the Slack claim is this copy's; else the answer is another copy's."""
-        if await self.claim:
+        if await asyncio.shield(self.claim):  # a stop cancels the model's task, not the claim
             return True
         self.outcome = "duplicate"
         log.info("another copy is answering %s/%s", self.question.channel, self.question.ts)
@@ -98,6 +122,20 @@ class AnswerStream:
             "tokens": usage.total if usage else None,
         }
         log.info("answer", extra=fields)  # the formatter writes the fields, once
+
+    async def _piped(self, request: prompt.Prompt) -> Exception | None:
+        """:meth:`_pipe` in a task of its own, which :meth:`stop` cancels (None then)."""
+        if self.stopped_by is not None:
+            return None
+        self._piping = piping = asyncio.ensure_future(self._pipe(request))
+        try:
+            await asyncio.wait({piping})
+        finally:
+            self._piping = None
+            if not piping.done():  # this answer is cancelled (shutdown): so is its model
+                piping.cancel()
+                await asyncio.wait({piping})
+        return None if piping.cancelled() else piping.result()
 
     async def _pipe(self, request: prompt.Prompt) -> Exception | None:
         """Model → delivery until the model ends; the model's failure is returned, not raised."""
@@ -152,6 +190,12 @@ class AnswerStream:
             self.outcome = "empty"
             text = prompt.empty_answer(completion.finish_reason)
             await self.slack.post_text(self.question.target, text)
+
+    async def _end_stopped(self) -> None:
+        """Someone stopped the answer: what was shown stays, marked stopped."""
+        self.outcome = "stopped"
+        if await self.ours():
+            await self.delivery.halt(prompt.STOPPED, self.stopped_ts)
 
     async def _end_interrupted(self, why: str) -> None:
         """End an answer that could not be completed: keep what was shown, add why."""

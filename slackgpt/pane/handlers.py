@@ -1,10 +1,12 @@
-"""The AI pane (Slack's "Agents & AI Apps" split view) and the interactions around answers.
+"""The AI pane (Slack's "Agents & AI Apps" split view), the agent view (the app's Messages
+tab, ``features.agent_view``) and the interactions around answers.
 
-Opening a pane thread offers suggested prompts (and a greeting); the channel the person is
-looking at is remembered and read for their questions; the first question names the thread;
-feedback clicks are logged and confirmed; "Summarize this thread" becomes a question for
-the answerer. The decisions are :mod:`~slackgpt.pane.logic`'s; Slack is reached through
-:class:`~slackgpt.slack.api.SlackApi` only.
+Opening a pane thread, or the Messages tab, offers suggested prompts (a pane thread also a
+greeting); the channel the person is looking at is remembered and read for their questions;
+the first question names the thread; feedback clicks are logged and confirmed; "Summarize
+this thread" becomes a question for the answerer. The decisions are
+:mod:`~slackgpt.pane.logic`'s; Slack is reached through :class:`~slackgpt.slack.api.SlackApi`
+only.
 """
 
 from __future__ import annotations
@@ -66,18 +68,39 @@ class Pane:
             elif isinstance(result, Exception):
                 log.error("opening a pane thread failed", exc_info=result)
 
+    async def home_opened(self, event: dict) -> None:
+        """``app_home_opened`` on the Messages tab (the agent view): the suggested prompts,
+        for the conversation's latest message (no thread: Slack ignores one there)."""
+        channel, prompts = event.get("channel"), self.settings.suggested_prompts
+        if event.get("tab") != "messages" or not channel or not prompts:
+            return
+        try:
+            await self.slack.set_suggested_prompts(channel, None, [p.as_dict() for p in prompts])
+        except SlackApiError as error:  # message_not_found: a DM with nothing in it yet
+            log.log(logging.DEBUG if error_code(error) == "message_not_found" else logging.INFO,
+                    "no suggested prompts in %s (%s)", channel, error_code(error))
+
+    async def viewing(self, event: dict) -> None:
+        """``app_context_changed`` (the agent view): note the channel the person looks at,
+        per person (the pane notes it per thread)."""
+        if user := event.get("user"):
+            await self.state.remember_context(*logic.viewer_key(user), logic.viewed_channel(event))
+        else:
+            log.debug("app_context_changed without a user: %s", event.get("context"))
+
     async def moved(self, thread: dict) -> None:
         """``assistant_thread_context_changed`` (and opening): note the channel in view."""
         context = logic.context_channel(thread)
         await self.state.remember_context(thread["channel_id"], thread["thread_ts"], context)
 
     async def addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
-        """For a question in a pane thread: the channel in view, and a title on the first one."""
-        if not (question.is_dm and question.thread_ts):
+        """For a question in a DM (a pane thread, the agent view): the channel in view, and
+        a title on a pane thread's first question."""
+        if not question.is_dm:
             return Addition()
         reading: asyncio.Future[Addition] | None = None
         try:
-            context = await self.state.context_of(question.channel, question.thread_ts)
+            context = await self._in_view(question)
             if context and self.settings.context_channel_messages:
                 reading = asyncio.ensure_future(self._channel_in_view(question, context))
             self._name(question, await thread)
@@ -87,6 +110,10 @@ class Pane:
             if reading is not None:
                 reading.cancel()
             return Addition()
+
+    def session_title(self, question: Question) -> str | None:
+        """An agent session opened by ``question`` is named after it, as pane threads are."""
+        return logic.title_for(question, self.identity.user_id) or None
 
     async def feedback(self, body: dict) -> None:
         """A click on an answer's feedback buttons: one log line; the voter sees it counted."""
@@ -110,6 +137,15 @@ class Pane:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=1)
+
+    async def _in_view(self, question: Question) -> str | None:
+        """The channel in view for a DM question: its pane thread's, else the one its asker
+        looks at in the agent view."""
+        if question.thread_ts:
+            found = await self.state.context_of(question.channel, question.thread_ts)
+            if found:
+                return found
+        return await self.state.context_of(*logic.viewer_key(question.user))
 
     async def _channel_in_view(self, question: Question, channel: str) -> Addition:
         """The channel's latest messages for the model, or why they cannot be read (the

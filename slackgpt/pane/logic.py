@@ -1,5 +1,5 @@
-"""The AI pane's decisions: suggested prompts, thread titles, the channel in view, feedback
-buttons and thread summaries.
+"""The AI pane's and the agent view's decisions: suggested prompts, thread titles, the
+channel in view, feedback buttons and thread summaries.
 
 Pure: no clients, no I/O. :mod:`~slackgpt.pane.handlers` does the Slack side.
 """
@@ -18,6 +18,9 @@ from slackgpt.slack.blocks import BAD, GOOD
 from slackgpt.slack.events import SPOKEN_SUBTYPES, BotIdentity, Question, Target, from_person
 
 TITLE_CHARS = 60
+AGENT_VIEW = "agent-view"  # the agent view's channel in view is kept per person, under this
+# app_context_changed's entities (Slack's types: AppContextChangedEvent), by relevance
+CHANNEL_ENTITY, MESSAGE_ENTITY = "slack#/types/channel_id", "slack#/types/message_context"
 EXCERPT_SHARE = 4  # the channel in view takes at most 1/4 of CONTEXT_TOKENS
 LINE_TOKENS = 400  # one message of that excerpt, at most
 SUMMARIZE_CALLBACK = "summarize_thread"
@@ -36,6 +39,26 @@ def context_channel(assistant_thread: dict) -> str | None:
     if not channel or channel == assistant_thread.get("channel_id"):
         return None  # no channel in view, or the pane's own DM
     return str(channel)
+
+
+def viewed_channel(event: dict) -> str | None:
+    """The channel an ``app_context_changed`` names first: a channel, or a message's channel;
+    None for nothing named, or the person's DM with the bot itself."""
+    for entity in (event.get("context") or {}).get("entities") or ():
+        value = entity.get("value") if isinstance(entity, dict) else None
+        if entity.get("type") == MESSAGE_ENTITY and isinstance(value, dict):
+            value = value.get("channel_id")
+        elif entity.get("type") != CHANNEL_ENTITY:
+            continue
+        if isinstance(value, str) and value and value != event.get("channel"):
+            return value
+    return None
+
+
+def viewer_key(user: str) -> tuple[str, str]:
+    """Where the agent view's channel in view is remembered for ``user`` (``State``'s
+    ``(channel, thread_ts)`` key; the pane keeps one per thread)."""
+    return user, AGENT_VIEW
 
 
 def needs_title(thread: list[dict], question_ts: str, identity: BotIdentity) -> bool:

@@ -41,7 +41,6 @@ _READS = frozenset({
     "conversations.replies", "conversations.history", "conversations.info",
     "conversations.members", "users.info",
 })
-_NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
 TEXT_LIMIT = 4_000  # chat.update refuses more (msg_too_long); beside blocks, a notification
 # Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
 _ALWAYS = {"chat.postMessage": {"unfurl_links": False, "unfurl_media": False}}
@@ -137,7 +136,7 @@ class SlackApi:
         try:
             found = (await self.call("users.info", prepaid=True, user=user)).get("user") or {}
         except SlackApiError as error:
-            if error_code(error) in _NO_SUCH_USER:
+            if error_code(error) in ("user_not_found", "user_not_visible"):
                 return None
             raise NameUnknown(error_code(error)) from None
         profile = found.get("profile") or {}
@@ -200,9 +199,9 @@ class SlackApi:
             log.debug("assistant.threads.setStatus: %s", error_code(error))
 
     async def set_suggested_prompts(
-        self, channel: str, thread_ts: str, prompts: list[dict], title: str | None = None
+        self, channel: str, thread_ts: str | None, prompts: list[dict], title: str | None = None
     ) -> None:
-        """The prompts (``{"title", "message"}``, up to four) offered in an AI-pane thread."""
+        """Up to four prompts (``{title, message}``) in a pane thread; no thread_ts: a DM."""
         where = {"channel_id": channel, "thread_ts": thread_ts, "title": title}
         await self.call("assistant.threads.setSuggestedPrompts", **where, prompts=prompts)
 
@@ -291,11 +290,13 @@ class SlackApi:
         *,
         pace: Pace | None = None,
         metadata: str | None = None,
+        session: str | None = None,  # the agent session's status after it (Slack: active)
     ) -> None:
         """End a streaming message, with its last text, ``blocks`` and ``metadata`` when given
         (blocks Slack refuses are left out, never the text); the stop ``pace`` holds, if any."""
         text = neutralize_pings(markdown) if markdown else None
-        where = {"channel": channel, "ts": ts, "markdown_text": text, "metadata": metadata}
+        where = {"channel": channel, "ts": ts, "markdown_text": text, "metadata": metadata,
+                 "session_status": session}
         held = pace is not None and pace.take(STOP)
         try:
             await self.call("chat.stopStream", prepaid=held, **where, blocks=blocks or None)

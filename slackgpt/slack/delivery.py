@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from slackgpt.formatting import split_off, unsafe_tail
+from slackgpt.formatting import fence_marker, open_fence, split_off, unsafe_tail
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import Target
 from slackgpt.slack.pacing import Pace
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # Slack: markdown_text ≤ 12,000 per call and markdown blocks ≤ 12,000 per message; staying a
 # little under leaves room for the closing fence of a cut code block.
 MESSAGE_LIMIT = 11_000
+CUTOFF = "message_not_in_streaming_state"  # Slack ends a stream ~5 min after its start
+HALT_PATIENCE = 2.0  # seconds a halt waits for the Slack call in flight, then cuts it
 
 
 @dataclass
@@ -34,6 +36,7 @@ class _Message:
     ts: str | None = None
     text: str = ""  # what Slack has confirmed for this message
     streaming: bool = False
+    cut: bool = False  # Slack ended its stream: it goes on with chat.update
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Delivery:
     limit: int = MESSAGE_LIMIT
     stopped_by_user: bool = False
     metadata: str | None = None  # on every message of the answer (e.g. marks a summary)
+    session: str | None = None  # the agent session after the last stopStream (None: none)
+    session_ended: bool = False  # that stopStream went through
     messages: list[_Message] = field(default_factory=list)
     _pending: str = ""
     _closing: bool = False
@@ -55,6 +60,7 @@ class Delivery:
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
     _written: bool = False
+    _halted: bool = False
     _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
 
     @property
@@ -74,7 +80,7 @@ class Delivery:
 
     def write(self, text: str) -> None:
         """Queue text for delivery; never waits on Slack."""
-        if self.stopped_by_user or not text:
+        if self.stopped_by_user or self._halted or not text:
             return
         self._pending += text
         self._written = True
@@ -99,10 +105,43 @@ class Delivery:
             await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
         await self._flush(final=True)
         if self.messages and self.messages[-1].streaming:
-            await self._stop(self.messages[-1], blocks=self._end_blocks)
+            await self._stop(self.messages[-1], blocks=self._end_blocks, final=True)
         await self._attach_end_blocks()
         if self.messages:
             self.messages[-1].pace.done()
+
+    async def halt(self, mark: str, stopped: frozenset[str] = frozenset()) -> None:
+        """End the answer now (someone stopped it): what Slack shows stays, followed by
+        ``mark``; what is still queued is dropped. ``stopped``: messages whose stream Slack
+        has ended already (no ``chat.stopStream`` is tried on them)."""
+        self._pending, self._end_blocks, self._halted, self._closing = "", None, True, True
+        self._closed.set()
+        self._wake.set()
+        if self._pump is not None and not await _settled(self._pump):
+            log.info("a Slack call was still on its way when the answer was stopped")
+        last = self.messages[-1] if self.messages else None
+        if last is None or last.ts is None:
+            await self.slack.post_markdown(self.target, mark.lstrip())
+            return
+        fence = open_fence(last.text)  # a code block still open is closed before the mark
+        mark = f"\n{fence_marker(fence)}{mark}" if fence else mark
+        channel, ts, pace, after = self.target.channel, last.ts, last.pace, self.session
+        if last.streaming and ts not in stopped and not self.stopped_by_user:
+            try:
+                await self.slack.stop_stream(channel, ts, mark, pace=pace, session=after)
+            except SlackApiError as error:
+                log.info("the stopped stream takes no more text (%s)", error_code(error))
+            else:
+                last.text, last.streaming, self.session_ended = last.text + mark, False, bool(after)
+                pace.done()
+                return
+        last.streaming = False
+        try:
+            await self.slack.update_markdown(channel, ts, last.text + mark, pace=pace, last=True)
+            last.text += mark
+        except SlackApiError as error:
+            log.warning("could not mark the stopped answer (%s)", error_code(error))
+        pace.done()
 
     async def _attach_end_blocks(self) -> None:
         """Posted and updated, with nothing left to send: one more paced update adds them."""
@@ -151,7 +190,7 @@ class Delivery:
         await self._deliver(text, last=final)
 
     async def _deliver(self, text: str, *, last: bool = False) -> None:
-        while text and not self.stopped_by_user:
+        while text and not (self.stopped_by_user or self._halted):
             current = self._current()
             head, text = split_off(current.text, text, self.limit)
             if head.strip():
@@ -178,7 +217,8 @@ class Delivery:
                 return
             if self.stopped_by_user:
                 return
-            message = self._next_message()
+            if not message.cut:  # broke off: a new message; cut off: the same, updated
+                message = self._next_message()
         await self._post_or_update(message, text, last=last)
 
     async def _start_stream(self, message: _Message, text: str) -> bool:
@@ -201,11 +241,12 @@ class Delivery:
         assert message.ts is not None
         try:
             if stop:  # the answer's last words: the end blocks go with them
-                blocks, channel = self._end_blocks, self.target.channel
+                blocks, channel, after = self._end_blocks, self.target.channel, self.session
                 await self.slack.stop_stream(
-                    channel, message.ts, text, blocks, pace=message.pace, metadata=self.metadata
+                    channel, message.ts, text, blocks, pace=message.pace, session=after,
+                    metadata=self.metadata,
                 )
-                self._end_blocks = None
+                self._end_blocks, self.session_ended = None, after is not None
             else:
                 await self.slack.append_stream(self.target.channel, message.ts, text)
         except SlackApiError as error:
@@ -215,6 +256,8 @@ class Delivery:
             if code == "stopped_by_user":
                 self.stopped_by_user = True
                 log.info("the user stopped the answer")
+            elif code == CUTOFF:
+                await self._cut_off(message)
             else:
                 log.warning("streaming broke off (%s); continuing in a new message", code)
                 await self._stop(message, already_stopped=True)
@@ -223,21 +266,37 @@ class Delivery:
         message.streaming = not stop
         return True
 
+    async def _cut_off(self, message: _Message) -> None:
+        """Slack ended the message's stream (its cutoff, ~5 minutes after the start): the
+        rest of the answer goes on in the same message by ``chat.update``, so it reads as one
+        (no break mid-sentence or inside a code block), and no stream is started again."""
+        log.info("Slack ended the stream after %s; the answer goes on with updates", CUTOFF)
+        await self._stop(message, already_stopped=True)  # its held stop: closed if it was not
+        message.cut = True
+        message.pace.posted()
+        await message.pace.hold_last_update()
+
     async def _stop(
-        self, message: _Message, *, already_stopped: bool = False, blocks: list[dict] | None = None
+        self, message: _Message, *, already_stopped: bool = False,
+        blocks: list[dict] | None = None, final: bool = False,
     ) -> None:
         if (not message.streaming and not already_stopped) or message.ts is None:
             return
         message.streaming = False
         if blocks:
-            self._end_blocks = None  # a stream's last chance for them, whatever Slack says
+            self._end_blocks = None  # a stream's last chance for them, unless it was cut off
+        after = self.session if final or self.session is None else "processing"
         try:
             await self.slack.stop_stream(
-                self.target.channel, message.ts, blocks=blocks, pace=message.pace,
+                self.target.channel, message.ts, blocks=blocks, pace=message.pace, session=after,
                 metadata=self.metadata,
             )
         except SlackApiError as error:
             log.debug("chat.stopStream: %s", error_code(error))
+            if error_code(error) == CUTOFF and blocks:
+                self._end_blocks = blocks  # the message takes updates: they go on that way
+            return
+        self.session_ended = final and after is not None
 
     async def _post_or_update(self, message: _Message, text: str, *, last: bool = False) -> None:
         blocks = self._end_blocks if last else None  # the end blocks ride on the last call
@@ -268,3 +327,13 @@ class Delivery:
             await self._post_or_update(self._next_message(), text, last=last)
             return
         message.text, self._end_blocks = combined, None if last else self._end_blocks
+
+
+async def _settled(task: asyncio.Task[None]) -> bool:
+    """Let ``task`` end by itself within HALT_PATIENCE seconds, else cancel it; True when it
+    ended by itself."""
+    done, _ = await asyncio.wait({task}, timeout=HALT_PATIENCE)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})
+    return bool(done)

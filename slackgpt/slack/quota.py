@@ -37,6 +37,8 @@ PER_MINUTE: Mapping[str, int] = {
     "conversations.info": TIER_3,
     "conversations.members": TIER_4,
     "apps.connections.open": TIER_3,
+    "agents.sessions.setStatus": TIER_3,
+    "agents.sessions.rename": TIER_3,
     "chat.appendStream": TIER_4,
     "chat.postEphemeral": TIER_4,
     "users.info": TIER_4,

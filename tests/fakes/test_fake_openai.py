@@ -406,6 +406,25 @@ async def test_a_stream_the_client_abandons_is_recorded_as_aborted() -> None:
     assert fake.streams[0].outcome == "aborted" and fake.streams[0].content_chunks < 3
 
 
+async def test_a_client_leaving_between_chunks_is_seen_at_once() -> None:
+    """The stream is recorded as aborted when the client closes it, not at the next chunk
+    (30 s away here: the record arrives long before)."""
+    async with FakeOpenAI() as fake:
+        fake.script(Reply(chunks=["a", "b"], token_delay=30))
+        async with oai(fake) as client:
+            stream = await client.chat.completions.create(
+                model="gpt-test", messages=MSGS, stream=True
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    break
+            await stream.close()
+            deadline = time.monotonic() + 5
+            while not fake.streams and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # polling period
+    assert [(s.outcome, s.content_chunks) for s in fake.streams] == [("aborted", 1)]
+
+
 async def test_stop_ends_a_stalled_stream_as_stalled() -> None:
     fake = FakeOpenAI()
     await fake.start()

@@ -241,3 +241,16 @@ def test_the_ops_cost_table_says_what_metrics_and_budgets_add():
     lines = ops_cost.table(found)
     assert lines[2].startswith("| redis |") and "| 0.400 ms | ≤ 0.5 ms PASS |" in lines[2]
     assert "| 0.700 ms | ≤ 0.5 ms MISS |" in lines[3]
+
+
+def test_the_stop_profile_reports_its_figures_against_one_second():
+    from bench.profiles import Stop
+    from bench.stop import render
+
+    profile = Stop()
+    assert profile.world.model_time > 10 * profile.target_s  # long enough to be stopped
+    figures = {"closed_ms": [50.0, 60.0], "marked_ms": [100.0, 1200.0], "active_ms": []}
+    lines = render(profile, {"errors": [], **figures})
+    assert "| the model request closed | 55 | 60 | 60 |" in lines
+    rows = [line for line in lines if "p99 ≤ 1 s" in line]
+    assert [row.rsplit("|", 2)[1].strip() for row in rows] == ["PASS", "MISS", "MISS"]

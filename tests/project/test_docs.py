@@ -52,20 +52,24 @@ def test_manifest_subscribes_to_what_the_bot_handles():
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
 
 
-def test_manifest_has_the_ai_pane_and_its_interactions():
+def test_manifest_has_the_agent_view_and_its_interactions():
     manifest = json.loads((ROOT / "manifest.json").read_text())
-    view = manifest["features"]["assistant_view"]
-    assert view["assistant_description"]
+    assert "assistant_view" not in manifest["features"]  # Slack: agent_view replaces it
+    view = manifest["features"]["agent_view"]
+    assert 0 < len(view["agent_description"]) <= 300
     assert view["suggested_prompts"] == [p.as_dict() for p in DEFAULT_PROMPTS]  # one default
+    assert len(view["suggested_prompts"]) <= 4
     assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= events
+    assert {"app_home_opened", "app_context_changed", "agent_session_stopped"} <= events
+    assert not {e for e in events if e.startswith("assistant_thread")}  # agent_view has none
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     [shortcut] = manifest["features"]["shortcuts"]
     assert (shortcut["type"], shortcut["callback_id"]) == ("message", SUMMARIZE_CALLBACK)
     assert shortcut["name"] == "Summarize this thread" and len(shortcut["name"]) <= 24
     readme = (ROOT / "README.md").read_text()
-    for name in ("assistant:write", "assistant_thread_started", SUMMARIZE_CALLBACK):
+    for name in ("assistant:write", "agent_view", "agent_session_stopped", "app_context_changed",
+                 "app_home_opened", SUMMARIZE_CALLBACK, "## Moving from the AI pane to agent view"):
         assert name in readme  # the steps for an existing install
 
 

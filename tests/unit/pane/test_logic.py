@@ -16,6 +16,7 @@ from slackgpt.config.values import (
     parse_prompts,
 )
 from slackgpt.model.tokens import estimate_tokens
+from slackgpt.pane import logic
 from slackgpt.pane.logic import (
     SUMMARY_REQUEST,
     TITLE_CHARS,
@@ -274,3 +275,42 @@ def test_a_summary_is_a_question_in_the_messages_thread_asked_last():
     assert question.target.thread_ts == "1700000000.000100"
     root = summary_question(shortcut | {"message": {"ts": "1700000050.000100"}})
     assert root.thread_ts == "1700000050.000100"  # a message outside threads starts one
+
+
+# -- the agent view ----------------------------------------------------------------------------
+
+
+def changed(*entities: dict, channel: str = "D1") -> dict:
+    """An ``app_context_changed`` event naming ``entities``."""
+    return {"type": "app_context_changed", "user": "U1", "channel": channel,
+            "context": {"entities": list(entities)} if entities else {}}
+
+
+def test_the_first_channel_named_is_the_one_in_view():
+    channel = {"type": "slack#/types/channel_id", "value": "C2", "team_id": "T1"}
+    canvas = {"type": "slack#/types/canvas_id", "value": "F1"}
+    message = {"type": "slack#/types/message_context",
+               "value": {"channel_id": "C3", "message_ts": "1.000001"}}
+    assert logic.viewed_channel(changed(canvas, channel, message)) == "C2"
+    assert logic.viewed_channel(changed(message, channel)) == "C3"
+    assert logic.viewed_channel(changed(canvas)) is None
+    assert logic.viewed_channel(changed()) is None  # "context": {} when nothing is in view
+
+
+def test_the_persons_own_dm_with_the_bot_is_not_a_channel_in_view():
+    own = {"type": "slack#/types/channel_id", "value": "D1"}
+    other = {"type": "slack#/types/channel_id", "value": "D9"}
+    assert logic.viewed_channel(changed(own)) is None
+    assert logic.viewed_channel(changed(own, other)) == "D9"  # read for nobody: said so
+
+
+def test_odd_entities_are_passed_over():
+    odd = [{"type": "slack#/types/channel_id", "value": None},
+           {"type": "slack#/types/message_context", "value": "C4"},
+           {"type": "slack#/types/channel_id", "value": "C5"}]
+    assert logic.viewed_channel(changed(*odd)) == "C5"
+
+
+def test_the_agent_views_channel_in_view_is_kept_per_person():
+    assert logic.viewer_key("U1") != logic.viewer_key("U2")
+    assert logic.viewer_key("U1")[0] == "U1"
