@@ -25,19 +25,9 @@ Status = Literal["ok", "warn", "fail"]
 
 # The manifest's bot scopes; used when manifest.json is not next to the code (an installed copy).
 MANIFEST_SCOPES = (
-    "app_mentions:read",
-    "chat:write",
-    "channels:history",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "reactions:write",
-    "files:read",
-    "assistant:write",
-    "users:read",
-    "channels:read",
-    "groups:read",
-    "mpim:read",
+    "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
+    "mpim:history", "reactions:write", "files:read", "assistant:write", "users:read",
+    "channels:read", "groups:read", "mpim:read", "search:read.public",
 )
 _APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"

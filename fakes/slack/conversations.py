@@ -7,6 +7,7 @@ invisible: ``channel_not_found``); pages follow Slack's cursors.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from fakes.slack.errors import SlackError
 from fakes.slack.records import Json, truthy
@@ -20,11 +21,15 @@ HISTORY_LIMIT, HISTORY_MAX = 100, 999  # conversations.history: default and larg
 
 @API.method("conversations.replies")
 def replies(ws: Workspace, params: Json) -> Json:
-    """A thread, root first (a reply's ts lists only that reply), in cursor pages."""
+    """A thread, root first (a reply's ts lists only that reply), in cursor pages; with
+    ``oldest``/``latest`` (``inclusive``) only the replies in that span follow the root,
+    which Slack always lists first (UNCONFIRMED in Slack's docs; seen in its answers)."""
     ws.member_of(params.get("channel"))  # a declared channel the bot is not in
     root = ws.find(params, missing="thread_not_found")
     is_reply = root.thread_ts not in (None, root.ts)
     thread = [root] if is_reply else ws.thread_messages(root.channel, root.ts)
+    span = _span(params)
+    thread = thread[:1] + [m for m in thread[1:] if span(m.ts)]
     messages = [m.api(ws.team_id) for m in thread]
     if len(thread) > 1:
         users = sorted({m.user for m in thread[1:] if m.user})
@@ -53,14 +58,7 @@ def replies(ws: Workspace, params: Json) -> Json:
 def history(ws: Workspace, params: Json) -> Json:
     """Top-level messages newest first; ``oldest``/``latest``/``inclusive``, cursor pages."""
     channel = ws.readable(params.get("channel"), "history")
-    oldest, latest = _ts_arg(params, "oldest"), _ts_arg(params, "latest")
-    inclusive = truthy(params.get("inclusive"))
-
-    def in_range(ts: str) -> bool:
-        key = ts_key(ts)
-        above = oldest is None or key > oldest or (inclusive and key == oldest)
-        return above and (latest is None or key < latest or (inclusive and key == latest))
-
+    in_range = _span(params)
     found = [m for m in ws.top_level(channel.id) if in_range(m.ts)]
     start = 0
     if params.get("cursor"):
@@ -114,6 +112,19 @@ def _with_replies(ws: Workspace, root: Message) -> Json:
         out |= {"thread_ts": root.ts, "reply_count": len(replies), "latest_reply": latest.ts}
         out |= {"reply_users": users, "reply_users_count": len(users)}
     return out
+
+
+def _span(params: Json) -> Callable[[str], bool]:
+    """Whether a ts is within ``oldest``/``latest`` (each included with ``inclusive``)."""
+    oldest, latest = _ts_arg(params, "oldest"), _ts_arg(params, "latest")
+    inclusive = truthy(params.get("inclusive"))
+
+    def in_range(ts: str) -> bool:
+        key = ts_key(ts)
+        above = oldest is None or key > oldest or (inclusive and key == oldest)
+        return above and (latest is None or key < latest or (inclusive and key == latest))
+
+    return in_range
 
 
 def _ts_arg(params: Json, name: str) -> tuple[int, int] | None:

@@ -48,7 +48,7 @@ async def test_all_checks_pass(settings, slack, llm):
     assert [c.status for c in checks] == ["ok"] * 4, checks
     found = by_name(checks)
     assert "@slackgpt (UBOT) in Fake Workspace (T1)" in found["Slack bot token"].detail
-    assert "all 13 scopes" in found["Bot scopes"].detail
+    assert "all 14 scopes" in found["Bot scopes"].detail
     assert "gpt-test" in found["Model endpoint"].detail
     request = llm.requests[-1]
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
