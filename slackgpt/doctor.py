@@ -20,6 +20,7 @@ from slackgpt.model.failures import Failure, explain
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.tools.slack_search import search_check
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -139,6 +140,10 @@ async def _slack_checks(
     unreachable = bot.detail.startswith(_UNREACHABLE)
     why = "" if bot.status == "ok" else _NO_SLACK if unreachable else "the bot token did not work"
     checks = [bot, check_scopes(granted, scopes, why)]
+    if bot.status == "ok":
+        search = await search_check(slack)
+        checks.append(Check("Slack search", "warn" if search.problem else "ok", search.detail,
+                            search.fix))
     if settings.slack_mode == "http":
         checks.append(check_signing_secret(settings))
     elif unreachable:  # no point waiting for the same again

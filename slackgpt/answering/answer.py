@@ -19,6 +19,7 @@ from slackgpt.answering import policy, prompt
 from slackgpt.answering.hooks import Addition, Extras
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
+from slackgpt.answering.tool_loop import Limits
 from slackgpt.config.settings import Settings
 from slackgpt.files.attachments import Attachments, read_attachments
 from slackgpt.files.image_reader import ImageReader
@@ -31,6 +32,7 @@ from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import BotIdentity, Question
 from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
+from slackgpt.tools.toolbox import Toolbox, Toolkit, asker_of
 
 log = logging.getLogger(__name__)
 TOLD_FOR = 24 * 3600.0  # a person chatting in a thread hears a refusal once in this time
@@ -52,6 +54,7 @@ class Answerer:
         people: People | None = None,
         parser: Parser | None = None,
         images: ImageReader | None = None,
+        toolkit: Toolkit | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -64,6 +67,9 @@ class Answerer:
         self.images = images or ImageReader()  # the process's budget for images in flight
         self.context_budget = settings.context_tokens  # lowered when the model says so
         self.extras = extras
+        self.toolkit = toolkit  # the tools answers may use (None: none)
+        self.limits = Limits(settings.tool_rounds, settings.tool_timeout,
+                             settings.tool_output_tokens)
         self._in_flight: set[asyncio.Task[object]] = set()
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
@@ -202,6 +208,7 @@ class Answerer:
         try:
             thread, attachments, names, addition = await self._read(question, thread)
             build = self._builder(question, thread, attachments, names, addition)
+            stream.toolbox, stream.limits = self._toolbox(question, thread, addition), self.limits
             fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
@@ -235,6 +242,13 @@ class Answerer:
         if self.extras is None:
             return Addition()
         return await self.extras.addition(question, thread)
+
+    def _toolbox(self, question: Question, thread: list[dict], addition: Addition) -> Toolbox:
+        """The tools this question may use, for its asker (none with TOOL_ROUNDS=0)."""
+        if self.toolkit is None or self.limits.rounds < 1:
+            return Toolbox(asker_of(question))
+        texts = [question.text, addition.quoted, *(str(m.get("text") or "") for m in thread)]
+        return self.toolkit.toolbox(asker_of(question), "\n".join(texts))
 
     def _builder(
         self,

@@ -2,6 +2,8 @@
 
 A request longer than the model's context is tried again with a smaller budget (the root and
 the newest message always kept); what the model's failures mean comes from :mod:`failures`.
+With a toolbox, the model may call tools, round after round (:mod:`tool_loop` decides,
+:mod:`tool_runner` runs them); its words before, between and after them are all shown.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from slackgpt.answering import prompt
+from slackgpt.answering import prompt, tool_loop
+from slackgpt.answering.tool_loop import Limits, Talk, Tally
+from slackgpt.answering.tool_runner import ToolRunner
 from slackgpt.model import failures
-from slackgpt.model.client import Completion, ModelClient, Thinking
-from slackgpt.model.tokens import messages_tokens
+from slackgpt.model.client import Completion, ModelClient, Thinking, Usage
+from slackgpt.model.tool_calls import check_calls
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Question
+from slackgpt.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,11 @@ class AnswerStream:
     completion: Completion = field(default_factory=Completion)
     outcome: str = "ok"
     first_text: float | None = None
+    toolbox: Toolbox | None = None  # the tools this answer may use (None or empty: none)
+    limits: Limits = field(default_factory=Limits)
+    tally: Tally = field(default_factory=Tally)
+    spent: Usage | None = None  # every round's usage, when the server reports it
+    _said: str = ""  # this round's words
 
     async def run(self, build: Callable[[int], prompt.Prompt], budget: int) -> int:
         """Stream the answer into the thread once the claim is ours, and end it.
@@ -50,19 +60,41 @@ class AnswerStream:
         ``build(budget)`` makes the model's messages; returns the budget that worked (smaller
         than ``budget`` when the model's context turned out to be).
         """
-        request = build(budget)
-        error = await self._pipe(request)
-        for _ in range(CONTEXT_RETRIES):
-            if not failures.is_context_overflow(error) or self.first_text is not None:
+        specs = self.toolbox.specs() if self.toolbox else []
+        talk = Talk(build, budget, tool_loop.tools_tokens(specs))
+        runner = None
+        if self.toolbox:
+            runner = ToolRunner(self.toolbox, self.limits, self.delivery, self.slack, self.tally)
+        error = await self._ask(talk, specs)
+        while error is None and runner is not None and self._calls_tools():
+            if not await self.ours():
                 break
-            sent = messages_tokens(request.messages)
-            budget = failures.smaller_budget(error, sent, budget)  # type: ignore[arg-type]
-            log.info("context exceeded at ~%d tokens; trying %d", sent, budget)
-            request = build(budget)
-            self.completion = Completion()
-            error = await self._pipe(request)
-        await self._finish(error, request.notes)
-        return budget
+            made = self.completion.tool_calls.calls
+            calls = check_calls(made, set(self.toolbox.tools), f"call_{self.tally.rounds}_")
+            talk.add(tool_loop.asked(self._said, calls), await runner.run(calls, talk.budget))
+            last = self.tally.rounds >= self.limits.rounds  # then it must answer, without tools
+            error = await self._ask(talk, [] if last else specs)
+        await self._finish(error, talk.notes)
+        if runner is not None:
+            await runner.clear_status()
+        return talk.budget
+
+    def _calls_tools(self) -> bool:
+        """The model's last round called tools, and may (rounds left, nobody stopped it)."""
+        stopped = self.delivery.stopped_by_user
+        return bool(self.completion.tool_calls) and self.tally.rounds < self.limits.rounds and (
+            not stopped)
+
+    async def _ask(self, talk: Talk, specs: list[dict]) -> Exception | None:
+        """One round: the model asked, its words shown; again with a smaller budget when the
+        request was longer than its context and nothing of this round was shown."""
+        error = await self._pipe(talk.messages(), specs)
+        for _ in range(CONTEXT_RETRIES):
+            if not failures.is_context_overflow(error) or self._said:
+                break
+            log.info("context exceeded; trying %d tokens", talk.shrink(error))  # type: ignore[arg-type]
+            error = await self._pipe(talk.messages(), specs)
+        return error
 
     async def cancelled(self) -> None:
         """The bot is stopping: end what was shown with a line saying to ask again (unless
@@ -82,7 +114,7 @@ class AnswerStream:
 
     def log_line(self) -> None:
         """One structured line per answer."""
-        usage = self.completion.usage
+        usage = self.spent
         fields = {
             "event_id": self.question.event_id,
             "channel": self.question.channel,
@@ -91,13 +123,17 @@ class AnswerStream:
             "total_s": round(time.monotonic() - self.started, 3),
             "chars": len(self.delivery.shown),
             "tokens": usage.total if usage else None,
+            "tool_rounds": self.tally.rounds,
+            "tool_calls": self.tally.calls,
+            "tool_errors": self.tally.failed,
         }
         log.info("answer", extra=fields)  # the formatter writes the fields, once
 
-    async def _pipe(self, request: prompt.Prompt) -> Exception | None:
+    async def _pipe(self, messages: list[dict], specs: list[dict]) -> Exception | None:
         """Model → delivery until the model ends; the model's failure is returned, not raised."""
+        self.completion, self._said = Completion(), ""
         try:
-            stream = self.model.stream(request.messages, self.completion)
+            stream = self.model.stream(messages, self.completion, specs or None)
             async with contextlib.aclosing(stream) as pieces:
                 async for piece in pieces:
                     if isinstance(piece, Thinking):
@@ -107,13 +143,24 @@ class AnswerStream:
                         if not await self.ours():
                             return None
                         self.first_text = time.monotonic()
+                    if not self._said and self.delivery.has_text:  # an earlier round's words
+                        self.delivery.write("\n\n")
+                    self._said += piece
                     self.delivery.write(piece)
                     if self.delivery.stopped_by_user:
                         self.outcome = "stopped"
                         break
         except Exception as error:  # the model failed: the caller says so in the thread
             return error
+        finally:
+            self._spend(self.completion.usage)
         return None
+
+    def _spend(self, usage: Usage | None) -> None:
+        if usage is not None:
+            spent = self.spent or Usage()
+            self.spent = Usage(spent.prompt_tokens + usage.prompt_tokens,
+                               spent.completion_tokens + usage.completion_tokens)
 
     async def _thinking(self, thought: Thinking) -> None:
         """Show a long thought under the thread, while no words are shown yet."""
@@ -139,9 +186,12 @@ class AnswerStream:
         delivery, completion = self.delivery, self.completion
         if self.first_text:
             delivery.write(prompt.ending_note(completion.finish_reason))
-            usage = completion.usage if self.show_usage else None
+            usage = self.spent if self.show_usage else None
             line = prompt.usage_line(self.model.model_name, usage.total) if usage else None
             delivery.write(prompt.footer(notes, line))
+        elif delivery.steps and not delivery.stopped_by_user:  # steps shown, and no words
+            self.outcome = "empty"
+            delivery.write(prompt.empty_answer(completion.finish_reason))
         await delivery.finish(blocks=self.end_blocks)
         if not delivery.started and not delivery.stopped_by_user:
             self.outcome = "empty"
@@ -151,7 +201,7 @@ class AnswerStream:
     async def _end_interrupted(self, why: str) -> None:
         """End an answer that could not be completed: keep what was shown, add why."""
         delivery = self.delivery
-        if delivery.has_text:  # shown, queued, or on its way: the line follows it
+        if delivery.has_text or delivery.steps:  # shown, queued, or on its way: after it
             delivery.write(prompt.interrupted(why))
             await delivery.finish()
         else:

@@ -68,6 +68,9 @@ class Settings:
     pane_greeting: str = ""
     context_channel_messages: int = 50
     feedback_buttons: bool = True
+    tool_rounds: int = 6
+    tool_timeout: float = 30.0
+    tool_output_tokens: int = 4_000
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -104,7 +107,7 @@ def known_names() -> frozenset[str]:
     """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
     recorder = _Recorder()
     get = Reader(recorder, [])
-    for part in (_slack, _model, _behaviour, _pane):
+    for part in (_slack, _model, _behaviour, _pane, _tools):
         part(get)
     return frozenset(recorder.asked)
 
@@ -113,7 +116,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
     get = Reader(env, problems)
-    settings = Settings(**_slack(get), **_model(get), **_behaviour(get), **_pane(get))
+    settings = Settings(
+        **_slack(get), **_model(get), **_behaviour(get), **_pane(get), **_tools(get)
+    )
     if problems:
         raise ConfigError(problems)
     return settings
@@ -210,6 +215,15 @@ def _pane(get: Reader) -> dict[str, Any]:
             get.number("CONTEXT_CHANNEL_MESSAGES", int, 0, 200), 50
         ),
         "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
+    }
+
+
+def _tools(get: Reader) -> dict[str, Any]:
+    """The tools the model may call: how many rounds, how long a call, how much output."""
+    return {
+        "tool_rounds": _or(get.number("TOOL_ROUNDS", int, 0, 50), 6),
+        "tool_timeout": _or(get.number("TOOL_TIMEOUT", float, 0.1, 600.0), 30.0),
+        "tool_output_tokens": _or(get.number("TOOL_OUTPUT_TOKENS", int, 100, 1_000_000), 4_000),
     }
 
 

@@ -3,7 +3,9 @@
 Text is handed over as the model writes it (:meth:`Delivery.write`); a background pump sends
 it to Slack at most once per ``interval`` (the first text at once), so model reading never
 waits on Slack and Slack is never called per token. An answer longer than one message
-continues in the next, never cut inside a code block or a visible character.
+continues in the next, never cut inside a code block or a visible character. The steps of an
+answer that uses tools (:meth:`Delivery.show`) go in order with its text: task cards in a
+stream, a context block on a posted message (see :mod:`~slackgpt.slack.tasks`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from slackgpt.formatting import split_off, unsafe_tail
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.events import Target
 from slackgpt.slack.pacing import Pace
+from slackgpt.slack.tasks import Step, Steps
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class Delivery:
     _last_flush: float = float("-inf")
     _written: bool = False
     _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
+    steps: Steps = field(default_factory=Steps)
+    _before: list[str | Step] = field(default_factory=list)  # queued ahead of _pending
 
     @property
     def shown(self) -> str:
@@ -77,6 +82,18 @@ class Delivery:
             return
         self._pending += text
         self._written = True
+        self._wake_pump()
+
+    def show(self, step: Step) -> None:
+        """Queue a step's progress, after the text written so far; never waits on Slack."""
+        if self.stopped_by_user:
+            return
+        self.steps.update(step)
+        self._before += [self._pending, step] if self._pending else [step]
+        self._pending = ""
+        self._wake_pump()
+
+    def _wake_pump(self) -> None:
         self._wake.set()
         if self._pump is None:
             self._pump = asyncio.create_task(self._run())
@@ -93,7 +110,7 @@ class Delivery:
         self._wake.set()
         if self._pump is not None:
             await self._pump
-        if self._pending and self.messages and not self.messages[-1].streaming:
+        if (self._pending or self._before) and self.messages and not self.messages[-1].streaming:
             # The last chat.update keeps the pace too (streams end with one stopStream).
             await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
         await self._flush(final=True)
@@ -111,7 +128,8 @@ class Delivery:
         await asyncio.sleep(max(0.0, self._last_flush + self.interval - time.monotonic()))
         try:
             await self.slack.update_markdown(
-                self.target.channel, last.ts, last.text, self._end_blocks, pace=last.pace, last=True
+                self.target.channel, last.ts, last.text, [*self.steps.blocks(), *self._end_blocks],
+                pace=last.pace, last=True,
             )
         except SlackApiError as error:
             log.info("could not add the end blocks (%s)", error_code(error))
@@ -141,6 +159,9 @@ class Delivery:
         return not self.messages or await self.messages[-1].pace.ready()
 
     async def _flush(self, *, final: bool) -> None:
+        if self._before:
+            await self._flush_steps(final=final)
+            return
         hold = 0 if final else unsafe_tail(self._pending)
         text = self._pending[: len(self._pending) - hold]
         if not text or self.stopped_by_user:
@@ -148,6 +169,33 @@ class Delivery:
         self._pending = self._pending[len(text) :]
         self._last_flush = time.monotonic()
         await self._deliver(text, last=final)
+
+    async def _flush_steps(self, *, final: bool) -> None:
+        """Steps with the text around them, in one stream call when they fit the message;
+        else the text, then the cards (posted: the context block, updated)."""
+        hold = 0 if final else unsafe_tail(self._pending)
+        tail = self._pending[len(self._pending) - hold :]
+        parts = [*self._before, self._pending[: len(self._pending) - hold]]
+        self._before, self._pending, self._last_flush = [], tail, time.monotonic()
+        text = "".join(p for p in parts if isinstance(p, str))
+        current = self._current()
+        if self.stream and (current.ts is None or current.streaming):
+            if len(current.text) + len(text) > self.limit:
+                await self._deliver(text, last=final)
+                parts, text = [p for p in parts if isinstance(p, Step)], ""
+                current = self._current()
+            chunks = [self.steps.chunk(p) if isinstance(p, Step) else _text(p) for p in parts if p]
+            if await self._add(current, text, last=final, chunks=chunks):
+                return
+        await self._deliver(text, last=final)
+        message = self.messages[-1]
+        if not text and message.ts and not message.streaming and not self.stopped_by_user:
+            await self._update(message, "", self._blocks(final), last=final)
+
+    def _blocks(self, last: bool) -> list[dict] | None:
+        """The blocks of a posted message's next post or update: its steps, then (with its
+        last text) the end blocks."""
+        return [*self.steps.blocks(), *((self._end_blocks or []) if last else [])] or None
 
     async def _deliver(self, text: str, *, last: bool = False) -> None:
         while text and not self.stopped_by_user:
@@ -169,24 +217,35 @@ class Delivery:
         self.messages.append(_Message(self.slack.pace(self.interval)))
         return self.messages[-1]
 
-    async def _add(self, message: _Message, text: str, *, last: bool = False) -> None:
-        if self.stream and message.ts is None and await self._start_stream(message, text):
-            return
+    async def _add(
+        self, message: _Message, text: str, *, last: bool = False, chunks: list | None = None
+    ) -> bool:
+        """Add ``text`` (in a stream: ``chunks``, when given, show it with steps) to the
+        message. With ``chunks``, False when it is not streamed (nothing was sent)."""
+        if self.stream and message.ts is None and await self._start_stream(message, text, chunks):
+            return True
         if message.streaming:
-            if await self._append_stream(message, text, stop=last):
-                return
+            if await self._append_stream(message, text, stop=last, chunks=chunks):
+                return True
             if self.stopped_by_user:
-                return
+                return True
             message = self._next_message()
+        if chunks is not None:
+            return False
         await self._post_or_update(message, text, last=last)
+        return True
 
-    async def _start_stream(self, message: _Message, text: str) -> bool:
+    async def _start_stream(
+        self, message: _Message, text: str, chunks: list | None = None
+    ) -> bool:
         if not await message.pace.hold_stream():  # its start and its stop, both Tier 2
             log.info("Slack's budget for streams is spent for now; posting instead")
             self.stream = False
             return False
         try:
-            message.ts = await self.slack.start_stream(self.target, text, pace=message.pace)
+            message.ts = await self.slack.start_stream(
+                self.target, "" if chunks else text, pace=message.pace, chunks=chunks
+            )
         except SlackApiError as error:
             log.info("streaming unavailable (%s); posting instead", error_code(error))
             self.stream = False
@@ -195,16 +254,22 @@ class Delivery:
         message.pace.streaming()
         return True
 
-    async def _append_stream(self, message: _Message, text: str, *, stop: bool = False) -> bool:
-        """Append to a streaming message (with ``stop``: the final text, ending the stream)."""
+    async def _append_stream(
+        self, message: _Message, text: str, *, stop: bool = False, chunks: list | None = None
+    ) -> bool:
+        """Append to a streaming message (with ``stop``: the final text, ending the stream;
+        ``chunks``: the text with steps, in order)."""
         assert message.ts is not None
+        words, channel = "" if chunks else text, self.target.channel
         try:
             if stop:  # the answer's last words: the end blocks go with them
-                blocks, channel = self._end_blocks, self.target.channel
-                await self.slack.stop_stream(channel, message.ts, text, blocks, pace=message.pace)
+                blocks = self._end_blocks
+                await self.slack.stop_stream(
+                    channel, message.ts, words, blocks, pace=message.pace, chunks=chunks
+                )
                 self._end_blocks = None
             else:
-                await self.slack.append_stream(self.target.channel, message.ts, text)
+                await self.slack.append_stream(channel, message.ts, words, chunks)
         except SlackApiError as error:
             code = error_code(error)
             message.streaming = False
@@ -236,7 +301,7 @@ class Delivery:
             log.debug("chat.stopStream: %s", error_code(error))
 
     async def _post_or_update(self, message: _Message, text: str, *, last: bool = False) -> None:
-        blocks = self._end_blocks if last else None  # the end blocks ride on the last call
+        blocks = self._blocks(last)  # the end blocks ride on the last call
         if message.ts is None:
             message.ts = await self.slack.post_markdown(self.target, text, blocks)
             message.text, self._end_blocks = text, None if last else self._end_blocks
@@ -264,3 +329,7 @@ class Delivery:
             await self._post_or_update(self._next_message(), text, last=last)
             return
         message.text, self._end_blocks = combined, None if last else self._end_blocks
+
+
+def _text(text: str) -> dict:
+    return {"type": "markdown_text", "text": text}
