@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from slackgpt.answering import prompt, tool_loop
 from slackgpt.answering.tool_loop import Limits, Talk, Tally
@@ -24,6 +24,7 @@ from slackgpt.model.tool_calls import check_calls
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Question
+from slackgpt.slack.tasks import FAILED
 from slackgpt.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,8 @@ class AnswerStream:
     async def _end_interrupted(self, why: str) -> None:
         """End an answer that could not be completed: keep what was shown, add why."""
         delivery = self.delivery
+        for step in delivery.steps.running():  # a card left spinning would never stop
+            delivery.show(replace(step, status=FAILED, output="stopped"))
         if delivery.has_text or delivery.steps:  # shown, queued, or on its way: after it
             delivery.write(prompt.interrupted(why))
             await delivery.finish()

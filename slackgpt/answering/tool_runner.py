@@ -34,7 +34,7 @@ class ToolRunner:
     ):
         self.toolbox, self.limits, self.delivery = toolbox, limits, delivery
         self.slack, self.tally = slack, tally
-        self.status_shown = False  # a status was set while the answer's message was visible
+        self.status_shown = False  # a tool's status was set (it may outlast the answer)
 
     async def run(self, calls: list[Checked], budget: int) -> list[dict]:
         """Run one round's ``calls``; their ``tool`` messages, one per call, in order."""
@@ -64,14 +64,15 @@ class ToolRunner:
         return titles
 
     async def clear_status(self) -> None:
-        """Take away a status set while the answer was visible (Slack clears one only when a
-        new message comes)."""
+        """Take away the status the rounds set: Slack clears one when a message is posted,
+        and a status set after the answer's message (which calls racing each other cannot
+        tell) would stay."""
         if self.status_shown:
             await self.slack.set_status(self.delivery.target, "")
 
     async def _status(self, status: str) -> None:
         if status:
-            self.status_shown = self.status_shown or self.delivery.started
+            self.status_shown = True
             await self.slack.set_status(self.delivery.target, status)
 
     async def _result(self, call: Checked, step_id: str) -> ToolResult:

@@ -47,6 +47,10 @@ class Steps:
     def update(self, step: Step) -> None:
         self._steps[step.id] = step
 
+    def running(self) -> list[Step]:
+        """The steps not ended yet."""
+        return [step for step in self._steps.values() if step.status == RUNNING]
+
     def chunk(self, step: Step) -> dict:
         """The ``task_update`` chunk for ``step``: details, output and sources only once."""
         before = self._sent.get(step.id)
