@@ -53,7 +53,7 @@ class Delivery:
     _pending: str = ""
     _closing: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _closed: asyncio.Event = field(default_factory=asyncio.Event)
+    _hurry: asyncio.Event = field(default_factory=asyncio.Event)  # ends the pump's wait
     _pump: asyncio.Task[None] | None = None
     _last_flush: float = float("-inf")
     _written: bool = False
@@ -82,6 +82,8 @@ class Delivery:
             return
         self._pending += text
         self._written = True
+        if self._first_words():  # after steps shown alone: no wait for the next update
+            self._hurry.set()
         self._wake_pump()
 
     def show(self, step: Step) -> None:
@@ -106,7 +108,7 @@ class Delivery:
         """
         self._end_blocks = blocks or None
         self._closing = True
-        self._closed.set()
+        self._hurry.set()
         self._wake.set()
         if self._pump is not None:
             await self._pump
@@ -139,16 +141,23 @@ class Delivery:
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
+            if not (self._pending or self._before):  # woken by what a flush took already
+                continue
             wait = self._last_flush + self._interval() - time.monotonic()
-            if wait > 0:
+            if wait > 0 and not self._first_words():
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._closed.wait(), wait)
+                    await asyncio.wait_for(self._hurry.wait(), wait)
             if self._closing:
                 return
+            self._hurry.clear()
             if await self._budget_now():
                 await self._flush(final=False)
             else:  # the text gathers; the budget is asked again after an interval, not per word
                 self._last_flush = time.monotonic()
+
+    def _first_words(self) -> bool:
+        """The answer's first words are waiting (after steps shown alone): they go at once."""
+        return bool(self._pending.strip()) and not any(m.text.strip() for m in self.messages)
 
     def _interval(self) -> float:
         """The pace of updates: ``interval``, stretched while many messages share a budget."""

@@ -79,3 +79,17 @@ async def test_steps_before_any_words_wait_for_them_on_a_posted_answer(slack, cl
     assert message["blocks"][-1]["elements"][0]["text"] == (
         ":white_check_mark: Searched Slack: 1 result")
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_the_first_words_after_steps_go_at_once(slack, client):
+    root, reply = reply_to(slack, client, interval=10)  # no second update for 10 s
+    reply.show(Step("s1", "Searching Slack"))
+    await slack.wait_for(lambda: slack.bot_replies("C1", root["ts"]))
+    reply.show(Step("s1", "Searched Slack", DONE))  # waits for the interval
+    reply.write("Friday.")  # the answer's first words: at once, with the step before them
+    await slack.wait_for(lambda: slack.bot_text("C1", root["ts"]) == "Friday.")
+    assert [c["status"] for c in slack.tasks("C1", slack.bot_replies("C1", root["ts"])[0]["ts"])
+            ] == [DONE]
+    await reply.finish()
+    assert [c.method for c in slack.calls] == [
+        "chat.startStream", "chat.appendStream", "chat.stopStream"]
