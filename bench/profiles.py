@@ -5,6 +5,7 @@
 * :class:`Busy`: a working day's busy hour (issue 11): questions arriving at random for a
   while in a few channels, a third of them inside existing human threads, while people
   chat in threads that are not for the bot. :meth:`Busy.schedule` says what happens when.
+* :class:`Tools`: N questions at once, each answered after rounds of Slack search (issue 19).
 """
 
 from __future__ import annotations
@@ -172,3 +173,18 @@ class Photos:
 
     def channel_ids(self) -> list[str]:
         return [f"CPHOTO{i:02d}" for i in range(self.messages)]
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Issue 19: ``n`` questions at once (each in its own channel), each answered after
+    ``rounds`` rounds of Slack search, every search taking ``tool_latency`` seconds in Slack;
+    Slack's rate tiers on."""
+
+    n: int = 20
+    rounds: int = 2
+    tool_latency: float = 0.3
+    world: World = field(default_factory=lambda: World(first_token=0.5, tokens=20))
+
+    def questions(self) -> list[Question]:
+        return Burst(self.n).questions()
