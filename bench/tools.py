@@ -149,6 +149,7 @@ def figures(s: Session, asked: list[an.Asked], calls: list, streams: list, profi
         "throttled": sum(1 for c in calls if c.status == 429),
         "calls_per_answer": {m: n / len(asked) for m, n in sorted(per_answer.items())},
         "searches": sum(1 for c in calls if c.method == "assistant.search.context"),
+        "calls_total": dict(sorted(Counter(c.method for c in calls).items())),
         "streamed": sum(1 for q in asked if any(
             c.method == "chat.startStream" and c.response.get("ok") for c in mine[q.key])),
     }
@@ -222,5 +223,6 @@ def tools_lines(profile: Tools, r: Result) -> list[str]:
         f"{r.get('expected_progress_samples')} tool calls; {r.get('streamed')} of {profile.n} "
         f"answers streamed (the rest posted: Slack's stream budget); {r.get('searches')} "
         f"searches; 429s: {r.get('throttled')}",
-        f"Slack calls per answer: {calls}",
+        f"Slack calls per answer, in its thread: {calls}",
+        "all Slack calls: " + ", ".join(f"{m} {v}" for m, v in r.get("calls_total", {}).items()),
     ]
