@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from slackgpt.formatting import split_off, unsafe_tail
 from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.delivery_steps import StepsDelivery
 from slackgpt.slack.events import Target
 from slackgpt.slack.pacing import Pace
 from slackgpt.slack.tasks import Step, Steps
@@ -40,8 +41,8 @@ class _Message:
 
 
 @dataclass
-class Delivery:
-    """One answer being delivered into a thread."""
+class Delivery(StepsDelivery):
+    """One answer being delivered into a thread (its steps: :class:`StepsDelivery`)."""
 
     slack: SlackApi
     target: Target
@@ -84,15 +85,6 @@ class Delivery:
         self._written = True
         if self._first_words():  # after steps shown alone: no wait for the next update
             self._hurry.set()
-        self._wake_pump()
-
-    def show(self, step: Step) -> None:
-        """Queue a step's progress, after the text written so far; never waits on Slack."""
-        if self.stopped_by_user:
-            return
-        self.steps.update(step)
-        self._before += [self._pending, step] if self._pending else [step]
-        self._pending = ""
         self._wake_pump()
 
     def _wake_pump(self) -> None:
@@ -155,10 +147,6 @@ class Delivery:
             else:  # the text gathers; the budget is asked again after an interval, not per word
                 self._last_flush = time.monotonic()
 
-    def _first_words(self) -> bool:
-        """The answer's first words are waiting (after steps shown alone): they go at once."""
-        return bool(self._pending.strip()) and not any(m.text.strip() for m in self.messages)
-
     def _interval(self) -> float:
         """The pace of updates: ``interval``, stretched while many messages share a budget."""
         return self.messages[-1].pace.interval() if self.messages else self.interval
@@ -178,33 +166,6 @@ class Delivery:
         self._pending = self._pending[len(text) :]
         self._last_flush = time.monotonic()
         await self._deliver(text, last=final)
-
-    async def _flush_steps(self, *, final: bool) -> None:
-        """Steps with the text around them, in one stream call when they fit the message;
-        else the text, then the cards (posted: the context block, updated)."""
-        hold = 0 if final else unsafe_tail(self._pending)
-        tail = self._pending[len(self._pending) - hold :]
-        parts = [*self._before, self._pending[: len(self._pending) - hold]]
-        self._before, self._pending, self._last_flush = [], tail, time.monotonic()
-        text = "".join(p for p in parts if isinstance(p, str))
-        current = self._current()
-        if self.stream and (current.ts is None or current.streaming):
-            if len(current.text) + len(text) > self.limit:
-                await self._deliver(text, last=final)
-                parts, text = [p for p in parts if isinstance(p, Step)], ""
-                current = self._current()
-            chunks = [self.steps.chunk(p) if isinstance(p, Step) else _text(p) for p in parts if p]
-            if await self._add(current, text, last=final, chunks=chunks):
-                return
-        await self._deliver(text, last=final)
-        message = self.messages[-1]
-        if not text and message.ts and not message.streaming and not self.stopped_by_user:
-            await self._update(message, "", self._blocks(final), last=final)
-
-    def _blocks(self, last: bool) -> list[dict] | None:
-        """The blocks of a posted message's next post or update: its steps, then (with its
-        last text) the end blocks."""
-        return [*self.steps.blocks(), *((self._end_blocks or []) if last else [])] or None
 
     async def _deliver(self, text: str, *, last: bool = False) -> None:
         while text and not self.stopped_by_user:
@@ -339,6 +300,3 @@ class Delivery:
             return
         message.text, self._end_blocks = combined, None if last else self._end_blocks
 
-
-def _text(text: str) -> dict:
-    return {"type": "markdown_text", "text": text}

@@ -5,6 +5,11 @@ A link looks like ``https://team.slack.com/archives/C123/p1700000000123456`` (a 
 ``?thread_ts=1700000000.000100&cid=C123``): ``p`` and sixteen digits are the message's ts
 with the dot taken out before its last six digits. Offered when the question or its thread
 holds such a link, or when Slack search (whose results are such links) is offered.
+
+A tool, not a read before the model is asked: the model reads only the links it needs (a
+link pasted long ago in a thread is not fetched again for every follow-up), can follow the
+links search found, and the read goes through the same checks, limits and task cards as
+every tool. The cost: a model without tool support does not read links.
 """
 
 from __future__ import annotations
