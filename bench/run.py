@@ -15,6 +15,8 @@ through their public hooks. Two profiles (``bench/profiles.py``):
 * ``tools``: 20 mentions at once, each answered after 2 rounds of Slack search (300 ms a
   search), Slack's rate tiers on; first progress after each tool call, done
   (``bench/tools.py``).
+* ``long-thread``: a 10,000-message thread: the pages a reply and a mention in it cost, and
+  the delay to another thread's answer (``bench/long_thread.py``).
 
     .venv/bin/python -m bench.run                       # burst: N = 1, 50, 200, 3 runs
     .venv/bin/python -m bench.run --quick               # CI's smoke test (~20 s)
@@ -22,6 +24,7 @@ through their public hooks. Two profiles (``bench/profiles.py``):
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
     .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
     .venv/bin/python -m bench.run --profile tools       # tool calls, issue 19
+    .venv/bin/python -m bench.run --profile long-thread # pages, issue 18 item 1
 
 Every run writes its figures as JSON (``--json``; default ``bench-results/<profile>.json``,
 ``<profile>-quick.json`` for ``--quick``) and, next to it, a PNG of the first words and done
@@ -57,6 +60,7 @@ from bench.analysis import summarize  # noqa: E402
 from bench.bot_process import Launch, kill_leftovers  # noqa: E402
 from bench.burst import run_burst  # noqa: E402
 from bench.busy import busy_targets, run_busy  # noqa: E402
+from bench.long_thread import long_thread  # noqa: E402
 from bench.photos import photos  # noqa: E402
 from bench.profiles import Busy, Tools, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
@@ -67,7 +71,8 @@ from bench.tools import run_tools, tools_lines, tools_targets  # noqa: E402
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy", "photos", "tools"), default="burst",
+    add("--profile", choices=("burst", "busy", "photos", "long-thread", "tools"),
+        default="burst",
         help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
         "tokens, 1 run")
@@ -259,6 +264,8 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         if args.profile == "photos":
             lines, doc = await photos(options(args, World()), workdir)
+        elif args.profile == "long-thread":
+            lines, doc = await long_thread(options(args, World()), workdir)
         elif args.profile == "busy":
             lines, doc = await busy(args, workdir)
         elif args.profile == "tools":

@@ -120,6 +120,8 @@ async def serve(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, on_signal)
     runtime = build_runtime(settings)
+    with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, lambda: runtime.profiles.reload(force=True))
     try:
         await runtime.start()
         # What is loaded by now (the SDKs, Bolt, pydantic's models) lives as long as the

@@ -11,6 +11,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
+from slackgpt.config.profile_file import ProfileBook
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
 from slackgpt.files.image_reader import ImageReader
@@ -135,6 +136,8 @@ class Runtime:
         self.http: HttpServer | None = None
         self.toolkit = Toolkit()  # the tools answers may use (MCP servers' are added to it)
         self._searching: asyncio.Future[None] | None = None  # Slack asked beside connecting
+        self.profiles = ProfileBook(settings.profiles, settings.profiles_file)
+        self._watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Check the shared store and the tokens, then connect; returns once events flow."""
@@ -165,7 +168,10 @@ class Runtime:
             parser=self.parser,
             images=self.images,
             toolkit=self.toolkit,
+            profiles=self.profiles,
         )
+        if settings.profiles_file is not None:  # a changed file takes effect without a restart
+            self._watching = asyncio.create_task(self.profiles.watch())
         secret = settings.slack_signing_secret or None
         app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
         if settings.slack_mode == "http":
@@ -208,6 +214,8 @@ class Runtime:
         await self._disconnect()
         if self._searching is not None and not self._searching.done():
             self._searching.cancel()  # start-up failed before it was waited for
+        if self._watching is not None:
+            self._watching.cancel()
         if self.pane is not None:
             await self.pane.close()
         await self.parser.aclose()

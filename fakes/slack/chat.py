@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from fakes.slack.blocks import MARKDOWN_LIMIT, check_blocks, check_chunks
@@ -12,6 +13,7 @@ from fakes.slack.state import Message, Workspace
 
 API = Registry()
 
+METADATA_LIMIT = 8_000  # a guess: Slack says only "exceeds size limit"
 TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text (chat.update: see arguments.py)
 
 
@@ -26,8 +28,9 @@ def post_message(ws: Workspace, params: Json) -> Json:
     if not text and not blocks and not params.get("attachments") and markdown is None:
         raise SlackError("no_text")
     check_blocks(blocks)
-    thread_ts = params.get("thread_ts")
+    thread_ts, metadata = params.get("thread_ts"), message_metadata(params)
     msg = ws.post(channel, text[:TEXT_LIMIT], thread_ts, blocks=blocks, markdown=markdown)
+    msg.metadata = metadata
     return {"channel": channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
 
 
@@ -43,6 +46,9 @@ def update(ws: Workspace, params: Json) -> Json:
     if not text and blocks is None and markdown is None:
         raise SlackError("no_text")
     check_blocks(blocks)
+    metadata = message_metadata(params)
+    if "metadata" in params:  # left out: kept; an empty object: removed
+        msg.metadata = metadata
     msg.text = msg.text if text is None else text
     msg.blocks = msg.blocks if blocks is None else blocks or None  # omitted blocks stay
     msg.markdown = markdown
@@ -102,10 +108,33 @@ def stop_stream(ws: Workspace, params: Json) -> Json:
     """End a stream with its last text and blocks (a refused call changes nothing)."""
     msg = _open_stream(ws, params)
     check_blocks(params.get("blocks"))
+    metadata = message_metadata(params)
     msg.markdown = _grow(ws, params, msg.markdown or "")
     _note(msg, params)
+    msg.metadata = metadata or msg.metadata
     msg.blocks, msg.streaming = params.get("blocks") or msg.blocks, False
     return {"channel": msg.channel, "ts": msg.ts, "message": msg.api(ws.team_id)}
+
+
+def message_metadata(params: Json) -> Json | None:
+    """The ``metadata`` argument: a JSON string of ``{"event_type", "event_payload"}`` (an
+    empty object removes it), else Slack's refusal."""
+    raw = params.get("metadata")
+    if raw in (None, ""):
+        return None
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError as e:
+        raise SlackError("invalid_metadata_format") from e
+    if value == {}:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("event_type"), str):
+        raise SlackError("invalid_metadata_schema")
+    if not isinstance(value.get("event_payload", {}), dict):
+        raise SlackError("invalid_metadata_schema")
+    if len(json.dumps(value)) > METADATA_LIMIT:
+        raise SlackError("metadata_too_large")
+    return value
 
 
 def _open_stream(ws: Workspace, params: Json) -> Message:

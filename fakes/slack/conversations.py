@@ -7,7 +7,6 @@ invisible: ``channel_not_found``); pages follow Slack's cursors.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 
 from fakes.slack.errors import SlackError
 from fakes.slack.records import Json, truthy
@@ -21,22 +20,23 @@ HISTORY_LIMIT, HISTORY_MAX = 100, 999  # conversations.history: default and larg
 
 @API.method("conversations.replies")
 def replies(ws: Workspace, params: Json) -> Json:
-    """A thread, root first (a reply's ts lists only that reply), in cursor pages; with
-    ``oldest``/``latest`` (``inclusive``) only the replies in that span follow the root,
-    which Slack always lists first (UNCONFIRMED in Slack's docs; seen in its answers)."""
+    """A thread, root first (a reply's ts lists only that reply), in cursor pages."""
     ws.member_of(params.get("channel"))  # a declared channel the bot is not in
     root = ws.find(params, missing="thread_not_found")
     is_reply = root.thread_ts not in (None, root.ts)
     thread = [root] if is_reply else ws.thread_messages(root.channel, root.ts)
-    span = _span(params)
-    thread = thread[:1] + [m for m in thread[1:] if span(m.ts)]
-    messages = [m.api(ws.team_id) for m in thread]
+    with_metadata = truthy(params.get("include_all_metadata"))
+    messages = [m.api(ws.team_id, metadata=with_metadata) for m in thread]
     if len(thread) > 1:
         users = sorted({m.user for m in thread[1:] if m.user})
         messages[0] |= {"thread_ts": root.ts, "reply_count": len(thread) - 1}
         messages[0] |= {"latest_reply": thread[-1].ts, "reply_users": users}
+        messages[0] |= {"reply_users_count": len(users)}
         for m in messages[1:]:
             m["parent_user_id"] = root.user
+    # "Pagination by time": the messages between oldest and latest, earliest first.
+    within = _within(params)
+    messages = [m for m in messages if within(m["ts"])]
     start = 0
     if params.get("cursor"):
         try:
@@ -58,7 +58,7 @@ def replies(ws: Workspace, params: Json) -> Json:
 def history(ws: Workspace, params: Json) -> Json:
     """Top-level messages newest first; ``oldest``/``latest``/``inclusive``, cursor pages."""
     channel = ws.readable(params.get("channel"), "history")
-    in_range = _span(params)
+    in_range = _within(params)
     found = [m for m in ws.top_level(channel.id) if in_range(m.ts)]
     start = 0
     if params.get("cursor"):
@@ -114,8 +114,8 @@ def _with_replies(ws: Workspace, root: Message) -> Json:
     return out
 
 
-def _span(params: Json) -> Callable[[str], bool]:
-    """Whether a ts is within ``oldest``/``latest`` (each included with ``inclusive``)."""
+def _within(params: Json):
+    """Whether a ts is between ``oldest`` and ``latest`` (``inclusive``: either end too)."""
     oldest, latest = _ts_arg(params, "oldest"), _ts_arg(params, "latest")
     inclusive = truthy(params.get("inclusive"))
 
@@ -128,7 +128,7 @@ def _span(params: Json) -> Callable[[str], bool]:
 
 
 def _ts_arg(params: Json, name: str) -> tuple[int, int] | None:
-    """``oldest`` / ``latest`` of conversations.history (None if absent)."""
+    """``oldest`` / ``latest`` of a conversations.* read (None if absent)."""
     value = params.get(name)
     if value in (None, ""):
         return None

@@ -3,6 +3,7 @@ the bot's scopes; plain data and the small queries its Web API methods and tests
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class Message:
     chunks: list[Json] = field(default_factory=list)  # what chat.*Stream showed, in order
     task_display_mode: str | None = None
     stopped_by_user: bool = False
+    metadata: Json | None = None  # {"event_type", "event_payload"}, from the app that posted
     at: float = field(default_factory=time.monotonic)
 
     def visible(self) -> str:
@@ -70,11 +72,12 @@ class Message:
             card["sources"] += chunk.get("sources", [])
         return list(cards.values())
 
-    def api(self, team: str) -> Json:
-        """The message as the Web API shows it."""
+    def api(self, team: str, *, metadata: bool = False) -> Json:
+        """The message as the Web API shows it (its metadata only when asked for)."""
         text = self.text if self.markdown is None else self.markdown
         out = {"type": "message", "ts": self.ts, "text": text, "team": team}
         keys = ("user", "thread_ts", "bot_id", "app_id", "blocks", "files", "subtype")
+        keys += ("metadata",) if metadata else ()
         return out | {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -136,10 +139,12 @@ class Workspace:
         bot_id: str | None = None,
         files: list[Json] | None = None,
         subtype: str | None = None,
+        metadata: Json | str | None = None,
     ) -> Json:
         """Store a message as if someone posted it; return it (with ``channel``)."""
         msg = Message(channel, self.new_ts(), text, user, thread_ts, bot_id, files=files)
         msg.subtype = subtype
+        msg.metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
         self.messages[(channel, msg.ts)] = msg
         return {**msg.api(self.team_id), "channel": channel}
 

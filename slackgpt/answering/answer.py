@@ -20,16 +20,18 @@ from slackgpt.answering.hooks import Addition, Extras
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.answering.tool_loop import Limits
+from slackgpt.config.profile_file import ProfileBook
 from slackgpt.config.settings import Settings
 from slackgpt.files.attachments import Attachments, read_attachments
 from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
+from slackgpt.slack import thread_reads
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
-from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question
 from slackgpt.slack.people import People, people_in
 from slackgpt.state.local import State
 from slackgpt.tools.toolbox import Toolbox, Toolkit, asker_of
@@ -55,6 +57,7 @@ class Answerer:
         parser: Parser | None = None,
         images: ImageReader | None = None,
         toolkit: Toolkit | None = None,
+        profiles: ProfileBook | None = None,
     ):
         self.slack = slack
         self.model = model
@@ -70,6 +73,7 @@ class Answerer:
         self.toolkit = toolkit  # the tools answers may use (None: none)
         self.limits = Limits(settings.tool_rounds, settings.tool_timeout,
                              settings.tool_output_tokens)
+        self.profiles = profiles or ProfileBook(settings.profiles)  # reloaded by the runtime
         self._in_flight: set[asyncio.Task[object]] = set()
 
     async def answer(self, question: Question, *, follow_up: bool = False) -> None:
@@ -117,7 +121,8 @@ class Answerer:
 
     async def _answer(self, question: Question, follow_up: bool, settled: bool) -> None:
         # The cheap checks come first: no Slack read is spent on someone who is refused.
-        refusal = policy.refusal(self.settings.access, question, self.identity)
+        profile = self.profiles.current.for_conversation(question.channel)
+        refusal = policy.refusal(self.settings.access, question, self.identity, profile)
         thread: list[dict] | None = None
         if follow_up:
             has_bot, thread = await self.threads.has_bot(question, allowed=refusal is None)
@@ -159,7 +164,7 @@ class Answerer:
         be read (the asker alone is told why)."""
         channel, thread_ts = question.channel, question.thread_ts or question.ts
         try:
-            thread = await self.slack.thread(channel, thread_ts)
+            thread = await thread_reads.read(self.slack, channel, thread_ts)
         except SlackApiError as error:
             code = error_code(error)
             log.info("cannot summarize a thread in %s (%s)", channel, code)
@@ -197,10 +202,11 @@ class Answerer:
         # the claim is known to be ours (a duplicate only costs a cancelled request). Noting
         # the thread as the bot's (a shared store's round trip) holds up neither.
         target = question.target
-        joined = asyncio.ensure_future(self.threads.joined(question))
+        joined = asyncio.ensure_future(self.threads.joined(question))  # a summary: not joined
         claim = asyncio.ensure_future(self._claim(question, settled))
         status = asyncio.ensure_future(self.slack.set_status(target, STATUS))
-        delivery = Delivery(self.slack, target, interval=self.settings.stream_interval)
+        delivery = Delivery(self.slack, target, interval=self.settings.stream_interval,
+                            metadata=SUMMARY_METADATA if question.summary else None)
         buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
         stream = AnswerStream(
             question, delivery, claim, self.model, self.slack, self.settings.show_usage, buttons
@@ -260,7 +266,8 @@ class Answerer:
     ):
         """``budget → Prompt`` for this question."""
         settings = self.settings
-        system = policy.system_prompt_for(settings.access, question.channel, settings.system_prompt)
+        profile = self.profiles.current.for_conversation(question.channel)
+        system = policy.system_prompt_for(profile, settings.system_prompt)
         system = f"{system}\n\n{addition.system}" if addition.system else system
 
         def build(budget: int) -> prompt.Prompt:

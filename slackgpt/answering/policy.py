@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from slackgpt.config.profiles import Profile
 from slackgpt.config.values import AccessRules
 from slackgpt.formatting import slack_to_text
 from slackgpt.slack.events import BotIdentity, Question
@@ -26,14 +27,18 @@ NOT_ALLOWED_CHANNEL = (
 
 
 def refusal(
-    rules: AccessRules, question: Question, identity: BotIdentity
+    rules: AccessRules, question: Question, identity: BotIdentity, profile: Profile | None = None
 ) -> str | None:
-    """Why the bot won't ask the model (nothing asked, or no access), or None.
+    """Why the bot won't ask the model (nothing asked, or no access by the settings or by the
+    conversation's ``profile``), or None.
 
     The per-person limit is separate (``State.count_request``): it counts, so it goes last.
     """
     if not slack_to_text(question.text, identity.user_id) and not question.files:
         return HINT.format(name=identity.name or "bot")
+    allowed = profile.allowed_users if profile else None
+    if allowed is not None and question.user not in allowed:
+        return NOT_ALLOWED_USER
     return check_access(rules, question.channel, question.user, question.is_dm)
 
 
@@ -49,13 +54,13 @@ def check_access(rules: AccessRules, channel: str, user: str, is_dm: bool) -> st
     return None
 
 
-def system_prompt_for(rules: AccessRules, channel: str, default: str) -> str:
-    """``default``, followed by the channel's own instructions when it has some.
+def system_prompt_for(profile: Profile, default: str) -> str:
+    """``default``, followed by the conversation's profile's instructions when it has some.
 
-    The channel's prompt is added rather than substituted, so the general rules in ``default``
-    (language, Slack formatting, how speakers are named) still hold.
+    The profile's instructions are added rather than substituted, so the general rules in
+    ``default`` (language, Slack formatting, how speakers are named) still hold.
     """
-    extra = rules.channel_prompts.get(channel)
+    extra = profile.instructions
     return f"{default}\n\n{extra}" if extra else default
 
 

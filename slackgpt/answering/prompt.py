@@ -70,7 +70,15 @@ def build_prompt(
     context = [{"role": "user", "content": quoted}] if quoted else []
     room = budget - sum(message_tokens(m) for m in context)
     messages, dropped = fit_to_budget([system, *filter(None, head), *reversed(recent)], room)
-    return Prompt([*messages[:1], *context, *messages[1:]], _notes(attachments, dropped + skipped))
+    unread = _unread(thread)  # a long thread is read as its root and newest replies
+    notes = _notes(attachments, dropped + skipped + unread)
+    return Prompt([*messages[:1], *context, *messages[1:]], notes)
+
+
+def _unread(thread: list[dict]) -> int:
+    """Replies of the thread that were not read (its root says how many it has)."""
+    root = thread[0] if thread else {}
+    return max(0, int(root.get("reply_count") or 0) - (len(thread) - 1))
 
 
 def _spoken(thread: list[dict], until_ts: str | None) -> list[dict]:

@@ -12,8 +12,9 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
+from slackgpt.slack import thread_reads
 from slackgpt.slack.api import SlackApi, error_code
-from slackgpt.slack.events import BotIdentity, Question, is_own
+from slackgpt.slack.events import BotIdentity, Question, is_answer
 from slackgpt.state.local import State
 
 log = logging.getLogger(__name__)
@@ -35,16 +36,18 @@ class Threads:
         if not question.thread_ts:
             return [question.as_message()]
         try:
-            thread = await self.slack.thread(question.channel, question.thread_ts)
+            thread = await thread_reads.read(self.slack, question.channel, question.thread_ts)
         except SlackApiError as error:
             log.warning("could not read thread (%s); answering the message alone", error)
             return [question.as_message()]
         return _with(thread, question)
 
     async def joined(self, question: Question) -> None:
-        """Note that the bot is answering in the question's thread."""
+        """Note that the bot is answering in the question's thread: it takes part in it from
+        now on. A summary only reads the thread, so it is noted as not the bot's (which never
+        undoes an earlier answer there)."""
         target = question.target
-        await self.state.remember_thread(target.channel, target.thread_ts, True)
+        await self.state.remember_thread(target.channel, target.thread_ts, not question.summary)
 
     async def has_bot(self, question: Question, *, allowed: bool) -> Learned:
         """Whether the bot takes part in the question's thread, from memory or read once (only
@@ -71,21 +74,21 @@ class Threads:
         short the thread stays unknown (a later reply asks again), and answers keep theirs.
         """
         try:
-            thread = await self.slack.learn_thread(channel, thread_ts)
+            learned = await thread_reads.learn(self.slack, channel, thread_ts, self.identity)
         except SlackApiError as error:
             log.warning("could not read thread %s (%s)", thread_ts, error_code(error))
             return False, None
-        if thread is None:
+        if learned is None:
             log.info("thread %s not read: its budget is kept for answers for now", thread_ts)
             return False, None
-        has_bot = any(is_own(message, self.identity) for message in thread)
+        has_bot, thread = learned
         await self.state.remember_thread(channel, thread_ts, has_bot)
         return has_bot, thread
 
 
 def _joined_before(thread: list[dict], ts: str, identity: BotIdentity) -> bool:
-    """True when the bot had written in ``thread`` before the message ``ts``."""
-    return any(is_own(m, identity) and float(m.get("ts") or 0) < float(ts) for m in thread)
+    """True when the bot had answered in ``thread`` before the message ``ts``."""
+    return any(is_answer(m, identity) and float(m.get("ts") or 0) < float(ts) for m in thread)
 
 
 def _with(thread: list[dict], question: Question) -> list[dict]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from slackgpt.config.profile_file import read_profiles
+from slackgpt.config.profiles import Profile, Profiles, from_channel_prompts
 from slackgpt.config.reader import Reader, is_placeholder
 from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
 from slackgpt.logs import url_password
@@ -71,6 +74,8 @@ class Settings:
     tool_rounds: int = 6
     tool_timeout: float = 30.0
     tool_output_tokens: int = 4_000
+    profiles_file: Path | None = None
+    profiles: Profiles = field(default_factory=Profiles)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -109,6 +114,7 @@ def known_names() -> frozenset[str]:
     get = Reader(recorder, [])
     for part in (_slack, _model, _behaviour, _pane, _tools):
         part(get)
+    _profiles(get, AccessRules())
     return frozenset(recorder.asked)
 
 
@@ -116,8 +122,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
     get = Reader(env, problems)
+    behaviour = _behaviour(get)
     settings = Settings(
-        **_slack(get), **_model(get), **_behaviour(get), **_pane(get), **_tools(get)
+        **_slack(get), **_model(get), **behaviour, **_pane(get), **_tools(get),
+        **_profiles(get, behaviour["access"]),
     )
     if problems:
         raise ConfigError(problems)
@@ -204,6 +212,22 @@ def _behaviour(get: Reader) -> dict[str, Any]:
         ),
         "log_format": get.choice("LOG_FORMAT", ("TEXT", "JSON"), default="TEXT").lower(),
     }
+
+
+def _profiles(get: Reader, access: AccessRules) -> dict[str, Any]:
+    """The profiles: from PROFILES_FILE, else CHANNEL_PROMPTS as one profile per channel."""
+    raw = get.text("PROFILES_FILE")
+    if not raw:
+        return {"profiles": from_channel_prompts(access.channel_prompts, Profile())}
+    if get.text("CHANNEL_PROMPTS"):
+        get.problems.append(
+            "CHANNEL_PROMPTS and PROFILES_FILE are both set: move each channel's instructions "
+            "into the profiles file (instructions = \"…\"), and unset CHANNEL_PROMPTS."
+        )
+    path = Path(raw).expanduser()
+    profiles, problems = read_profiles(path, get.env)
+    get.problems.extend(problems)
+    return {"profiles_file": path, "profiles": profiles}
 
 
 def _pane(get: Reader) -> dict[str, Any]:

@@ -46,7 +46,6 @@ TEXT_LIMIT = 4_000  # chat.update refuses more (msg_too_long); beside blocks, a 
 _ALWAYS = {"chat.postMessage": {"unfurl_links": False, "unfurl_media": False}}
 CLAIM_REACTION = "eyes"
 CLAIM_PATIENCE = 2.0  # seconds the 👀 may take (Slack slow, a 429's Retry-After), then let go
-LEARNING_KEEPS = 0.4  # of the thread-read budget, left to answers by reads that only learn
 
 
 class SlackApi(ToolsDoor):
@@ -126,20 +125,6 @@ class SlackApi(ToolsDoor):
         return str(response["url"])
 
     # -- reading ---------------------------------------------------------------------------
-
-    async def learn_thread(self, channel: str, thread_ts: str) -> list[dict] | None:
-        """A thread read only to learn whether the bot takes part in it: None when the read
-        budget is short (LEARNING_KEEPS of it stays for answers). Raises SlackApiError."""
-        if not await self.quota.reserve("conversations.replies", keep=LEARNING_KEEPS):
-            return None
-        return await self.thread(channel, thread_ts, prepaid=True)
-
-    async def thread(self, channel: str, thread_ts: str, *, prepaid: bool = False) -> list[dict]:
-        """All messages of a thread, root first, following every page (``prepaid``: the
-        first page's call was reserved by this door)."""
-        where = {"channel": channel, "ts": thread_ts, "limit": 200}
-        return await walk(self.call, "conversations.replies", "messages", 10**9, prepaid=prepaid,
-                          **where)
 
     async def user_name(self, user: str) -> str | None:
         """How a person is called in Slack (display name, else real name); None when Slack
@@ -243,11 +228,15 @@ class SlackApi(ToolsDoor):
         await respond(self._open()[1], response_url, neutralize_pings(text))
 
     async def post_markdown(
-        self, target: Target, markdown: str, blocks: list[dict] | None = None
+        self,
+        target: Target,
+        markdown: str,
+        blocks: list[dict] | None = None,
+        metadata: str | None = None,
     ) -> str:
         """Post Markdown in the thread (a markdown block, or mrkdwn where blocks are refused),
-        followed by ``blocks`` (e.g. feedback buttons) when given."""
-        where = {"channel": target.channel, "thread_ts": target.thread_ts}
+        followed by ``blocks`` (e.g. feedback buttons), with ``metadata`` when given."""
+        where = {"channel": target.channel, "thread_ts": target.thread_ts, "metadata": metadata}
         response = await self._with_fallback("chat.postMessage", markdown, where, blocks)
         return str(response["ts"])
 
@@ -298,12 +287,14 @@ class SlackApi(ToolsDoor):
 
     async def stop_stream(
         self, channel: str, ts: str, markdown: str | None = None, blocks: list | None = None,
-        *, pace: Pace | None = None, chunks: list | None = None,
+        *, pace: Pace | None = None, metadata: str | None = None, chunks: list | None = None,
     ) -> None:
-        """End a streaming message, with its last text (or ``chunks``) and ``blocks`` when
-        given (blocks Slack refuses are left out, never the text); the stop ``pace`` holds."""
+        """End a streaming message, with its last text (or ``chunks``), ``blocks`` and
+        ``metadata`` when given (blocks Slack refuses are left out, never the text); the stop
+        ``pace`` holds, if any."""
         text = neutralize_pings(markdown) if markdown else None
-        where = {"channel": channel, "ts": ts, "markdown_text": text, "chunks": safe_chunks(chunks)}
+        where = {"channel": channel, "ts": ts, "markdown_text": text, "metadata": metadata}
+        where["chunks"] = safe_chunks(chunks)
         held = pace is not None and pace.take(STOP)
         try:
             await self.call("chat.stopStream", prepaid=held, **where, blocks=blocks or None)

@@ -36,8 +36,8 @@ class ToolsDoor:
     async def thread_from(
         self, channel: str, thread_ts: str, oldest: str | None, limit: int
     ) -> list[dict]:
-        """One page of a thread: its root, then replies from ``oldest`` on (inclusive), at
-        most ``limit`` messages. Raises SlackApiError."""
+        """One page of a thread, oldest first: from ``oldest`` on (inclusive; the root comes
+        only when it is in that span), at most ``limit`` messages. Raises SlackApiError."""
         where = {"channel": channel, "ts": thread_ts, "oldest": oldest, "limit": limit}
         page = await self.call("conversations.replies", **where, inclusive=bool(oldest) or None)
         return [m for m in page.get("messages") or [] if isinstance(m, dict)][:limit]

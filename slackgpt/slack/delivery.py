@@ -50,6 +50,7 @@ class Delivery(StepsDelivery):
     stream: bool = True
     limit: int = MESSAGE_LIMIT
     stopped_by_user: bool = False
+    metadata: str | None = None  # on every message of the answer (e.g. marks a summary)
     messages: list[_Message] = field(default_factory=list)
     _pending: str = ""
     _closing: bool = False
@@ -235,7 +236,8 @@ class Delivery(StepsDelivery):
             if stop:  # the answer's last words: the end blocks go with them
                 blocks = self._end_blocks
                 await self.slack.stop_stream(
-                    channel, message.ts, words, blocks, pace=message.pace, chunks=chunks
+                    channel, message.ts, words, blocks, pace=message.pace, chunks=chunks,
+                    metadata=self.metadata,
                 )
                 self._end_blocks = None
             else:
@@ -265,7 +267,8 @@ class Delivery(StepsDelivery):
             self._end_blocks = None  # a stream's last chance for them, whatever Slack says
         try:
             await self.slack.stop_stream(
-                self.target.channel, message.ts, blocks=blocks, pace=message.pace
+                self.target.channel, message.ts, blocks=blocks, pace=message.pace,
+                metadata=self.metadata,
             )
         except SlackApiError as error:
             log.debug("chat.stopStream: %s", error_code(error))
@@ -273,7 +276,7 @@ class Delivery(StepsDelivery):
     async def _post_or_update(self, message: _Message, text: str, *, last: bool = False) -> None:
         blocks = self._blocks(last)  # the end blocks ride on the last call
         if message.ts is None:
-            message.ts = await self.slack.post_markdown(self.target, text, blocks)
+            message.ts = await self.slack.post_markdown(self.target, text, blocks, self.metadata)
             message.text, self._end_blocks = text, None if last else self._end_blocks
             message.pace.posted()
             if not last:  # the update that will carry the last text is held now: it never waits

@@ -5,6 +5,7 @@ Pure: no clients, no I/O.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 # Message subtypes that carry something said: a person's message (with files, broadcast from
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 SPOKEN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
 CLAIM_TTL = 24 * 3600.0  # Slack redelivers an event for minutes, not days
 SUMMARY_AGAIN = 10.0  # seconds in which the same person's same summary is a double click
+SUMMARY_EVENT = "slackgpt_summary"  # the metadata of the bot's summaries: reading, not joining
+SUMMARY_METADATA = json.dumps({"event_type": SUMMARY_EVENT, "event_payload": {}})
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,13 @@ def is_own(message: dict, identity: BotIdentity) -> bool:
     return message.get("user") == identity.user_id or (
         identity.bot_id is not None and message.get("bot_id") == identity.bot_id
     )
+
+
+def is_answer(message: dict, identity: BotIdentity) -> bool:
+    """True for the bot's own message that joined the conversation: any but a summary (the
+    thread is read with its metadata to tell)."""
+    kind = (message.get("metadata") or {}).get("event_type")
+    return is_own(message, identity) and kind != SUMMARY_EVENT
 
 
 def question_from(event: dict, body: dict) -> Question:

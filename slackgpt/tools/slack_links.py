@@ -103,9 +103,8 @@ class ReadSlackMessage:
         refusal = await self.visibility.refusal(asker.user, link.channel)
         if refusal is not None:
             return ToolResult(f"Not read: {_WHY.get(refusal, refusal)}.", error=True)
-        root = link.thread_ts or link.ts
         try:
-            messages = await self.slack.thread_from(link.channel, root, _oldest(link), MESSAGES)
+            messages = await self._read(link)
         except SlackApiError as error:
             code = error_code(error)
             return ToolResult(f"Not read: {_WHY.get(code, code)}.", error=True)
@@ -113,9 +112,16 @@ class ReadSlackMessage:
         names = await self.people.names(users) if self.people else {}
         return read_result(link, messages, names)
 
-
-def _oldest(link: Link) -> str | None:
-    return link.ts if link.thread_ts else None
+    async def _read(self, link: Link) -> list[dict]:
+        """The linked message and the thread under it; for a reply, its thread's root (its
+        context) and the replies from the linked one on."""
+        if link.thread_ts is None:
+            return await self.slack.thread_from(link.channel, link.ts, None, MESSAGES)
+        replies = await self.slack.thread_from(link.channel, link.thread_ts, link.ts, MESSAGES)
+        if any(m.get("ts") == link.thread_ts for m in replies) or not replies:
+            return replies
+        root = await self.slack.thread_from(link.channel, link.thread_ts, None, 1)
+        return [*root[:1], *replies]
 
 
 def read_result(link: Link, messages: list[dict], names: dict[str, str]) -> ToolResult:

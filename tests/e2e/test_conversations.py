@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from fakes.openai import Reply
 from slackgpt.config.values import AccessRules
 from tests.helpers import PNG, thread_reply, until_handled, watch
@@ -246,8 +244,10 @@ async def test_user_over_the_hourly_limit_is_told_when_to_come_back(slack, llm, 
 
 
 async def test_channel_prompt_and_usage_footer(slack, llm, start_bot):
-    rules = AccessRules(channel_prompts=MappingProxyType({"C1": "Answer like a pirate."}))
-    await start_bot(access=rules, show_usage=True)
+    from slackgpt.config.profiles import Profile, from_channel_prompts
+
+    pirate = from_channel_prompts({"C1": "Answer like a pirate."}, Profile())  # CHANNEL_PROMPTS
+    await start_bot(profiles=pirate, show_usage=True)
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> hello")
     replies = await slack.answered(CHANNEL, question["ts"])
     assert "Answer like a pirate." in llm.requests[0]["messages"][0]["content"]

@@ -109,19 +109,11 @@ async def test_results_are_what_the_person_may_see_best_first(slack):
     assert found["response_metadata"] == {"next_cursor": ""}
 
 
-async def test_replies_from_a_message_on_keep_the_root_first(slack):
+async def test_a_reply_s_link_names_its_thread(slack):
     root = slack.add_message("C1", "root")
-    replies = [slack.add_message("C1", f"reply {i}", thread_ts=root["ts"]) for i in range(4)]
-    page = await call(slack, "conversations.replies", channel="C1", ts=root["ts"],
-                      oldest=replies[2]["ts"], inclusive=True, limit=10)
-    assert [m["text"] for m in page["messages"]] == ["root", "reply 2", "reply 3"]
-    page = await call(slack, "conversations.replies", channel="C1", ts=root["ts"],
-                      oldest=replies[2]["ts"])
-    assert [m["text"] for m in page["messages"]] == ["root", "reply 3"]
-    body = await refused(slack, "conversations.replies", channel="C1", ts=root["ts"],
-                         oldest="yesterday")
-    assert body["error"] == "invalid_ts_oldest"
-    assert "thread_ts=" in slack.permalink("C1", replies[0]["ts"])
+    reply = slack.add_message("C1", "reply", thread_ts=root["ts"])
+    assert slack.permalink("C1", root["ts"]).endswith("/p" + root["ts"].replace(".", ""))
+    assert slack.permalink("C1", reply["ts"]).endswith(f"?thread_ts={root['ts']}&cid=C1")
 
 
 async def test_task_cards_update_by_id_and_append_details(slack):

@@ -47,3 +47,14 @@ def test_the_manifest_grants_every_scope_those_methods_need():
     }
     assert missing == set()
     assert set(MANIFEST_SCOPES) == granted  # --check's copy for an installed bot
+
+
+def test_the_bots_budgets_are_slacks_published_tiers():
+    """slack/quota.py's table of calls a minute matches each method page's tier (t5: Slack's
+    unpublished "special" limits, budgeted generously)."""
+    from slackgpt.slack.quota import PER_MINUTE, SPECIAL, TIER_2, TIER_3, TIER_4
+
+    per_tier = {"t2": TIER_2, "t3": TIER_3, "t4": TIER_4, "t5": SPECIAL}
+    pages = reference.load().methods
+    wrong = {m: (n, pages[m].tier) for m, n in PER_MINUTE.items() if per_tier[pages[m].tier] != n}
+    assert wrong == {}

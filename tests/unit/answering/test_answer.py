@@ -12,8 +12,10 @@ from slackgpt.state.local import LocalState
 class BrokenThreads(SlackApi):
     """A Slack door whose thread reads fail in a way nothing expects."""
 
-    async def thread(self, channel: str, thread_ts: str) -> list[dict]:
-        raise RuntimeError("unexpected bug")
+    async def call(self, method: str, **params: object) -> dict:
+        if method == "conversations.replies":
+            raise RuntimeError("unexpected bug")
+        return await super().call(method, **params)
 
 
 async def test_an_unexpected_error_still_ends_in_a_message(slack, llm, settings):

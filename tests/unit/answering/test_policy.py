@@ -165,10 +165,11 @@ def test_messages_are_one_line():
 
 
 def test_channel_prompt_is_added_to_the_default():
-    rules = parse_rules({"CHANNEL_PROMPTS": '{"C0123ABCD": "You help the HR team."}'})
-    assert system_prompt_for(rules, "C0123ABCD", "DEFAULT") == "DEFAULT\n\nYou help the HR team."
-    assert system_prompt_for(rules, "C0999ZZZZ", "DEFAULT") == "DEFAULT"
-    assert system_prompt_for(AccessRules(), "C0123ABCD", "DEFAULT") == "DEFAULT"
+    env = {**TOKENS, "CHANNEL_PROMPTS": '{"C0123ABCD": "You help the HR team."}'}
+    profiles = load_settings(env).profiles
+    hr, other = profiles.for_conversation("C0123ABCD"), profiles.for_conversation("C0999ZZZZ")
+    assert system_prompt_for(hr, "DEFAULT") == "DEFAULT\n\nYou help the HR team."
+    assert system_prompt_for(other, "DEFAULT") == "DEFAULT"
 
 
 # --- RateLimiter -----------------------------------------------------------------------

@@ -61,16 +61,6 @@ async def test_whoami_and_a_rejected_token(slack, door):
     assert rejected.value.code == "not_allowed_token_type"
 
 
-async def test_thread_reads_every_page(slack, door):
-    slack.page_size = 2
-    root = slack.add_message("C1", "root")
-    for i in range(4):
-        slack.add_message("C1", f"reply {i}", thread_ts=root["ts"])
-    thread = await door.thread("C1", root["ts"])
-    assert [m["text"] for m in thread] == ["root", "reply 0", "reply 1", "reply 2", "reply 3"]
-    assert len(slack.calls_to("conversations.replies")) == 3
-
-
 async def test_names_and_nobody(door):
     assert await door.user_name("U1") == "user-u1"
     assert await door.user_name("B-not-a-person") is None  # Slack: user_not_found
@@ -103,21 +93,6 @@ async def test_a_claim_never_waits_for_the_reactions_budget(slack):
         assert await door.claim("C1", first["ts"]) is True
         assert await door.claim("C1", second["ts"]) is True  # at once, without its 👀
         assert [c.params["timestamp"] for c in slack.calls_to("reactions.add")] == [first["ts"]]
-    finally:
-        await door.close()
-
-
-async def test_a_thread_is_learned_only_with_budget_beyond_what_answers_need(slack):
-    quota = Quota(per_minute={"conversations.replies": 10}, per_channel={})
-    door = SlackApi(slack.bot_token, slack.api_url, quota=quota)
-    try:
-        root = slack.add_message("C1", "question")
-        assert [m["ts"] for m in await door.learn_thread("C1", root["ts"])] == [root["ts"]]
-        for _ in range(5):
-            await quota.take("conversations.replies")  # answers used 6 of 10 this minute
-        assert await door.learn_thread("C1", root["ts"]) is None  # 4 are kept for answers
-        assert len(slack.calls_to("conversations.replies")) == 1
-        assert len(await door.thread("C1", root["ts"])) == 1  # an answer's read still goes
     finally:
         await door.close()
 

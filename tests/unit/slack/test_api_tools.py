@@ -51,7 +51,8 @@ async def test_a_thread_from_one_reply_on(slack, door):
     root = slack.add_message("C1", "root")
     replies = [slack.add_message("C1", f"r{i}", thread_ts=root["ts"]) for i in range(5)]
     page = await door.thread_from("C1", root["ts"], replies[1]["ts"], limit=3)
-    assert [m["text"] for m in page] == ["root", "r1", "r2"]
+    assert [m["text"] for m in page] == ["r1", "r2", "r3"]
+    assert str(slack.calls_to("conversations.replies")[-1].params["inclusive"]) in ("1", "true")
     whole = await door.thread_from("C1", root["ts"], None, limit=50)
     assert len(whole) == 6
     assert "inclusive" not in slack.calls_to("conversations.replies")[-1].params

@@ -1,0 +1,104 @@
+"""Profiles per channel (#20): a channel's profile changes after a file edit, without a
+restart; who may ask follows the profile; a bad edit keeps the profiles in force."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from tests.helpers import env_for, finished, run_app, until
+
+pytestmark = pytest.mark.timeout(40)
+TWO = "profiles:\n  support:\n    channels: [C0SUPPORT1]\n    instructions: Two.\n"
+SUPPORT = """
+[profiles.support]
+channels = ["C0SUPPORT1"]
+instructions = "{text}"
+"""
+
+
+def system_of(request: dict) -> str:
+    return str(request["messages"][0]["content"])
+
+
+async def ask(slack, channel: str, text: str) -> None:
+    question = await slack.mention(channel, f"<@{slack.bot_user_id}> {text}")
+    await slack.answered(channel, question["ts"])
+
+
+async def test_an_edited_file_takes_effect_without_a_restart(slack, llm, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(SUPPORT.format(text="You are the support desk."))
+    process = await run_app(env_for(slack, llm, PROFILES_FILE=str(path)), tmp_path)
+    try:
+        await slack.wait_for(lambda: slack.sockets_open, timeout=20)
+        await ask(slack, "C0SUPPORT1", "printer broken")
+        assert system_of(llm.requests[-1]).endswith("You are the support desk.")
+        path.write_text(SUPPORT.format(text="You are the IT helpdesk; answer in English."))
+        await until(lambda: _reloaded(slack, llm), timeout=15, what="the new profile in use")
+        await ask(slack, "C0GENERAL1", "hello")  # another channel: the default, as before
+        assert "helpdesk" not in system_of(llm.requests[-1])
+    finally:
+        process.terminate()
+        code, err = await finished(process)
+    assert code == 0, err
+    assert "profiles reloaded" in err
+
+
+async def _reloaded(slack, llm) -> bool:
+    """Ask in the support channel until the answer was made with the new instructions."""
+    await ask(slack, "C0SUPPORT1", "printer still broken")
+    return "IT helpdesk" in system_of(llm.requests[-1])
+
+
+async def test_sighup_reloads_at_once_and_a_bad_edit_keeps_the_profiles(slack, llm, tmp_path):
+    path = tmp_path / "profiles.yaml"
+    path.write_text("profiles:\n  support:\n    channels: [C0SUPPORT1]\n    instructions: One.\n")
+    process = await run_app(env_for(slack, llm, PROFILES_FILE=str(path)), tmp_path)
+    said: list[str] = []
+    try:
+        await slack.wait_for(lambda: slack.sockets_open, timeout=20)
+        path.write_text("profiles:\n  support:\n    chanels: [C0SUPPORT1]\n")  # a mistake
+        os.kill(process.pid, signal.SIGHUP)
+        said.append(await _log_until(process, "the profiles in force stay"))
+        await ask(slack, "C0SUPPORT1", "which instructions?")
+        assert system_of(llm.requests[-1]).endswith("One.")  # kept
+        path.write_text(TWO)
+        os.kill(process.pid, signal.SIGHUP)
+        await until(lambda: _says(slack, llm, "Two."), timeout=15, what="the second profile")
+    finally:
+        process.terminate()
+        code, err = await finished(process)
+    assert code == 0, err
+    assert "did you mean channels?" in said[0]
+
+
+async def _log_until(process, text: str) -> str:
+    """The bot's log line holding ``text`` (read as it comes)."""
+    while line := (await asyncio.wait_for(process.stderr.readline(), 15)).decode():
+        if text in line:
+            return line
+    raise AssertionError(f"the bot exited before saying {text!r}")
+
+
+async def _says(slack, llm, text: str) -> bool:
+    await ask(slack, "C0SUPPORT1", "which instructions?")
+    return system_of(llm.requests[-1]).endswith(text)
+
+
+async def test_who_may_ask_follows_the_channels_profile(slack, llm, start_bot, tmp_path):
+    from slackgpt.config.profile_file import read_profiles
+
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.hr]\nchannels = ["C0HRTEAM01"]\nallowed_users = ["U0HRLEAD01"]\n')
+    profiles, problems = read_profiles(path, {})
+    assert problems == []
+    await start_bot(profiles=profiles)
+    await slack.mention("C0HRTEAM01", f"<@{slack.bot_user_id}> salaries?", user="U0STRANGER")
+    await slack.wait_for(lambda: slack.ephemerals)
+    assert "only answer the people" in slack.ephemerals[0].text and not llm.requests
+    await ask(slack, "C0OTHERCH1", "hi")  # elsewhere the default profile: anyone may ask
+    assert len(llm.requests) == 1
