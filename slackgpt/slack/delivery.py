@@ -62,6 +62,7 @@ class Delivery(StepsDelivery):
     _end_blocks: list[dict] | None = None  # for the call that ends the answer's last message
     steps: Steps = field(default_factory=Steps)
     _before: list[str | Step] = field(default_factory=list)  # queued ahead of _pending
+    _words_out: bool = False  # some of the answer's text was handed to Slack
 
     @property
     def shown(self) -> str:
@@ -165,7 +166,7 @@ class Delivery(StepsDelivery):
         if not text or self.stopped_by_user:
             return
         self._pending = self._pending[len(text) :]
-        self._last_flush = time.monotonic()
+        self._last_flush, self._words_out = time.monotonic(), True
         await self._deliver(text, last=final)
 
     async def _deliver(self, text: str, *, last: bool = False) -> None:

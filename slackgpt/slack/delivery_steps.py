@@ -29,8 +29,8 @@ class StepsDelivery:
         self._wake_pump()
 
     def _first_words(self) -> bool:
-        """The answer's first words are waiting (after steps shown alone): they go at once."""
-        return bool(self._pending.strip()) and not any(m.text.strip() for m in self.messages)
+        """The answer's first words are waiting after steps shown alone: they go at once."""
+        return bool(self.steps) and not self._words_out and bool(self._pending.strip())
 
     async def _flush_steps(self, *, final: bool) -> None:
         """Steps with the text around them, in one stream call when they fit the message;
@@ -40,6 +40,7 @@ class StepsDelivery:
         parts = [*self._before, self._pending[: len(self._pending) - hold]]
         self._before, self._pending, self._last_flush = [], tail, time.monotonic()
         text = "".join(p for p in parts if isinstance(p, str))
+        self._words_out = self._words_out or bool(text.strip())
         current = self._current()
         if self.stream and (current.ts is None or current.streaming):
             if len(current.text) + len(text) > self.limit:

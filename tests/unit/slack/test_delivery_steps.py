@@ -3,6 +3,8 @@ stream, a context block on a posted answer."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from slackgpt.slack.api import SlackApi
@@ -93,3 +95,16 @@ async def test_the_first_words_after_steps_go_at_once(slack, client):
     await reply.finish()
     assert [c.method for c in slack.calls] == [
         "chat.startStream", "chat.appendStream", "chat.stopStream"]
+
+
+async def test_words_written_while_the_first_ones_go_out_keep_the_pace(slack, client):
+    slack.web.latency = 0.1  # the first words take a round trip to land
+    root, reply = reply_to(slack, client, interval=10)
+    reply.write("Hello")
+    await slack.wait_for(lambda: slack.calls_to("chat.startStream"))
+    reply.write(", world")  # while the stream starts: no hurry for these
+    await slack.wait_for(lambda: slack.bot_text("C1", root["ts"]) == "Hello")
+    await asyncio.sleep(0.3)  # a negative check: no second update within the interval
+    assert not slack.calls_to("chat.appendStream")
+    await reply.finish()
+    assert slack.bot_text("C1", root["ts"]) == "Hello, world"
