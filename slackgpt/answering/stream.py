@@ -82,9 +82,9 @@ class AnswerStream:
 
     def _calls_tools(self) -> bool:
         """The model's last round called tools, and may (rounds left, nobody stopped it)."""
-        stopped = self.delivery.stopped_by_user
-        return bool(self.completion.tool_calls) and self.tally.rounds < self.limits.rounds and (
-            not stopped)
+        rounds_left = self.tally.rounds < self.limits.rounds
+        return rounds_left and bool(self.completion.tool_calls) and not (
+            self.delivery.stopped_by_user)
 
     async def _ask(self, talk: Talk, specs: list[dict]) -> Exception | None:
         """One round: the model asked, its words shown; again with a smaller budget when the
