@@ -46,6 +46,8 @@ def panels(profile: str, doc: Mapping[str, Any]) -> list[Panel]:
         results = doc.get("results", {})
         title = "busy (no floor bot here: it keeps no rate budgets)"
         return [Panel(title, {name: seconds(r) for name, r in results.items()})]
+    if profile == "tools":
+        return [Panel("tools (2 rounds of Slack search)", {"slackgpt": seconds(doc["result"])})]
     median = doc.get("median", {})
     ns = sorted({int(n) for kind in median.values() for n in kind})
     out = []

@@ -7,6 +7,7 @@
   chat in threads that are not for the bot. :meth:`Busy.schedule` says what happens when.
 * :class:`Photos`: a few messages with ten phone photos each (issue 18).
 * :class:`Stop`: long answers, each stopped by a click once its first words show (#19).
+* :class:`Tools`: N questions at once, each answered after rounds of Slack search (issue 19).
 """
 
 from __future__ import annotations
@@ -184,3 +185,18 @@ class Stop:
     runs: int = 20
     target_s: float = 1.0  # "a stop click ends the model request within 1 s"
     world: World = field(default_factory=lambda: World(first_token=0.5, tokens=400))
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Issue 19: ``n`` questions at once (each in its own channel), each answered after
+    ``rounds`` rounds of Slack search, every search taking ``tool_latency`` seconds in Slack;
+    Slack's rate tiers on."""
+
+    n: int = 20
+    rounds: int = 2
+    tool_latency: float = 0.3
+    world: World = field(default_factory=lambda: World(first_token=0.5, tokens=20))
+
+    def questions(self) -> list[Question]:
+        return Burst(self.n).questions()

@@ -12,6 +12,9 @@ through their public hooks. Two profiles (``bench/profiles.py``):
   ``--bots 2 --redis`` two copies share a Redis-protocol server (``REDIS_URL``).
 * ``photos``: 3 mentions at once with ten 4.9 MB photos each; the bot's peak memory
   (``bench/photos.py``).
+* ``tools``: 20 mentions at once, each answered after 2 rounds of Slack search (300 ms a
+  search), Slack's rate tiers on; first progress after each tool call, done
+  (``bench/tools.py``).
 * ``long-thread``: a 10,000-message thread: the pages a reply and a mention in it cost, and
   the delay to another thread's answer (``bench/long_thread.py``).
 * ``stop``: 20 long answers, each stopped with the agent session's stop button once its
@@ -22,6 +25,7 @@ through their public hooks. Two profiles (``bench/profiles.py``):
     .venv/bin/python -m bench.run --profile busy        # 1 copy, then 2 copies + Redis
     .venv/bin/python -m bench.run --profile busy --bots 2 --redis
     .venv/bin/python -m bench.run --profile photos      # memory, issue 18 item 6
+    .venv/bin/python -m bench.run --profile tools       # tool calls, issue 19
     .venv/bin/python -m bench.run --profile long-thread # pages, issue 18 item 1
     .venv/bin/python -m bench.run --profile stop        # the stop button, #19
 
@@ -61,16 +65,17 @@ from bench.burst import run_burst  # noqa: E402
 from bench.busy import busy_targets, run_busy  # noqa: E402
 from bench.long_thread import long_thread  # noqa: E402
 from bench.photos import photos  # noqa: E402
-from bench.profiles import Busy, World  # noqa: E402
+from bench.profiles import Busy, Tools, World  # noqa: E402
 from bench.scenario import Options  # noqa: E402
 from bench.stop import stop  # noqa: E402
 from bench.store import redis_store  # noqa: E402
+from bench.tools import run_tools, tools_lines, tools_targets  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--profile", choices=("burst", "busy", "photos", "long-thread", "stop"),
+    add("--profile", choices=("burst", "busy", "photos", "long-thread", "stop", "tools"),
         default="burst",
         help="what traffic (burst)")
     add("--quick", action="store_true", help="CI smoke test: burst N=1,10 (floor: 10), 20 "
@@ -231,6 +236,20 @@ async def busy(args: argparse.Namespace, workdir: Path) -> tuple[list[str], dict
     return lines, {"profile": asdict(profile), "results": results, "targets": targets}
 
 
+async def tools(args: argparse.Namespace, workdir: Path) -> tuple[list[str], dict]:
+    """Issue 19's tool profile (``--n``: how many questions at once, default 20)."""
+    profile = Tools(n=args.ns[0] if args.n else 20)
+    profile = replace(profile, world=world_of(args, profile.world))
+    opts = replace(options(args, profile.world), rate_limits=True)
+    started = time.monotonic()
+    result = await run_tools(opts, profile, workdir)
+    progress("tools", result, started)
+    rows = expected.mark(tools_targets(profile, result))
+    lines = [*tools_lines(profile, result), "", *report.targets_table(rows)]
+    return lines, {"profile": asdict(profile), "result": result, "targets": rows,
+                   "runs": [result]}
+
+
 @contextlib.asynccontextmanager
 async def shared(redis: bool, backend: str):
     """The bot's extra settings (``REDIS_URL`` of a fresh server when ``redis``) and the
@@ -255,6 +274,8 @@ async def main_async(args: argparse.Namespace) -> int:
             lines, doc = await stop(options(args, World()), workdir)
         elif args.profile == "busy":
             lines, doc = await busy(args, workdir)
+        elif args.profile == "tools":
+            lines, doc = await tools(args, workdir)
         else:
             lines, doc = await burst(args, workdir)
     finally:

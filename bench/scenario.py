@@ -75,14 +75,22 @@ def fake_env(slack: FakeSlack, llm: FakeOpenAI) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def session(opts: Options, workdir: Path, tag: str) -> AsyncIterator[Session]:
-    """Start the fakes and the bot's copies; wait until each has its socket open."""
+async def session(
+    opts: Options,
+    workdir: Path,
+    tag: str,
+    prepare: Callable[[FakeSlack, FakeOpenAI], None] | None = None,
+) -> AsyncIterator[Session]:
+    """Start the fakes (set up by ``prepare`` before the bot starts) and the bot's copies;
+    wait until each has its socket open."""
     world, copies, recorder = opts.world, opts.copies, Recorder()
     slack, llm = bench_slack(world, recorder, opts.rate_limits), bench_openai(world, recorder)
     bots: BotGroup | None = None
     try:
         await slack.start()
         await llm.start()
+        if prepare is not None:
+            prepare(slack, llm)
         env = {**fake_env(slack, llm), **opts.env(), **opts.launch.env}
         bots = BotGroup(replace(opts.launch, env=env), workdir, tag, copies)
         bots.start()

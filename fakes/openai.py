@@ -20,6 +20,7 @@ from aiohttp import web
 
 from fakes.openai_answers import SseAnswer, StreamRecord, completion_body
 from fakes.openai_reply import Reply
+from fakes.openai_tools import Call, NoTools, no_tools_error, tools_problem
 from fakes.openai_wire import (
     ContextStyle,
     Json,
@@ -32,6 +33,7 @@ from fakes.openai_wire import (
 )
 
 __all__ = [
+    "Call",
     "FakeOpenAI",
     "Json",
     "Reply",
@@ -87,7 +89,9 @@ class FakeOpenAI:
     ``context_limit``: answer 400 when the prompt (``prompt_tokens``) is over N tokens, worded
     as ``context_style`` says: ``openai`` (messages alone) or ``vllm`` (messages plus the
     requested completion). ``rejects``: top-level request fields answered with 400, worded as
-    ``rejects_style`` says (``azure``, ``openai`` or ``vllm``).
+    ``rejects_style`` says (``azure``, ``openai`` or ``vllm``). ``no_tools``: a request with
+    ``tools`` answered with the 400 of a server that takes none (``ollama``, ``vllm``,
+    ``litellm``); malformed tools and unanswered tool calls get OpenAI's 400 in any case.
 
     ``on_request(body)`` is called as each chat completion request arrives, before any check
     (``{"_invalid": True}`` for a body that is no JSON object); ``on_stream_end(record)`` as
@@ -107,6 +111,7 @@ class FakeOpenAI:
         context_style: ContextStyle = "openai",
         rejects: Iterable[str] = (),
         rejects_style: RejectStyle = "azure",
+        no_tools: NoTools | None = None,
         on_request: Callable[[Json], None] | None = None,
         on_stream_end: Callable[[StreamRecord], None] | None = None,
         backlog: int | None = None,
@@ -121,6 +126,7 @@ class FakeOpenAI:
         self.context_style: ContextStyle = context_style
         self.rejects: set[str] = set(rejects)
         self.rejects_style: RejectStyle = rejects_style
+        self.no_tools: NoTools | None = no_tools
         self.on_request = on_request
         self.on_stream_end = on_stream_end
         self.backlog = backlog
@@ -237,6 +243,8 @@ class FakeOpenAI:
         if rejected:
             error = rejection_error(self.rejects_style, body, rejected)
             return web.json_response(error, status=400)
+        if self.no_tools and "tools" in body:
+            return web.json_response(no_tools_error(self.no_tools, body), status=400)
         invalid = self._validate(body)
         if invalid is not None or self.context_limit is None:
             return invalid
@@ -270,7 +278,8 @@ class FakeOpenAI:
                 None,
                 "stream_options",
             )
-        return None
+        problem = tools_problem(body)
+        return None if problem is None else web.json_response(problem, status=400)
 
     def _scripted_error(self, reply: Reply, body: Json) -> web.Response:
         exact = reply.error_json(body)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from fakes.openai_reply import Reply
+from fakes.openai_tools import message_calls
 from fakes.openai_wire import Json, usage
 
 
@@ -35,6 +36,8 @@ def completion_body(body: Json, reply: Reply) -> Json:
     """The non-streaming ``chat.completion`` for ``reply``."""
     text, thought = "".join(reply.deltas()), "".join(reply.reasoning_deltas())
     message: Json = {"role": "assistant", "content": text, "refusal": None}
+    if reply.tool_calls:
+        message |= {"content": text or None, "tool_calls": message_calls(reply.tool_calls)}
     if thought:
         message[reply.reasoning_field] = thought
     return {
@@ -43,7 +46,7 @@ def completion_body(body: Json, reply: Reply) -> Json:
         "created": int(time.time()),
         "model": body["model"],
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish()}
         ],
         "usage": usage(body, text, thought),
         "system_fingerprint": "fp_fake",
@@ -100,6 +103,10 @@ class SseAnswer:
                     await asyncio.sleep(self.reply.token_delay)
                 await self.send(self.chunk({"content": deltas[i]}))
                 self.sent += 1
+        for n, fragments in enumerate(self.reply.fragments()):
+            if (n or deltas) and self.reply.token_delay:
+                await asyncio.sleep(self.reply.token_delay)
+            await self.send(self.chunk({"tool_calls": fragments}))
         await self._finish(deltas)
         return "done"
 
@@ -147,10 +154,11 @@ class SseAnswer:
         }
 
     async def _finish(self, deltas: list[str]) -> None:
-        await self.send(self.chunk({}, self.reply.finish_reason))
+        await self.send(self.chunk({}, self.reply.finish()))
         if self.include_usage:
             thought = "".join(self.reply.reasoning_deltas())
-            counts = usage(self.body, "".join(deltas), thought)
+            calls = "".join(c.text for c in self.reply.tool_calls or ())
+            counts = usage(self.body, "".join(deltas) + calls, thought)
             await self.send({**self.base, "choices": [], "usage": counts})
         await self.send("[DONE]")
         await self.response.write_eof()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
 
+from fakes.openai_tools import Call, call_fragments
 from fakes.openai_wire import Json, litellm_invalid_model_error, litellm_quota_error
 
 ReasoningField = Literal["reasoning_content", "reasoning"]
@@ -65,6 +66,30 @@ class Reply:
     reasoning_delay: float = 0.0
     """Seconds between reasoning chunks, and from the last one to the first content: N pieces
     think for N x ``reasoning_delay`` seconds."""
+    tool_calls: list[Call] | None = None
+    """Tool calls made after the text (finish reason ``tool_calls``), streamed in fragments
+    (see :func:`fakes.openai_tools.call_fragments`)."""
+    tool_call_pieces: int = 3
+    """Parts each call's arguments are streamed in."""
+    interleaved: bool = True
+    """Several calls' fragments alternate (else one call after the other)."""
+    same_index: bool = False
+    """Every call at index 0, told apart by id (Ollama-compatible servers)."""
+
+    def finish(self) -> str:
+        """The finish reason sent: ``tool_calls`` for a reply that calls tools, unless set."""
+        if self.tool_calls and self.finish_reason == "stop":
+            return "tool_calls"
+        return self.finish_reason
+
+    def fragments(self) -> list[list[Json]]:
+        """The ``delta.tool_calls`` of each tool-call chunk streamed for this reply."""
+        return call_fragments(
+            self.tool_calls or [],
+            pieces=self.tool_call_pieces,
+            interleave=self.interleaved,
+            same_index=self.same_index,
+        )
 
     def deltas(self) -> list[str]:
         """The content pieces streamed for this reply."""
@@ -81,7 +106,7 @@ class Reply:
     def duration(self) -> float:
         """How long the whole answer takes to write, as scripted."""
         thinking = self.reasoning_delay * len(self.reasoning_deltas())
-        writing = self.token_delay * max(0, len(self.deltas()) - 1)
+        writing = self.token_delay * max(0, len(self.deltas()) + len(self.fragments()) - 1)
         return self.first_token_delay + thinking + writing
 
     def error_json(self, body: Json) -> Json | None:

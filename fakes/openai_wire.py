@@ -47,7 +47,11 @@ def prompt_tokens(body: Json) -> int:
     """The request's prompt tokens as the fake counts them (usage and ``context_limit``)."""
     messages = body.get("messages") or []
     return sum(
-        MESSAGE_OVERHEAD + content_tokens(m.get("content")) for m in messages if isinstance(m, dict)
+        MESSAGE_OVERHEAD
+        + content_tokens(m.get("content"))
+        + (estimate_tokens(json.dumps(m["tool_calls"])) if m.get("tool_calls") else 0)
+        for m in messages
+        if isinstance(m, dict)
     )
 
 

@@ -20,24 +20,15 @@ from slackgpt.model.failures import Failure, explain
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.tools.slack_search import search_check
 
 Status = Literal["ok", "warn", "fail"]
 
 # The manifest's bot scopes; used when manifest.json is not next to the code (an installed copy).
 MANIFEST_SCOPES = (
-    "app_mentions:read",
-    "chat:write",
-    "channels:history",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "reactions:write",
-    "files:read",
-    "assistant:write",
-    "users:read",
-    "channels:read",
-    "groups:read",
-    "mpim:read",
+    "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
+    "mpim:history", "reactions:write", "files:read", "assistant:write", "users:read",
+    "channels:read", "groups:read", "mpim:read", "search:read.public",
 )
 _APP = "https://api.slack.com/apps → your app →"
 _UNREACHABLE = "could not reach Slack"
@@ -149,6 +140,10 @@ async def _slack_checks(
     unreachable = bot.detail.startswith(_UNREACHABLE)
     why = "" if bot.status == "ok" else _NO_SLACK if unreachable else "the bot token did not work"
     checks = [bot, check_scopes(granted, scopes, why)]
+    if bot.status == "ok":
+        search = await search_check(slack)
+        checks.append(Check("Slack search", "warn" if search.problem else "ok", search.detail,
+                            search.fix))
     if settings.slack_mode == "http":
         checks.append(check_signing_secret(settings))
     elif unreachable:  # no point waiting for the same again

@@ -30,6 +30,8 @@ from slackgpt.slack.visibility import Visibility
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.tools.slack_tools import SlackTools
+from slackgpt.tools.toolbox import Toolkit
 from slackgpt.usage.spending import Spending
 from slackgpt.usage.store import UsageUnavailable
 
@@ -149,6 +151,8 @@ class Runtime:
         self.handler: AsyncSocketModeHandler | None = None
         self.slack_patience = SLACK_PATIENCE  # seconds Slack may take at start-up
         self.http: HttpServer | None = None
+        self.toolkit = Toolkit()  # the tools answers may use (MCP servers' are added to it)
+        self._searching: asyncio.Future[None] | None = None  # Slack asked beside connecting
         self.profiles = ProfileBook(settings.profiles, settings.profiles_file)
         self._watching: asyncio.Task[None] | None = None
 
@@ -160,14 +164,17 @@ class Runtime:
         identity, socket_url = await self._check_tokens()
         self.identity = identity
         people = People(self.slack.user_name)  # one cache of names for answers and the pane
+        visibility = Visibility(self.slack)  # who may read what, asked of Slack briefly
         self.pane = Pane(
             slack=self.slack,
             state=self.state,
             settings=settings,
             identity=identity,
             people=people,
-            visibility=Visibility(self.slack),  # who may read what, asked of Slack briefly
+            visibility=visibility,
         )
+        tools = SlackTools(self.slack, visibility, people)
+        self._searching = searching = asyncio.ensure_future(self._start_tools(tools))
         self.answerer = Answerer(
             slack=self.slack,
             model=self.model,
@@ -178,6 +185,7 @@ class Runtime:
             people=people,
             parser=self.parser,
             images=self.images,
+            toolkit=self.toolkit,
             profiles=self.profiles,
             spending=self.spending,
             metrics=self.metrics,
@@ -188,6 +196,7 @@ class Runtime:
         app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
+            await searching
             log.info("answering Slack events over HTTP as @%s", identity.name)
             return
         self.handler = AsyncSocketModeHandler(
@@ -197,12 +206,21 @@ class Runtime:
         # handler's client has no public setter for it; it asks again on reconnects).
         self.handler.client.wss_uri = socket_url
         await self.handler.connect_async()
+        await searching
         log.info(
             "connected to Slack as @%s (%s); model %s",
             identity.name,
             identity.user_id,
             settings.openai_model,
         )
+
+    async def _start_tools(self, tools: SlackTools) -> None:
+        """The built-in tools in the toolkit; Slack asked whether it has its search (not
+        with TOOL_ROUNDS=0: no tools, no call)."""
+        if self.settings.tool_rounds < 1:
+            return
+        self.toolkit.sources[:0] = tools.sources  # ahead of any added before start
+        await tools.start()
 
     async def shutdown(self, grace: float) -> None:
         """Stop taking events (Slack sends new ones to other connections), then let the
@@ -214,6 +232,8 @@ class Runtime:
     async def close(self) -> None:
         """Disconnect from Slack (or stop the HTTP server) and release the connections."""
         await self._disconnect()
+        if self._searching is not None and not self._searching.done():
+            self._searching.cancel()  # start-up failed before it was waited for
         if self._watching is not None:
             self._watching.cancel()
         if self.pane is not None:

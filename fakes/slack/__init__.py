@@ -1,7 +1,8 @@
 """A local Slack: Web API and Socket Mode on 127.0.0.1 (see :mod:`fakes.slack.server`).
 
 Modules: ``state`` (the workspace), ``web_api`` (the door) with one module per method family
-(``auth_apps``, ``chat``, ``conversations``, ``reactions``, ``users``, ``assistant``),
+(``auth_apps``, ``chat``, ``conversations``, ``reactions``, ``users``, ``assistant``,
+``search``),
 ``socket_mode``, ``events`` and ``interactions`` (what people do), ``blocks`` (Block Kit
 checks), ``files`` (file hosting), ``limits`` (rate tiers), ``errors``.
 """

@@ -88,6 +88,9 @@ def _types_of(base: type) -> frozenset[str]:
 BLOCK_TYPES = _types_of(Block)
 CHUNK_TYPES = _types_of(Chunk)  # markdown_text, task_update, plan_update, blocks
 TASK_STATUSES = ("pending", "in_progress", "complete", "error")  # slack_sdk TaskUpdateChunk
+# A task's and a plan's texts: "Maximum 256 characters" (Slack's agent-progress guidance in
+# slackapi/slack-skills-plugin; Microsoft Agents SDK docs say the same of details/output).
+TASK_TEXT_MAX = 256
 _CHUNK_TEXTS = {  # the fields of each chunk that are text, (required, optional)
     "markdown_text": (("text",), ()),
     "plan_update": (("title",), ()),
@@ -122,6 +125,8 @@ def _chunk_fields_ok(chunk: Json) -> bool:
         return False
     if chunk["type"] == "blocks":
         return isinstance(chunk["blocks"], list)
+    if any(len(t) > TASK_TEXT_MAX for t in texts) and chunk["type"] != "markdown_text":
+        return False
     if chunk["type"] != "task_update":
         return True
     sources = chunk.get("sources", [])

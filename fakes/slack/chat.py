@@ -87,6 +87,8 @@ def start_stream(ws: Workspace, params: Json) -> Json:
             raise SlackError(f"missing_{key}")
     text = _grow(ws, params, "")
     msg = ws.post(channel, "", thread_ts, markdown=text, streaming=True)
+    msg.task_display_mode = str(params.get("task_display_mode") or "timeline")
+    _note(msg, params)
     return {"channel": channel, "ts": msg.ts}
 
 
@@ -97,6 +99,7 @@ def append_stream(ws: Workspace, params: Json) -> Json:
     if not params.get("markdown_text") and not params.get("chunks"):
         raise SlackError("no_text")
     msg.markdown = _grow(ws, params, msg.markdown or "")
+    _note(msg, params)
     return {"channel": msg.channel, "ts": msg.ts}
 
 
@@ -109,6 +112,7 @@ def stop_stream(ws: Workspace, params: Json) -> Json:
     check_blocks(params.get("blocks"))
     metadata = message_metadata(params)
     msg.markdown = _grow(ws, params, msg.markdown or "")
+    _note(msg, params)
     msg.metadata = metadata or msg.metadata
     msg.blocks, msg.streaming = params.get("blocks") or msg.blocks, False
     session = ws.sessions.get((msg.channel, msg.thread_ts or msg.ts))
@@ -168,6 +172,13 @@ def _grow(ws: Workspace, params: Json, before: str) -> str:
     if len(added) > MARKDOWN_LIMIT or len(before) + len(added) > ws.stream_max_chars:
         raise SlackError("msg_too_long")
     return before + added
+
+
+def _note(msg: Message, params: Json) -> None:
+    """What an accepted stream call showed, in order (``Message.chunks``)."""
+    text = params.get("markdown_text")
+    msg.chunks += [{"type": "markdown_text", "text": text}] if text else []
+    msg.chunks += params.get("chunks") or []
 
 
 def markdown_of(params: Json) -> str:

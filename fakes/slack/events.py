@@ -16,11 +16,21 @@ from fakes.slack.state import Workspace
 
 
 def user_event(ws: Workspace, kind: str, msg: Json) -> Json:
-    """A person's message as an event of type ``kind`` (``message``, ``app_mention``)."""
+    """A person's message as an event of type ``kind`` (``message``, ``app_mention``), with
+    the ``action_token`` Slack puts on events addressed to an AI app (top level of the event:
+    slack-go/slack#1580), good for searching as that person."""
     event = {"type": kind, "user": msg["user"], "text": msg["text"], "ts": msg["ts"]}
     event |= {"channel": msg["channel"], "event_ts": msg["ts"], "team": ws.team_id}
     event["client_msg_id"] = str(uuid.uuid4())
+    event["action_token"] = action_token(ws, msg["user"])
     return event | {k: msg[k] for k in ("thread_ts", "files") if k in msg}
+
+
+def action_token(ws: Workspace, user: str) -> str:
+    """A new action token that searches as ``user``."""
+    token = token_like()
+    ws.action_tokens[token] = user
+    return token
 
 
 def token_like() -> str:
@@ -75,7 +85,8 @@ async def assistant_message(
         thread.channel, text, user=thread.user, thread_ts=thread.thread_ts, files=files
     )
     event = user_event(ws, "message", msg) | {"channel_type": "im"}
-    event |= {"parent_user_id": thread.user, "assistant_thread": {"action_token": token_like()}}
+    token = event["action_token"]  # the same token inside assistant_thread too
+    event |= {"parent_user_id": thread.user, "assistant_thread": {"action_token": token}}
     await send(socket, event)
     return msg
 

@@ -97,6 +97,8 @@ class FakeSlack:
         self.thread, self.channel_messages = state.thread, state.channel_messages
         self.bot_replies, self.current_status = state.bot_replies, state.current_status
         self.feedback_buttons = state.feedback_buttons
+        self.permalink, self.action_tokens = state.permalink, state.action_tokens
+        self.method_latency = web_api.method_latency  # e.g. {"assistant.search.context": 0.3}
         self.downloads, self.foreign = files.downloads, files.foreign
         self.add_file, self.add_external_file = files.add_file, files.add_external_file
 
@@ -204,6 +206,15 @@ class FakeSlack:
     def events(self) -> set[str]:
         """The bot events the app subscribes to (manifest.json's; change the set in place)."""
         return self.state.events
+
+    @property
+    def ai_search(self) -> bool:
+        """The workspace has Slack's AI search (``assistant.search.*``; off by default)."""
+        return self.state.ai_search
+
+    @ai_search.setter
+    def ai_search(self, value: bool) -> None:
+        self.state.ai_search = value
 
     @property
     def rate_limits(self) -> RateLimiter | None:
@@ -335,6 +346,10 @@ class FakeSlack:
         )
 
     # -- waiting -----------------------------------------------------------------------------
+
+    def tasks(self, channel: str, ts: str) -> list[Json]:
+        """The task cards a streamed message shows (see ``Message.tasks``)."""
+        return self.state.stored(channel, ts).tasks()
 
     def bot_text(self, channel: str, thread_ts: str) -> str:
         """All the bot's visible text in a thread, message after message."""

@@ -30,6 +30,7 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T1"
 APP_ID = "A1"
+DOMAIN = "fake-team"  # permalinks: https://fake-team.slack.com/archives/…
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Message:
     subtype: str | None = None
     markdown: str | None = None  # accumulated by chat.*Stream; None if never streamed
     streaming: bool = False
+    chunks: list[Json] = field(default_factory=list)  # what chat.*Stream showed, in order
+    task_display_mode: str | None = None
     stopped_by_user: bool = False
     metadata: Json | None = None  # {"event_type", "event_payload"}, from the app that posted
     at: float = field(default_factory=time.monotonic)
@@ -58,6 +61,18 @@ class Message:
             return self.markdown
         parts = [b.get("text", "") for b in self.blocks or [] if b.get("type") == "markdown"]
         return "\n".join(parts) if parts else self.text
+
+    def tasks(self) -> list[Json]:
+        """The task cards of a streamed message as a person sees them, first shown first: a
+        later update of the same ``id`` changes its title, status and output, appends its
+        ``details`` and adds its ``sources``."""
+        cards: dict[str, Json] = {}
+        for chunk in (c for c in self.chunks if c.get("type") == "task_update"):
+            card = cards.setdefault(chunk["id"], {"id": chunk["id"], "details": "", "sources": []})
+            card |= {k: chunk[k] for k in ("title", "status", "output") if k in chunk}
+            card["details"] += chunk.get("details", "")
+            card["sources"] += chunk.get("sources", [])
+        return list(cards.values())
 
     def api(self, team: str, *, metadata: bool = False) -> Json:
         """The message as the Web API shows it (its metadata only when asked for)."""
@@ -81,7 +96,9 @@ class Workspace:
     cumulative cap on one streamed message (msg_too_long). ``stream_ttl``: seconds after
     which Slack ends an open stream, counted from its start (None: never). ``events``: the bot
     events the app subscribes to, ``agent``: whether it is declared as an agent (both from
-    manifest.json; ``agent_refusal``: what agents.* answer when it is not).
+    manifest.json; ``agent_refusal``: what agents.* answer when it is not). ``ai_search``: the
+    workspace has Slack's AI search (``assistant.search.*``); ``action_tokens``: those handed
+    out with people's messages, and whose each is.
     """
 
     bot_token, app_token = BOT_TOKEN, APP_TOKEN
@@ -96,6 +113,8 @@ class Workspace:
         self.agent = manifest_agent()
         self.agent_refusal = "feature_disabled"
         self.sessions: dict[tuple[str, str], AgentSession] = {}
+        self.ai_search = False
+        self.action_tokens: dict[str, str] = {}  # action_token -> the person it searches as
         self.port = 0  # where the fake listens, once started
         self.messages: dict[tuple[str, str], Message] = {}
         self.channels: dict[str, Channel] = {}  # declared; any other C/G/D id: a member
@@ -153,6 +172,14 @@ class Workspace:
         if msg.streaming and ttl is not None and time.monotonic() - msg.at > ttl:
             msg.streaming = False
         return msg
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """A message's link, as ``chat.getPermalink`` makes it (a reply's names its thread)."""
+        link = f"https://{DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        msg = self.messages.get((channel, ts))
+        if msg is not None and msg.thread_ts not in (None, ts):
+            link += f"?thread_ts={msg.thread_ts}&cid={channel}"
+        return link
 
     def find(self, params: Json, ts_key: str = "ts", missing: str = "message_not_found") -> Message:
         """The message a call names by ``channel`` and ``ts_key``, or Slack's ``missing``."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.slack import agents, assistant, auth_apps, chat, conversations, reactions, users
+from fakes.slack import agents, assistant, auth_apps, chat, conversations, reactions, search, users
 from fakes.slack.arguments import check_arguments
 from fakes.slack.errors import SlackError
 from fakes.slack.limits import RateLimiter
@@ -34,7 +34,7 @@ JSON_FIELDS = ("blocks", "attachments", "chunks", "loading_messages", "metadata"
 
 def handlers() -> Registry:
     """Every Web API method the fake implements."""
-    families = (auth_apps, chat, conversations, reactions, users, assistant, agents)
+    families = (auth_apps, chat, conversations, reactions, users, assistant, agents, search)
     return Registry.merged(*(family.API for family in families))
 
 
@@ -51,7 +51,8 @@ class Fault:
 class WebApi:
     """Slack's Web API for one workspace.
 
-    ``latency``: seconds before each answer. ``rate_limits``: a :class:`RateLimiter` (None:
+    ``latency``: seconds before each answer (``method_latency``: more for some methods, e.g.
+    a search that takes its time). ``rate_limits``: a :class:`RateLimiter` (None:
     unlimited). ``connect_cost``: seconds a new connection waits before its first request.
     """
 
@@ -70,6 +71,7 @@ class WebApi:
         self.ws, self.methods, self.ref = ws, methods, ref
         self.unimplemented: list[str] = []  # real Slack methods called that the fake lacks
         self.latency, self.rate_limits, self.connect_cost = latency, rate_limits, connect_cost
+        self.method_latency: dict[str, float] = {}
         self.calls: list[Call] = []
         self.peers: set[Any] = set()  # client (host, port) of every connection so far
         self._faults: dict[str, list[Fault]] = {}
@@ -114,8 +116,8 @@ class WebApi:
         token = str(params.pop("token", "") or bearer)
         call = Call(method, params, token, time.monotonic())
         self.calls.append(call)
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if delay := self.latency + self.method_latency.get(method, 0.0):
+            await asyncio.sleep(delay)
         mine = token == self.ws.bot_token
         status, headers = 200, {"x-oauth-scopes": self.ws.scopes} if mine else {}
         try:

@@ -10,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy, prompt
 from slackgpt.answering.hooks import Addition, Extras
+from slackgpt.answering.reading import Read, Reading
 from slackgpt.answering.running import Running
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
+from slackgpt.answering.tool_loop import Limits
 from slackgpt.config.profile_file import ProfileBook
 from slackgpt.config.settings import Settings
-from slackgpt.files.attachments import Attachments, read_attachments
 from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.metrics.base import NO_METRICS, Metrics
@@ -33,9 +34,10 @@ from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question, Target
-from slackgpt.slack.people import People, people_in
+from slackgpt.slack.people import People
 from slackgpt.slack.sessions import ACTIVE, Sessions, Turn
 from slackgpt.state.local import State
+from slackgpt.tools.toolbox import Toolbox, Toolkit, asker_of
 from slackgpt.usage.spending import Spending
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class Answerer:
         people: People | None = None,
         parser: Parser | None = None,
         images: ImageReader | None = None,
+        toolkit: Toolkit | None = None,
         profiles: ProfileBook | None = None,
         spending: Spending | None = None,
         metrics: Metrics = NO_METRICS,
@@ -70,12 +73,16 @@ class Answerer:
         self.settings = settings
         self.identity = identity
         self.state = state
+        self.extras = extras  # the pane's hooks: additions to the prompt, session titles
         self.threads = Threads(slack, state, identity)
-        self.people = people or People(slack.user_name)
-        self.parser = parser or Parser()
-        self.images = images or ImageReader()  # the process's budget for images in flight
+        self.reading = Reading(
+            slack, settings, identity, self.threads, people or People(slack.user_name),
+            parser or Parser(), images or ImageReader(), extras,  # images: a process budget
+        )
         self.context_budget = settings.context_tokens  # lowered when the model says so
-        self.extras = extras
+        self.toolkit = toolkit  # the tools answers may use (None: none)
+        self.limits = Limits(settings.tool_rounds, settings.tool_timeout,
+                             settings.tool_output_tokens)
         self.profiles = profiles or ProfileBook(settings.profiles)  # reloaded by the runtime
         self.sessions = sessions or Sessions(slack)  # Slack's agent sessions, where it has them
         self.running = Running()  # the answers in progress, for the stop button
@@ -232,8 +239,10 @@ class Answerer:
         )
         try:
             with self.running.add(target, stream):
-                thread, attachments, names, addition = await self._read(question, thread)
-                build = self._builder(question, thread, attachments, names, addition)
+                read = await self.reading.read(question, thread)
+                build = self._builder(question, read)
+                stream.toolbox = self._toolbox(question, read.thread, read.addition)
+                stream.limits = self.limits
                 fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
         except SlackApiError as error:
@@ -268,72 +277,34 @@ class Answerer:
         turn.begin(delivery)
         return turn
 
-    async def _read(
-        self, question: Question, thread: list[dict] | None
-    ) -> tuple[list[dict], Attachments | None, dict[str, str], Addition]:
-        """The thread, the question's files, people's names and what the surface adds (e.g.
-        the channel in view), read at the same time."""
-        me = self.identity.user_id
-        asker = asyncio.ensure_future(self.people.names(people_in([question.as_message()], me)))
-        reading = asyncio.ensure_future(
-            self.threads.read(question) if thread is None else _ready(thread)
-        )
-        thread, attachments, addition = await asyncio.gather(
-            reading, self._read_files(question), self._addition(question, reading)
-        )
-        await asker  # looked up while the thread was read: usually all that was missing
-        return thread, attachments, await self.people.names(people_in(thread, me)), addition
+    def _toolbox(self, question: Question, thread: list[dict], addition: Addition) -> Toolbox:
+        """The tools this question may use, for its asker (none with TOOL_ROUNDS=0)."""
+        if self.toolkit is None or self.limits.rounds < 1:
+            return Toolbox(asker_of(question))
+        texts = [question.text, addition.quoted, *(str(m.get("text") or "") for m in thread)]
+        return self.toolkit.toolbox(asker_of(question), "\n".join(texts))
 
-    async def _addition(self, question: Question, thread: Awaitable[list[dict]]) -> Addition:
-        """The surface's hook (see :class:`Extras`): what it adds to this answer."""
-        if self.extras is None:
-            return Addition()
-        return await self.extras.addition(question, thread)
-
-    def _builder(
-        self,
-        question: Question,
-        thread: list[dict],
-        attachments: Attachments | None,
-        names: dict[str, str],
-        addition: Addition,
-    ):
+    def _builder(self, question: Question, read: Read):
         """``budget → Prompt`` for this question."""
-        settings = self.settings
         profile = self.profiles.current.for_conversation(question.channel)
-        system = policy.system_prompt_for(profile, settings.system_prompt)
+        system = policy.system_prompt_for(profile, self.settings.system_prompt)
+        addition = read.addition
         system = f"{system}\n\n{addition.system}" if addition.system else system
 
         def build(budget: int) -> prompt.Prompt:
             built = prompt.build_prompt(
                 system,
-                thread,
+                read.thread,
                 self.identity,
                 until_ts=question.ts,
-                attachments=attachments,
+                attachments=read.attachments,
                 budget=budget,
-                names=names,
+                names=read.names,
                 quoted=addition.quoted,
             )
             return replace(built, notes=(*built.notes, *addition.notes))
 
         return build
-
-    async def _read_files(self, question: Question) -> Attachments | None:
-        if not question.files:
-            return None
-        return await read_attachments(
-            list(question.files),
-            self.slack.download,
-            read_pdf=self.parser.pdf_text,
-            images=self.images,
-            images_allowed=self.settings.model_images,
-            max_chars=self.settings.max_file_chars,
-        )
-
-
-async def _ready(value: list[dict]) -> list[dict]:
-    return value
 
 
 def _told(question: Question) -> str:

@@ -72,6 +72,9 @@ class Settings:
     pane_greeting: str = ""
     context_channel_messages: int = 50
     feedback_buttons: bool = True
+    tool_rounds: int = 6
+    tool_timeout: float = 30.0
+    tool_output_tokens: int = 4_000
     profiles_file: Path | None = None
     profiles: Profiles = field(default_factory=Profiles)
     operations: Operations = field(default_factory=Operations)  # budgets, prices, metrics
@@ -111,7 +114,7 @@ def known_names() -> frozenset[str]:
     """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
     recorder = _Recorder()
     get = Reader(recorder, [])
-    for part in (_slack, _model, _behaviour, _pane, _operations):
+    for part in (_slack, _model, _behaviour, _pane, _operations, _tools):
         part(get)
     _profiles(get, AccessRules())
     return frozenset(recorder.asked)
@@ -123,7 +126,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     get = Reader(env, problems)
     behaviour = _behaviour(get)
     settings = Settings(
-        **_slack(get), **_model(get), **behaviour, **_pane(get),
+        **_slack(get), **_model(get), **behaviour, **_pane(get), **_tools(get),
         **_profiles(get, behaviour["access"]), **_operations(get),
     )
     if problems:
@@ -244,6 +247,15 @@ def _pane(get: Reader) -> dict[str, Any]:
 def _operations(get: Reader) -> dict[str, Any]:
     """Spend budgets, model prices, the usage file, the metrics port (config/operations.py)."""
     return read_operations(get, get.text("OPENAI_MODEL") or DEFAULT_MODEL)
+
+
+def _tools(get: Reader) -> dict[str, Any]:
+    """The tools the model may call: how many rounds, how long a call, how much output."""
+    return {
+        "tool_rounds": _or(get.number("TOOL_ROUNDS", int, 0, 50), 6),
+        "tool_timeout": _or(get.number("TOOL_TIMEOUT", float, 0.1, 600.0), 30.0),
+        "tool_output_tokens": _or(get.number("TOOL_OUTPUT_TOKENS", int, 100, 1_000_000), 4_000),
+    }
 
 
 def _or(value, default):

@@ -2,7 +2,9 @@
 
 Thinking (reasoning deltas) counts as progress; a stream that ends without saying it is
 finished, or breaks off, raises :class:`~slackgpt.model.failures.StreamCut`; an optional field the
-server refuses is dropped for that server, once, and logged.
+server refuses is dropped for that server, once, and logged. Tools are offered when asked for;
+the calls the model makes are gathered in :class:`Completion`; a server that takes no tools
+is asked again without them, and never offered them again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import httpx2
@@ -21,7 +23,8 @@ import openai
 from slackgpt.config.settings import Settings
 from slackgpt.deadline import deadline
 from slackgpt.logs import public_url
-from slackgpt.model.failures import ModelTimeout, StreamCut, rejected_field
+from slackgpt.model.failures import OPTIONAL_FIELDS, ModelTimeout, StreamCut, rejected_field
+from slackgpt.model.tool_calls import CallParts, refuses_tools
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -52,6 +55,7 @@ class Completion:
 
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: CallParts = field(default_factory=CallParts)  # the calls the model made
 
 
 @dataclass(frozen=True)
@@ -118,21 +122,31 @@ class ModelClient:
         if settings.temperature is not None:
             self.params["temperature"] = settings.temperature
         self.dropped: list[str] = []  # optional fields this server refused
+        self.takes_tools = True  # False once the server refused a request for its tools
 
     async def close(self) -> None:
         """Release the client's connections."""
         await self.client.close()
 
-    def request(self, messages: list[Message]) -> dict[str, object]:
-        """The streaming request an answer sends (and ``--check`` too)."""
-        return {"model": self.model_name, "messages": messages, "stream": True, **self.params}
+    def request(
+        self, messages: list[Message], tools: list[dict] | None = None
+    ) -> dict[str, object]:
+        """The streaming request an answer sends (and ``--check`` too), with ``tools`` when
+        given and this server takes them."""
+        body = {"model": self.model_name, "messages": messages, "stream": True, **self.params}
+        return {**body, "tools": tools} if tools and self.takes_tools else body
 
     async def stream(
-        self, messages: list[Message], completion: Completion | None = None
+        self,
+        messages: list[Message],
+        completion: Completion | None = None,
+        tools: list[dict] | None = None,
     ) -> AsyncIterator[str | Thinking]:
         """Yield the answer's text as the model writes it, and Thinking while it reasons.
 
-        ``completion`` gets usage and the finish reason. Raises ModelTimeout when nothing
+        ``completion`` gets usage, the finish reason and the calls the model made of
+        ``tools`` (the Chat Completions field, offered when given). Raises ModelTimeout when
+        nothing
         arrives within the first-token timeout (retries included), or the stream then goes
         quiet for the idle timeout; StreamCut when it ends or breaks off unfinished. The SDK
         sends the request (retries, errors); the stream's events are read here, as plain JSON,
@@ -141,7 +155,7 @@ class ModelClient:
         completion = completion if completion is not None else Completion()
         clock = _Clock(self.first_token_timeout, self.idle_timeout)
         async with contextlib.AsyncExitStack() as stack:
-            response = await self._open(messages, clock, stack)
+            response = await self._open(messages, tools, clock, stack)
             async for event in _events(response, clock):
                 for item in _read(event, completion, clock):
                     yield item
@@ -149,37 +163,63 @@ class ModelClient:
             raise StreamCut()
 
     async def _open(
-        self, messages: list[Message], clock: _Clock, stack: contextlib.AsyncExitStack
+        self,
+        messages: list[Message],
+        tools: list[dict] | None,
+        clock: _Clock,
+        stack: contextlib.AsyncExitStack,
     ) -> httpx2.Response:
-        """Send the request; a refused optional field is dropped and the request sent again.
+        """Send the request; a refused optional field, or tools, are dropped and the request
+        sent again.
 
         The SDK's documented raw route (``client.post`` with ``cast_to=httpx2.Response``)
         keeps its retries, headers and errors but skips validating the typed parameters,
         which cost more CPU than the rest of the request.
         """
-        while True:
+        last: openai.APIStatusError | None = None
+        for _ in range(len(OPTIONAL_FIELDS) + 2):  # each resend drops something
+            body = self.request(messages, tools)
             try:
                 async with deadline(clock.remaining()):
                     response = await self.client.post(
-                        "/chat/completions",
-                        cast_to=httpx2.Response,
-                        body=self.request(messages),
-                        stream=True,
+                        "/chat/completions", cast_to=httpx2.Response, body=body, stream=True
                     )
             except TimeoutError:
                 raise clock.timeout() from None
             except _BROKEN as error:
                 raise openai.APIConnectionError(request=self._request_line()) from error
             except openai.APIStatusError as error:
-                field = rejected_field(error, set(self.params))
-                if field is None:
+                if not self._drop_refused(error, set(body)):
                     raise
-                self.params.pop(field)
-                self.dropped.append(field)
-                log.warning("%s refused %s; sending requests without it", self.model_name, field)
+                last = error
                 continue
             stack.push_async_callback(response.aclose)
             return response
+        assert last is not None
+        raise last  # refused again with nothing left to drop
+
+    def _drop_refused(self, error: openai.APIStatusError, sent: set[str]) -> bool:
+        """Stop sending what the server refused (tools, or an optional field); False when the
+        refusal was of something else."""
+        if "tools" in sent and refuses_tools(error):
+            self._no_tools(error)
+            return True
+        refused = rejected_field(error, sent)
+        if refused is None:
+            return False
+        if self.params.pop(refused, None) is not None:  # else another answer dropped it
+            self.dropped.append(refused)
+            log.warning("%s refused %s; sending requests without it", self.model_name, refused)
+        return True
+
+    def _no_tools(self, error: openai.APIStatusError) -> None:
+        """The server takes no tools: said once, and never offered them again."""
+        if self.takes_tools:
+            self.takes_tools = False
+            log.warning(
+                "%s at %s does not take tools (%s); answering without them from now on",
+                self.model_name, self.where, str(error).split("\n")[0][:200],
+            )
 
     def _request_line(self) -> httpx2.Request:
         return httpx2.Request("POST", f"{self.client.base_url}chat/completions")
@@ -244,6 +284,9 @@ def _read(event: dict, completion: Completion, clock: _Clock) -> list[str | Thin
             thought = clock.thought()
             if thought is not None:
                 items.append(thought)
+        if delta.get("tool_calls"):
+            clock.alive = True
+            completion.tool_calls.add(delta["tool_calls"])
         content = delta.get("content")
         if isinstance(content, str) and content:
             clock.alive = True

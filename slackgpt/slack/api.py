@@ -22,6 +22,7 @@ from slackgpt.slack.downloads import download
 from slackgpt.slack.events import Target, is_dm
 from slackgpt.slack.pacing import START, STOP, UPDATE, Pace
 from slackgpt.slack.quota import Quota, budgets
+from slackgpt.slack.tasks import safe_chunks
 from slackgpt.slack.wire import (
     NameUnknown,
     SlackUnreachable,
@@ -37,10 +38,9 @@ log = logging.getLogger(__name__)
 
 # Slack refuses a markdown block with one of these; the same text as mrkdwn still goes.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
-_READS = frozenset({
-    "conversations.replies", "conversations.history", "conversations.info",
-    "conversations.members", "users.info",
-})
+_READS = frozenset({"conversations.replies", "conversations.history", "conversations.info",
+                    "conversations.members", "users.info"})
+_NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
 TEXT_LIMIT = 4_000  # chat.update refuses more (msg_too_long); beside blocks, a notification
 # Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
 _ALWAYS = {"chat.postMessage": {"unfurl_links": False, "unfurl_media": False}}
@@ -75,9 +75,8 @@ class SlackApi:
         if self._client is None or self._session is None:
             # One keep-alive connection pool for every call; without a session of its own
             # slack_sdk opens a new session, TCP and TLS connection per call (+2 round trips).
-            self._session, self._client = web_client(
-                self.token, self.api_url, self.quota, self.timeout
-            )
+            self._session, self._client = web_client(self.token, self.api_url, self.quota,
+                                                     self.timeout)
         return self._client, self._session
 
     async def close(self) -> None:
@@ -260,43 +259,43 @@ class SlackApi:
         await self._with_fallback("chat.update", markdown, where, blocks, prepaid=held)
 
     async def start_stream(
-        self, target: Target, markdown: str, *, pace: Pace | None = None
+        self, target: Target, markdown: str, *, pace: Pace | None = None, chunks: list | None = None
     ) -> str:
-        """Start a streamed message with its first text (with the start ``pace`` holds, see
-        :meth:`Pace.hold_stream`); returns its ts."""
+        """Start a streamed message with its first text, or ``chunks`` (tasks shown as a
+        timeline), with the start ``pace`` holds (:meth:`Pace.hold_stream`); returns its ts."""
         in_channel = not is_dm(target.channel)
         response = await self.call(
             "chat.startStream",
             prepaid=pace is not None and pace.take(START),
             channel=target.channel,
             thread_ts=target.thread_ts,
-            markdown_text=neutralize_pings(markdown),
+            markdown_text=neutralize_pings(markdown) or None,
+            chunks=safe_chunks(chunks),
+            task_display_mode="timeline" if chunks else None,
             recipient_user_id=target.user if in_channel else None,
             recipient_team_id=target.team if in_channel else None,
         )
         return str(response["ts"])
 
-    async def append_stream(self, channel: str, ts: str, markdown: str) -> None:
-        """Add text to a streaming message."""
-        text = neutralize_pings(markdown)
-        await self.call("chat.appendStream", channel=channel, ts=ts, markdown_text=text)
+    async def append_stream(
+        self, channel: str, ts: str, markdown: str, chunks: list | None = None
+    ) -> None:
+        """Add text (or ``chunks``: text and tasks, in order) to a streaming message."""
+        text, safe = neutralize_pings(markdown) or None, safe_chunks(chunks)
+        await self.call("chat.appendStream", channel=channel, ts=ts, markdown_text=text,
+                        chunks=safe)
 
     async def stop_stream(
-        self,
-        channel: str,
-        ts: str,
-        markdown: str | None = None,
-        blocks: list[dict] | None = None,
-        *,
-        pace: Pace | None = None,
-        metadata: str | None = None,
+        self, channel: str, ts: str, markdown: str | None = None, blocks: list | None = None,
+        *, pace: Pace | None = None, metadata: str | None = None, chunks: list | None = None,
         session: str | None = None,  # the agent session's status after it (Slack: active)
     ) -> None:
-        """End a streaming message, with its last text, ``blocks`` and ``metadata`` when given
-        (blocks Slack refuses are left out, never the text); the stop ``pace`` holds, if any."""
+        """End a streaming message, with its last text (or ``chunks``), ``blocks`` and
+        ``metadata`` when given (blocks Slack refuses are left out, never the text); the stop
+        ``pace`` holds, if any."""
         text = neutralize_pings(markdown) if markdown else None
         where = {"channel": channel, "ts": ts, "markdown_text": text, "metadata": metadata,
-                 "session_status": session}
+                 "session_status": session, "chunks": safe_chunks(chunks)}
         held = pace is not None and pace.take(STOP)
         try:
             await self.call("chat.stopStream", prepaid=held, **where, blocks=blocks or None)
@@ -332,8 +331,6 @@ class SlackApi:
             prepaid = False
         last = {"text": text, "blocks": []} if method == "chat.update" else {"text": mrkdwn}
         return await self.call(method, **where, **last)
-
-    # -- files -----------------------------------------------------------------------------
 
     async def download(self, url: str, limit: int) -> Download:
         """A private file's bytes, read to the end or to ``limit`` bytes, whichever is first;

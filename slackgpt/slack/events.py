@@ -55,6 +55,7 @@ class Question:
     files: tuple[dict, ...] = ()
     summary: bool = False  # "Summarize this thread": an interaction; the thread is read
     response_url: str | None = None  # an interaction's: what only the asker sees goes there
+    action_token: str | None = None  # Slack's, on a message to the bot: searches as the asker
 
     @property
     def needs_claim(self) -> bool:
@@ -111,7 +112,17 @@ def question_from(event: dict, body: dict) -> Question:
         team=event.get("team") or body.get("team_id"),
         event_id=body.get("event_id"),
         files=tuple(event.get("files") or ()),
+        action_token=_action_token(event),
     )
+
+
+def _action_token(event: dict) -> str | None:
+    """The event's ``action_token`` (top level of ``app_mention`` and ``message`` events; an
+    AI-pane message also carries one in ``assistant_thread``)."""
+    pane = event.get("assistant_thread")
+    token = event.get("action_token") or (pane if isinstance(pane, dict) else {}).get(
+        "action_token")
+    return token if isinstance(token, str) and token else None
 
 
 def from_person(event: dict, identity: BotIdentity) -> bool:

@@ -45,6 +45,8 @@ PER_MINUTE: Mapping[str, int] = {
     "assistant.threads.setTitle": TIER_4,
     "assistant.threads.setSuggestedPrompts": TIER_4,
     "assistant.threads.setStatus": SPECIAL,
+    "assistant.search.context": SPECIAL,
+    "assistant.search.info": TIER_2,
     "chat.postMessage": SPECIAL,
     "auth.test": SPECIAL,
 }

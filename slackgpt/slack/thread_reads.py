@@ -137,3 +137,13 @@ async def _page(
     found = await slack.call(READ, prepaid=prepaid, **where, cursor=cursor)
     more, cursor = bool(found.get("has_more")), (found.get("response_metadata") or {})
     return Page(list(found.get("messages") or []), more, cursor.get("next_cursor") or None)
+
+
+async def page_from(
+    slack: SlackApi, channel: str, thread_ts: str, oldest: str | None, limit: int
+) -> list[dict]:
+    """One page of a thread, oldest first: from ``oldest`` on (inclusive; the root comes only
+    when it is in that span), at most ``limit`` messages. Raises SlackApiError."""
+    where = {"channel": channel, "ts": thread_ts, "oldest": oldest, "limit": limit}
+    page = await slack.call(READ, **where, inclusive=bool(oldest) or None)
+    return [m for m in page.get("messages") or [] if isinstance(m, dict)][:limit]

@@ -7,8 +7,10 @@ only by its members; another person's DM by nobody but them.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
 
@@ -20,6 +22,7 @@ KIND_TTL = 600.0  # a channel turning private is rare: its kind is kept ten minu
 MEMBERS_TTL = 60.0  # someone removed from a private channel is seen within a minute
 NOT_A_MEMBER = "not_a_member"
 _SIZE = 5_000  # channels remembered
+T = TypeVar("T")
 
 
 class Visibility:
@@ -29,6 +32,7 @@ class Visibility:
         self.slack, self.clock = slack, clock
         self._kinds: dict[str, tuple[bool, float]] = {}  # channel -> (restricted, until)
         self._members: dict[str, tuple[frozenset[str], float]] = {}
+        self._asking: dict[tuple[str, str], asyncio.Future] = {}  # questions to Slack under way
 
     async def refusal(self, user: str, channel: str) -> str | None:
         """None when ``user`` may read ``channel``; else why not, as a Slack-like code
@@ -48,7 +52,7 @@ class Visibility:
         kept = self._kinds.get(channel)
         if kept and kept[1] > self.clock():
             return kept[0]
-        info = await self.slack.conversation(channel)
+        info = await self._once(("kind", channel), lambda: self.slack.conversation(channel))
         restricted = bool(info.get("is_private") or info.get("is_mpim") or info.get("is_im"))
         _keep(self._kinds, channel, (restricted, self.clock() + KIND_TTL))
         return restricted
@@ -57,9 +61,18 @@ class Visibility:
         kept = self._members.get(channel)
         if kept and kept[1] > self.clock():
             return kept[0]
-        members = await self.slack.members(channel)
+        members = await self._once(("members", channel), lambda: self.slack.members(channel))
         _keep(self._members, channel, (members, self.clock() + MEMBERS_TTL))
         return members
+
+    async def _once(self, key: tuple[str, str], ask: Callable[[], Awaitable[T]]) -> T:
+        """Ask Slack once for everyone who needs the same answer at the same time (a burst
+        of questions about one channel costs one call)."""
+        running = self._asking.get(key)
+        if running is None:
+            running = self._asking[key] = asyncio.ensure_future(ask())
+            running.add_done_callback(lambda _: self._asking.pop(key, None))
+        return await asyncio.shield(running)
 
 
 def _keep(cache: dict, key: str, value: tuple) -> None:

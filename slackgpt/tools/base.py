@@ -28,11 +28,13 @@ class Source:
 class ToolResult:
     """What a tool gave back: ``text`` for the model (untrusted: the loop caps it and counts
     it in the context budget), ``sources`` to show, ``error`` when it failed (``text`` says
-    why, for the model)."""
+    why, for the model), ``summary``: a few words for the person when it is done ("3
+    results"; shown beside the tool's title, untrusted like the rest)."""
 
     text: str
     sources: tuple[Source, ...] = ()
     error: bool = False
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Asker:
     thread_ts: str
     team: str | None = None
     action_token: str | None = None  # Slack's token to search as this person (their message)
+    message_ts: str | None = None  # the question's own message
 
 
 class Tool(Protocol):

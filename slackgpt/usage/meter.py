@@ -6,7 +6,6 @@ the answer's budgets."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from slackgpt.config.operations import Prices
 from slackgpt.metrics.base import Metrics
@@ -27,14 +26,17 @@ class Meter:
         return getattr(self.model, name)  # model_name, where, request…: the client's
 
     async def stream(
-        self, messages: list[Message], completion: Completion | None = None, **options: Any
+        self,
+        messages: list[Message],
+        completion: Completion | None = None,
+        tools: list[dict] | None = None,
     ) -> AsyncIterator[str | Thinking]:
-        """The model client's stream (``options`` passed on, e.g. tools), counted when it
-        ends, however it ends. Only the words count towards an estimate."""
+        """The model client's stream (with the ``tools`` offered), counted when it ends,
+        however it ends. Only the words count towards an estimate."""
         completion = completion if completion is not None else Completion()
         words: list[str] = []
         try:
-            async for piece in self.model.stream(messages, completion, **options):
+            async for piece in self.model.stream(messages, completion, tools):
                 if type(piece) is str:
                     words.append(piece)
                 yield piece

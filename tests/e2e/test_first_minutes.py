@@ -34,7 +34,7 @@ async def test_check_warns_of_a_misspelled_setting_in_env(slack, llm, tmp_path):
     code, out, err = await app(["--check"], env_for(slack, llm), tmp_path)
     assert code == 0, out + err
     assert "[WARN] Settings" in out and "did you mean OPENAI_MODEL?" in out
-    assert "All 5 checks passed (1 with a warning)." in out
+    assert "All 6 checks passed (1 with a warning)." in out
 
 
 async def test_the_bot_says_so_when_it_starts(slack, llm, tmp_path):

@@ -27,7 +27,7 @@ async def check_app(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
 async def test_app_check_passes_against_the_fakes(slack, llm, tmp_path):
     code, out, err = await check_app(env_for(slack, llm), tmp_path)
     assert code == 0, out + err
-    assert out.rstrip().endswith("All 4 checks passed.")
+    assert out.rstrip().endswith("All 5 checks passed.")
     assert not slack.calls_to("chat.postMessage") and slack.sockets_open == 0
 
 

@@ -254,3 +254,51 @@ def test_the_stop_profile_reports_its_figures_against_one_second():
     assert "| the model request closed | 55 | 60 | 60 |" in lines
     rows = [line for line in lines if "p99 ≤ 1 s" in line]
     assert [row.rsplit("|", 2)[1].strip() for row in rows] == ["PASS", "MISS", "MISS"]
+
+
+@dataclass
+class FakeStream:
+    body: dict
+    ended_at: float
+    outcome: str = "done"
+
+
+def tool_round(key: str, rounds: int) -> dict:
+    called = {"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}
+    answered = {"role": "tool", "tool_call_id": "c", "content": "found"}
+    return {"messages": [{"role": "user", "content": f"q-{key}?"}, *[called, answered] * rounds]}
+
+
+def test_the_tools_profile_times_each_tool_call_to_its_first_sign():
+    from bench import tools
+
+    assert tools.rounds_in(tool_round("a", 2)) == 2 and tools.rounds_in({}) == 0
+    mine = {"a": [
+        FakeCall("assistant.threads.setStatus", {"status": "is thinking…"}, 10.0),
+        FakeCall("chat.startStream", {"chunks": [{"type": "task_update", "id": "tool-1-0"}]},
+                 10.02),
+        FakeCall("assistant.threads.setStatus", {"status": "is searching Slack…"}, 10.05),
+        FakeCall("chat.appendStream", {"chunks": [{"type": "task_update", "id": "tool-2-0"}]},
+                 12.0),
+    ]}
+    first = tools.first_progress(FakeStream(tool_round("a", 0), 10.0), mine, 2, 0.05)
+    second = tools.first_progress(FakeStream(tool_round("a", 1), 11.0), mine, 2, 0.05)
+    assert first == pytest.approx(0.07) and second == pytest.approx(1.05)
+    assert tools.first_progress(FakeStream(tool_round("a", 2), 13.0), mine, 2, 0.05) is None
+    assert tools.first_progress(FakeStream(tool_round("b", 0), 9.0), mine, 2, 0.05) is None
+
+
+def test_the_tools_targets():
+    from bench import tools
+    from bench.profiles import Tools
+
+    profile = Tools()
+    assert tools.model_time(profile) == pytest.approx(2 * 0.65 + 0.5 + 19 * 0.05)
+    good = {"lost": 0, "duplicated": 0, "wrong": 0, "throttled": 0,
+            "first_progress_p99_ms": 70.0, "completion_p99_ms": 4_000.0}
+    assert [r["result"] for r in tools.tools_targets(profile, good)] == ["PASS"] * 5
+    slow = good | {"first_progress_p99_ms": 400.0, "throttled": 1}
+    assert [r["result"] for r in tools.tools_targets(profile, slow)] == [
+        "PASS", "PASS", "MISS", "MISS", "PASS"]
+    assert plot.panels("tools", {"result": good})[0].series["slackgpt"][3:] == [
+        None, None, 4.0]

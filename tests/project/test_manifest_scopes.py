@@ -15,6 +15,8 @@ from tests.helpers import ROOT
 NEVER_ASKED = {
     ("conversations.info", "im:read"): "visibility.py refuses someone's DM before asking Slack",
     ("conversations.members", "im:read"): "visibility.py refuses someone's DM before asking Slack",
+    ("assistant.search.context", "search:read.files"): "the search tool asks for messages only",
+    ("assistant.search.context", "search:read.users"): "the search tool asks for messages only",
 }
 
 

@@ -45,16 +45,17 @@ def assert_no_secrets(text: str, slack, llm) -> None:
 
 async def test_all_checks_pass(settings, slack, llm):
     checks = await check(settings)
-    assert [c.status for c in checks] == ["ok"] * 4, checks
+    assert [c.status for c in checks] == ["ok"] * 5, checks
     found = by_name(checks)
     assert "@slackgpt (UBOT) in Fake Workspace (T1)" in found["Slack bot token"].detail
-    assert "all 13 scopes" in found["Bot scopes"].detail
+    assert "all 14 scopes" in found["Bot scopes"].detail
     assert "gpt-test" in found["Model endpoint"].detail
     request = llm.requests[-1]
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
     assert exit_code(checks) == 0
     report = render(checks)
-    assert report.endswith("All 4 checks passed.") and "FIX" not in report
+    assert "Slack search is off: this workspace has no AI search" in found["Slack search"].detail
+    assert report.endswith("All 5 checks passed.") and "FIX" not in report
     assert_no_secrets(report, slack, llm)
 
 
@@ -70,6 +71,16 @@ async def test_wrong_bot_token(settings, slack, llm):
     assert "FIX: Copy SLACK_BOT_TOKEN again from" in report and "Bot User OAuth Token" in report
     assert "not-the-right-one" not in report
     assert report.endswith("1 of 4 checks failed.")
+
+
+async def test_slack_search_is_on_off_or_refused(settings, slack):
+    slack.ai_search = True
+    assert by_name(await check(settings))["Slack search"].status == "ok"
+    assert "Slack search is on" in by_name(await check(settings))["Slack search"].detail
+    slack.revoke("search:read.public")
+    search = by_name(await check(settings))["Slack search"]
+    assert search.status == "warn" and "missing_scope" in search.detail
+    assert "search:read.public" in search.fix and "reinstall" in search.fix
 
 
 async def test_missing_scope_is_named(settings, slack):
@@ -216,7 +227,7 @@ async def test_the_shared_store_is_checked_when_set(settings, slack, llm, redis_
     assert store.status == "ok", store
     assert f"at {redis_url} answered in" in store.detail
     assert store.detail.startswith(("Redis ", "Valkey ", "a Redis-protocol"))
-    assert render(checks).endswith("All 5 checks passed.")
+    assert render(checks).endswith("All 6 checks passed.")
 
 
 async def test_an_unreachable_shared_store_fails_with_a_fix_and_no_password(settings, capsys):
@@ -228,4 +239,4 @@ async def test_an_unreachable_shared_store_fails_with_a_fix_and_no_password(sett
     out = capsys.readouterr().out
     assert "[FAIL] Shared store" in out and "could not reach the store at REDIS_URL" in out
     assert "FIX: Start Redis or Valkey there, or correct REDIS_URL" in out
-    assert "hunter2-secret" not in out and "1 of 5 checks failed." in out
+    assert "hunter2-secret" not in out and "1 of 6 checks failed." in out

@@ -34,6 +34,14 @@ def test_question_from_an_event_keeps_where_and_who():
     assert question_from(event(), body).target.thread_ts == "2.0"  # a new thread under it
 
 
+def test_a_question_keeps_its_action_token_to_search_as_the_asker():
+    assert question_from(event(action_token="1.2.ab"), {}).action_token == "1.2.ab"
+    pane = event(assistant_thread={"action_token": "3.4.cd"})
+    assert question_from(pane, {}).action_token == "3.4.cd"
+    assert question_from(event(assistant_thread="odd"), {}).action_token is None
+    assert question_from(event(), {}).action_token is None
+
+
 def test_own_messages_by_user_or_bot_id():
     assert is_own({"user": "UBOT"}, ME) and is_own({"bot_id": "BBOT"}, ME)
     assert not is_own({"user": "U1"}, ME)

@@ -83,3 +83,14 @@ async def test_learning_a_long_thread_the_bot_answered_in_reads_at_most_3_pages(
     learned = await thread_reads.learn(door, "C1", root["ts"], ME)
     assert learned is not None and learned[0] is True
     assert len(slack.calls_to("conversations.replies")) <= 3
+
+
+async def test_a_thread_from_one_reply_on(slack, door):
+    root = slack.add_message("C1", "root")
+    replies = [slack.add_message("C1", f"r{i}", thread_ts=root["ts"]) for i in range(5)]
+    page = await thread_reads.page_from(door, "C1", root["ts"], replies[1]["ts"], limit=3)
+    assert [m["text"] for m in page] == ["r1", "r2", "r3"]
+    assert str(slack.calls_to("conversations.replies")[-1].params["inclusive"]) in ("1", "true")
+    whole = await thread_reads.page_from(door, "C1", root["ts"], None, limit=50)
+    assert len(whole) == 6
+    assert "inclusive" not in slack.calls_to("conversations.replies")[-1].params

@@ -123,9 +123,9 @@ async def test_options_reach_the_model_client():
     class Client:
         model_name = "m"
 
-        async def stream(self, messages, completion, **options):
+        async def stream(self, messages, completion, tools=None):
             completion.finish_reason = "stop"
-            yield f"tools={options['tools']}"
+            yield f"tools={tools}"
 
     meter = Meter(Client(), MappingProxyType({}), PrometheusMetrics())  # type: ignore[arg-type]
     pieces = [p async for p in meter.stream(ASK, tools=["search"])]

@@ -1,0 +1,124 @@
+"""One round of tool calls: shown as steps, run at the same time (each within its time
+limit, a writing one only once approved), every call answered for the model.
+
+Never raises for a failed call: a tool's error, time-out, exception or refusal becomes its
+result (the model reads why) and an error step (the person sees it). Cancellation (the bot
+stopping) goes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slackgpt.answering import tool_loop
+from slackgpt.answering.tool_loop import Limits, Tally
+from slackgpt.deadline import deadline
+from slackgpt.model.tool_calls import Checked
+from slackgpt.slack.api import SlackApi
+from slackgpt.slack.delivery import Delivery
+from slackgpt.slack.tasks import DONE, FAILED, Step, sources_of
+from slackgpt.tools.base import Tool, ToolResult
+from slackgpt.tools.toolbox import Toolbox
+
+log = logging.getLogger(__name__)
+
+THINKING = "is thinking…"
+
+
+class ToolRunner:
+    """Runs the tool calls of one answer, round by round."""
+
+    def __init__(
+        self, toolbox: Toolbox, limits: Limits, delivery: Delivery, slack: SlackApi, tally: Tally
+    ):
+        self.toolbox, self.limits, self.delivery = toolbox, limits, delivery
+        self.slack, self.tally = slack, tally
+        self.status_shown = False  # a tool's status was set (it may outlast the answer)
+
+    async def run(self, calls: list[Checked], budget: int) -> list[dict]:
+        """Run one round's ``calls``; their ``tool`` messages, one per call, in order."""
+        self.tally.rounds += 1
+        self.tally.calls += len(calls)
+        ids = [f"tool-{self.tally.rounds}-{n}" for n in range(len(calls))]
+        await self._status(tool_loop.status_of(self._started(calls, ids)))
+        pairs = zip(calls, ids, strict=True)
+        results = await asyncio.gather(*(self._result(call, step) for call, step in pairs))
+        cap = tool_loop.output_cap(self.limits, budget, len(calls))
+        turns = []
+        for call, result in zip(calls, results, strict=True):
+            self.tally.failed += result.error
+            turns.append(tool_loop.answered(call.id, tool_loop.capped(result.text, cap)))
+        await self._status(THINKING)
+        return turns
+
+    def _started(self, calls: list[Checked], ids: list[str]) -> list[str]:
+        """Show each call that will run as a step; their titles."""
+        titles = []
+        for call, step_id in zip(calls, ids, strict=True):
+            tool = self.toolbox.get(call.name) if call.problem is None else None
+            if tool is not None:
+                titles.append(tool.title)
+                details = tool_loop.details_of(call.arguments)
+                self.delivery.show(Step(step_id, tool.title, details=details))
+        return titles
+
+    async def clear_status(self) -> None:
+        """Take away the status the rounds set: Slack clears one when a message is posted,
+        and a status set after the answer's message (which calls racing each other cannot
+        tell) would stay."""
+        if self.status_shown:
+            await self.slack.set_status(self.delivery.target, "")
+
+    async def _status(self, status: str) -> None:
+        if status:
+            self.status_shown = True
+            await self.slack.set_status(self.delivery.target, status)
+
+    async def _result(self, call: Checked, step_id: str) -> ToolResult:
+        """The call's result; its step shown as ended."""
+        if call.problem is not None:
+            log.info("tool call %s not run: %s", call.name[:64], call.problem)
+            return ToolResult(tool_loop.problem_text(call.problem), error=True)
+        tool = self.toolbox.get(call.name)
+        assert tool is not None  # checked against the toolbox
+        result = await self._run(tool, call.arguments or {})
+        self.delivery.show(_ended(step_id, call, tool, result))
+        return result
+
+    async def _run(self, tool: Tool, arguments: dict) -> ToolResult:
+        if tool.writes and not await self._approved(tool, arguments):
+            return ToolResult(tool_loop.refused_text(self.toolbox.approver is not None),
+                              error=True, summary="not approved")
+        try:
+            async with deadline(self.limits.timeout):
+                return await tool.run(arguments, self.toolbox.asker)
+        except TimeoutError:
+            self.tally.timed_out += 1
+            log.warning("tool %s took over %gs; stopped", tool.name, self.limits.timeout)
+            return ToolResult(f"No result within {self.limits.timeout:g} seconds; it was "
+                              "stopped.", error=True, summary="timed out")
+        except Exception as error:  # a tool that broke its promise not to raise
+            log.warning("tool %s failed", tool.name, exc_info=True)
+            return ToolResult(f"It failed ({type(error).__name__}).", error=True)
+
+    async def _approved(self, tool: Tool, arguments: dict) -> bool:
+        approver = self.toolbox.approver
+        if approver is None:
+            return False
+        try:
+            return await approver.approve(tool, arguments, self.toolbox.asker)
+        except Exception:  # an approval that cannot be asked is no approval
+            log.warning("asking to approve %s failed", tool.name, exc_info=True)
+            return False
+
+
+def _ended(step_id: str, call: Checked, tool: Tool, result: ToolResult) -> Step:
+    """The step as it ended: the done title (a tool's ``done_title``, if it has one), how it
+    went, where it read."""
+    title = tool.title if result.error else str(getattr(tool, "done_title", "") or tool.title)
+    output = result.summary or ("failed" if result.error else "done")
+    pairs = ((s.title, s.url) for s in result.sources)
+    status = FAILED if result.error else DONE
+    details = tool_loop.details_of(call.arguments)
+    return Step(step_id, title, status, details, output, sources_of(pairs))

@@ -1,0 +1,90 @@
+"""Which tools one question gets: the process's :class:`Toolkit` (sources of tools and the
+approver for writing ones) makes a :class:`Toolbox` per question, for its asker. Pure.
+
+A source is anything with ``tools_for(asker, text)``: the built-in Slack tools, and MCP
+servers' tools (added with :meth:`Toolkit.add`). The first tool of a name wins; a name the
+model could not call (not ``[A-Za-z0-9_-]{1,64}``) is left out, with one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from slackgpt.slack.events import Question
+from slackgpt.tools.base import NAME, Approver, Asker, Tool, function_specs
+
+log = logging.getLogger(__name__)
+
+
+class ToolSource(Protocol):
+    """Offers tools for a question."""
+
+    def tools_for(self, asker: Asker, text: str) -> Iterable[Tool]:
+        """The tools for one question, asked by ``asker``; ``text``: the question and its
+        thread as the model reads them (a source may offer a tool only when it is of use).
+        Quick and without I/O: a source that needs I/O keeps its list ready."""
+        ...
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """The tools one question may use, who asks, and who approves writing ones (None: no
+    one can, so writing tools are refused)."""
+
+    asker: Asker
+    tools: Mapping[str, Tool] = field(default_factory=dict)
+    approver: Approver | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.tools)
+
+    def specs(self) -> list[dict]:
+        """The Chat Completions ``tools`` field."""
+        return function_specs(self.tools.values())
+
+    def get(self, name: str) -> Tool | None:
+        return self.tools.get(name)
+
+
+class Toolkit:
+    """The process's tools: sources, and the approver of writing tools."""
+
+    def __init__(self, sources: Iterable[ToolSource] = (), approver: Approver | None = None):
+        self.sources: list[ToolSource] = list(sources)
+        self.approver = approver
+        self._told: set[str] = set()  # names already logged as left out
+
+    def add(self, source: ToolSource) -> None:
+        """Offer ``source``'s tools too (after those already there)."""
+        self.sources.append(source)
+
+    def toolbox(self, asker: Asker, text: str = "") -> Toolbox:
+        """The tools for one question (see :meth:`ToolSource.tools_for`)."""
+        tools: dict[str, Tool] = {}
+        for source in self.sources:
+            for tool in source.tools_for(asker, text):
+                if not NAME.match(tool.name) or tool.name in tools:
+                    self._leave_out(tool.name)
+                    continue
+                tools[tool.name] = tool
+        return Toolbox(asker, tools, self.approver)
+
+    def _leave_out(self, name: str) -> None:
+        if name not in self._told:
+            self._told.add(name)
+            log.warning("tool %r left out: its name is taken or not one a model can call", name)
+
+
+def asker_of(question: Question) -> Asker:
+    """Who a question's tools run for: results must be what this person may see."""
+    return Asker(
+        user=question.user,
+        channel=question.channel,
+        thread_ts=question.thread_ts or question.ts,
+        team=question.team,
+        action_token=question.action_token,
+        message_ts=question.ts,
+    )
