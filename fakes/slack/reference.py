@@ -5,6 +5,10 @@ The reference is slack-ruby/slack-api-ref (MIT), vendored beside the clone in
 ``docs.slack.dev/methods/<method>.json`` (``args`` as JSON schema, ``scope``, ``rate_limits``,
 ``errors``), the index of every method name (``methods.json``), slack-ruby's ``arg_groups``
 (``methods/_patches``) and the errors common to all methods (``methods/_errors``).
+
+The shared subset predates some methods the fake implements (agent sessions, Real-time
+Search, ``conversations.members``): their pages, from the same slack-api-ref commit, are kept
+in ``fakes/slack/pages/`` (README and licence there) and read where the shared folder has none.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ Json = dict[str, Any]
 
 ENV = "FAKE_SLACK_REF"
 DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "slack_ref"
+PAGES = Path(__file__).resolve().parent / "pages"  # pages the shared subset lacks
 
 
 class ReferenceMissing(RuntimeError):
@@ -80,9 +85,9 @@ def _load(root: str) -> Reference:
         p.stem: _json(p).get("arg_groups", []) for p in base.glob("methods/_patches/*/*.json")
     }
     methods = {}
-    for page in sorted(pages.glob("*.*.json")):
+    for page in [*sorted(PAGES.glob("*.*.json")), *sorted(pages.glob("*.*.json"))]:
         name = page.name.removesuffix(".json")
-        methods[name] = _spec(name, _json(page), groups.get(name, []))
+        methods[name] = _spec(name, _json(page), groups.get(name, []))  # shared pages win
     common = _json(base / "methods" / "_errors" / "common.json")["errors"]
     return Reference(base, methods, names, common)
 

@@ -248,6 +248,21 @@ def test_without_the_reference_the_fake_says_where_to_put_it(tmp_path, monkeypat
     assert reference.where() == tmp_path / "nowhere"
 
 
+def test_pages_the_shared_subset_lacks_come_from_the_fakes_own(tmp_path, monkeypatch):
+    shared = reference.where()
+    mini = tmp_path / "ref"  # the shared subset as it was before agent sessions
+    for part in ("docs.slack.dev/methods/methods.json", "methods/_errors/common.json",
+                 "docs.slack.dev/methods/chat.postMessage.json"):
+        (mini / part).parent.mkdir(parents=True, exist_ok=True)
+        (mini / part).write_bytes((shared / part).read_bytes())
+    ref = reference.load(mini)
+    assert ref.methods["agents.sessions.setStatus"].tier == "t3"
+    assert ref.methods["agents.sessions.setStatus"].bot_scopes == ("chat:write",)
+    assert ref.methods["conversations.members"].bot_scopes
+    assert "chat.update" not in ref.methods  # nothing beyond the kept pages is invented
+    assert ref.methods["chat.postMessage"].tier == "t5"
+
+
 def test_a_bucket_refills_at_its_rate_and_never_beyond_its_burst(clock: Clock):
     limiter = RateLimiter(limits={"x": Limit(60, burst=2)}, clock=clock)
     assert [limiter.admit("x", {}) for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
