@@ -37,10 +37,8 @@ log = logging.getLogger(__name__)
 
 # Slack refuses a markdown block with one of these; the same text as mrkdwn still goes.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_blocks_too_long", "invalid_blocks_format"})
-_READS = frozenset({
-    "conversations.replies", "conversations.history", "conversations.info",
-    "conversations.members", "users.info",
-})
+_READS = frozenset({"conversations.replies", "conversations.history", "conversations.info",
+                    "conversations.members", "users.info"})
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
 TEXT_LIMIT = 4_000  # chat.update refuses more (msg_too_long); beside blocks, a notification
 # Links the model or a member wrote never unfurl into previews (nor fetch a URL for one).
@@ -234,10 +232,12 @@ class SlackApi:
         response = await self.call("chat.postMessage", **where, text=neutralize_pings(text))
         return str(response["ts"])
 
-    async def post_ephemeral(self, target: Target, text: str) -> None:
-        """Post mrkdwn ``text`` in the thread that only ``target.user`` sees."""
+    async def post_ephemeral(
+        self, target: Target, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        """Post mrkdwn ``text`` (and the bot's ``blocks``) that only ``target.user`` sees."""
         where = {"channel": target.channel, "user": target.user, "thread_ts": target.thread_ts}
-        await self.call("chat.postEphemeral", **where, text=neutralize_pings(text))
+        await self.call("chat.postEphemeral", **where, text=neutralize_pings(text), blocks=blocks)
 
     async def respond(self, response_url: str, text: str) -> None:
         """Answer an interaction through its ``response_url``, seen only by the person who
