@@ -25,6 +25,8 @@ from slackgpt.slack.visibility import Visibility
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.tools.approvals import Approvals
+from slackgpt.tools.mcp_tools import START_PATIENCE, McpTools
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,11 @@ class StartupError(Exception):
 
 
 def build_app(
-    slack: SlackApi, answerer: Answerer, pane: Pane, signing_secret: str | None = None
+    slack: SlackApi,
+    answerer: Answerer,
+    pane: Pane,
+    signing_secret: str | None = None,
+    approvals: Approvals | None = None,
 ) -> AsyncApp:
     """The Bolt app with the bot's listeners; no network calls.
 
@@ -76,7 +82,7 @@ def build_app(
         logger=bolt_logger,
         signing_secret=signing_secret,
     )
-    listeners.register(app, answerer, pane)
+    listeners.register(app, answerer, pane, approvals)
     return app
 
 
@@ -130,11 +136,14 @@ class Runtime:
         self.handler: AsyncSocketModeHandler | None = None
         self.slack_patience = SLACK_PATIENCE  # seconds Slack may take at start-up
         self.http: HttpServer | None = None
+        self.mcp = McpTools(settings.mcp_servers)  # the operator's MCP servers, as tools
+        self.approvals = Approvals(slack, state, settings.approval_timeout)  # of writing tools
 
     async def start(self) -> None:
         """Check the shared store and the tokens, then connect; returns once events flow."""
         settings = self.settings
         await self._check_store()
+        self.mcp.connect()  # the MCP servers connect while Slack says who the bot is
         identity, socket_url = await self._check_tokens()
         self.identity = identity
         people = People(self.slack.user_name)  # one cache of names for answers and the pane
@@ -158,7 +167,8 @@ class Runtime:
             images=self.images,
         )
         secret = settings.slack_signing_secret or None
-        app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
+        app = build_app(self.slack, self.answerer, self.pane, secret, self.approvals)
+        await self.mcp.ready(START_PATIENCE)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
             log.info("answering Slack events over HTTP as @%s", identity.name)
@@ -189,6 +199,8 @@ class Runtime:
         await self._disconnect()
         if self.pane is not None:
             await self.pane.close()
+        await self.approvals.close()
+        await self.mcp.close()
         await self.parser.aclose()
         await self.images.aclose()
         await self.slack.close()

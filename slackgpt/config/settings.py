@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from slackgpt.config.mcp_servers import McpServer, read_servers
 from slackgpt.config.reader import Reader, is_placeholder
 from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
 from slackgpt.logs import url_password
@@ -68,6 +69,8 @@ class Settings:
     pane_greeting: str = ""
     context_channel_messages: int = 50
     feedback_buttons: bool = True
+    mcp_servers: tuple[McpServer, ...] = ()
+    approval_timeout: float = 300.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -78,6 +81,7 @@ class Settings:
             self.openai_api_key,
             self.slack_signing_secret,
             *url_password(self.redis_url),
+            *(secret for server in self.mcp_servers for secret in server.secrets),
         )
         return tuple(v for v in values if v and v != "unused")
 
@@ -104,7 +108,7 @@ def known_names() -> frozenset[str]:
     """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
     recorder = _Recorder()
     get = Reader(recorder, [])
-    for part in (_slack, _model, _behaviour, _pane):
+    for part in (_slack, _model, _behaviour, _pane, _tools):
         part(get)
     return frozenset(recorder.asked)
 
@@ -113,7 +117,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from an environment mapping, or raise :class:`ConfigError`."""
     problems: list[str] = []
     get = Reader(env, problems)
-    settings = Settings(**_slack(get), **_model(get), **_behaviour(get), **_pane(get))
+    parts = (_slack, _model, _behaviour, _pane, _tools)
+    settings = Settings(**{k: v for part in parts for k, v in part(get).items()})
     if problems:
         raise ConfigError(problems)
     return settings
@@ -210,6 +215,15 @@ def _pane(get: Reader) -> dict[str, Any]:
             get.number("CONTEXT_CHANNEL_MESSAGES", int, 0, 200), 50
         ),
         "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
+    }
+
+
+def _tools(get: Reader) -> dict[str, Any]:
+    """The operator's MCP servers and how long a writing tool waits for the asker's approval."""
+    path = get.text("MCP_SERVERS")
+    return {
+        "mcp_servers": read_servers(path, get.env, get.problems) if path else (),
+        "approval_timeout": _or(get.number("APPROVAL_TIMEOUT", float, 10.0, 3600.0), 300.0),
     }
 
 
