@@ -46,21 +46,23 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         "then exit (0: all passed)",
     )
     args = parser.parse_args(argv)
-    warnings: list[str] = []
+    in_file: set[str] | None = None
     if environ is None:
-        warnings = _load_dotenv()
+        in_file = _load_dotenv()
         environ = os.environ
     try:
         settings = load_settings(environ)
     except ConfigError as error:
         print("slackgpt cannot start: its configuration needs attention.", file=sys.stderr)
-        for problem in [*error.problems, *warnings]:
+        for problem in [*error.problems, *_unknown(in_file)]:
             print(f"  - {problem}", file=sys.stderr)
         print(
             "Set these in the environment or in a .env file (see .env.example and README.md).",
             file=sys.stderr,
         )
         return 2
+    # The variables the MCP servers' file reads are the operator's, not misspelled settings.
+    warnings = _unknown(in_file, {v for s in settings.mcp_servers for v in s.variables})
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     if args.check:
         logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # no retry notes in the report
@@ -77,12 +79,20 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     return 0
 
 
-def _load_dotenv() -> list[str]:
-    """Load ``.env`` (the environment wins); warnings for names that look misspelled."""
+def _load_dotenv() -> set[str]:
+    """Load ``.env`` (the environment wins); the names it sets."""
     path = find_dotenv(usecwd=True)
     in_file = set(dotenv_values(path)) if path else set()
     load_dotenv(path, override=False)
-    known = known_names()
+    return in_file
+
+
+def _unknown(in_file: set[str] | None, read_too: set[str] | None = None) -> list[str]:
+    """Warnings for names in .env or the environment that look misspelled (none when the
+    settings were not read from them); ``read_too``: other names the configuration reads."""
+    if in_file is None:
+        return []
+    known = known_names() | (read_too or set())
     return [
         *unknown_settings(in_file, known, from_file=True),
         *unknown_settings(set(os.environ) - in_file, known, from_file=False),

@@ -1,5 +1,5 @@
-"""``python app.py --check``: try the tokens, scopes, model endpoint and shared store; say how
-to fix each."""
+"""``python app.py --check``: try the tokens, scopes, model endpoint, shared store and MCP
+servers; say how to fix each."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from slackgpt.model.failures import Failure, explain
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.tools.mcp_tools import check_servers
 from slackgpt.tools.slack_search import search_check
 
 Status = Literal["ok", "warn", "fail"]
@@ -67,14 +68,15 @@ async def run_checks(
     openai_client: openai.AsyncOpenAI,
     manifest: Path | None = None,
 ) -> list[Check]:
-    """Run every check (Slack, the model and the store at the same time); never raises for a
-    failed one. The shared store is checked only when ``REDIS_URL`` is set."""
-    slack_checks, model, store = await asyncio.gather(
+    """Run every check (Slack, the model, the store, MCP servers at the same time); never raises
+    for a failed one. The store is checked only with ``REDIS_URL``, MCP with ``MCP_SERVERS``."""
+    slack_checks, model, store, mcp = await asyncio.gather(
         _slack_checks(settings, slack, required_scopes(manifest)),
         check_model(settings, openai_client),
         check_store(settings),
+        check_mcp(settings),
     )
-    return [*slack_checks, model, *store]
+    return [*slack_checks, model, *store, *mcp]
 
 
 def render(checks: list[Check], secrets: tuple[str, ...] = ()) -> str:
@@ -111,7 +113,7 @@ async def run(settings: Settings, warnings: list[str] | None = None) -> int:
     """
     client = build_openai_client(settings)
     slack = SlackApi(settings.slack_bot_token, settings.slack_api_url)
-    print("Checking Slack, the model and the store (up to 30 s each)…", flush=True)
+    print("Checking Slack, the model, the store and MCP servers (up to 30 s each)…", flush=True)
     try:
         checks = await run_checks(settings, slack=slack, openai_client=client)
     finally:
@@ -225,12 +227,8 @@ def check_signing_secret(settings: Settings) -> Check:
     name = "Slack signing secret"
     if settings.slack_signing_secret:
         return Check(name, "ok", "set (HTTP mode; Slack's signatures are verified)")
-    return Check(
-        name,
-        "fail",
-        "SLACK_SIGNING_SECRET is not set, but SLACK_MODE is http",
-        f"Copy the Signing Secret from {_APP} Basic Information → App Credentials.",
-    )
+    return Check(name, "fail", "SLACK_SIGNING_SECRET is not set, but SLACK_MODE is http",
+                 f"Copy the Signing Secret from {_APP} Basic Information → App Credentials.")
 
 
 def _unreachable(name: str, settings: Settings, error: BaseException) -> Check:
@@ -261,6 +259,16 @@ async def check_store(settings: Settings) -> list[Check]:
     where = public_url(settings.redis_url)
     detail = f"{server} at {where} answered in {took:.0f} ms; copies share memory and budgets"
     return [Check("Shared store", "ok", detail)]
+
+
+async def check_mcp(settings: Settings) -> list[Check]:
+    """Each MCP server answers and lists its tools; one that does not is a warning (the bot
+    runs without its tools, and keeps trying it)."""
+    fix = "Start it, or correct its url, command or headers (and their variables) in MCP_SERVERS."
+    return [
+        Check(f"MCP server {server.name}", "ok" if worked else "warn", detail, fix)
+        for server, detail, worked in await check_servers(settings.mcp_servers)
+    ]
 
 
 # -- the model -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The Slack edge: which events become questions (mentions, DMs, follow-ups, the summary
 shortcut), handed to the answerer, and the stop button; the AI pane's and the agent view's
 events (both families: a workspace may still be on the pane) and feedback clicks, to the
-pane."""
+pane; clicks on a tool's Approve or Deny, to the approvals."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slackgpt.answering.answer import Answerer
 from slackgpt.pane.handlers import Pane
 from slackgpt.pane.logic import SUMMARIZE_CALLBACK, summary_question
-from slackgpt.slack.blocks import FEEDBACK_ACTION
+from slackgpt.slack.blocks import APPROVAL_ACTIONS, FEEDBACK_ACTION
 from slackgpt.slack.events import from_person, is_dm_question, is_follow_up, question_from
+from slackgpt.tools.approvals import Approvals
 
 
-def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
+def register(
+    app: AsyncApp, answerer: Answerer, pane: Pane, approvals: Approvals | None = None
+) -> None:
     """Attach the bot's listeners to ``app``."""
     identity = answerer.identity
 
@@ -57,6 +60,13 @@ def register(app: AsyncApp, answerer: Answerer, pane: Pane) -> None:
     async def on_feedback(ack: AsyncAck, body: dict) -> None:
         await ack()  # first: Slack shows an error after 3 s without it
         await pane.feedback(body)
+
+    if approvals is not None:
+
+        @app.action(APPROVAL_ACTIONS)
+        async def on_approval(ack: AsyncAck, body: dict) -> None:
+            await ack()
+            await approvals.clicked(body)
 
     @app.shortcut(SUMMARIZE_CALLBACK)
     async def on_summarize(ack: AsyncAck, shortcut: dict) -> None:

@@ -30,6 +30,8 @@ from slackgpt.slack.visibility import Visibility
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.local import LocalState, State
 from slackgpt.state.redis import RedisState, StoreUnavailable
+from slackgpt.tools.approvals import Approvals
+from slackgpt.tools.mcp_tools import START_PATIENCE, McpTools
 from slackgpt.tools.slack_tools import SlackTools
 from slackgpt.tools.toolbox import Toolkit
 from slackgpt.usage.spending import Spending
@@ -52,7 +54,11 @@ class StartupError(Exception):
 
 
 def build_app(
-    slack: SlackApi, answerer: Answerer, pane: Pane, signing_secret: str | None = None
+    slack: SlackApi,
+    answerer: Answerer,
+    pane: Pane,
+    signing_secret: str | None = None,
+    approvals: Approvals | None = None,
 ) -> AsyncApp:
     """The Bolt app with the bot's listeners; no network calls.
 
@@ -85,7 +91,7 @@ def build_app(
         logger=bolt_logger,
         signing_secret=signing_secret,
     )
-    listeners.register(app, answerer, pane)
+    listeners.register(app, answerer, pane, approvals)
     return app
 
 
@@ -151,7 +157,9 @@ class Runtime:
         self.handler: AsyncSocketModeHandler | None = None
         self.slack_patience = SLACK_PATIENCE  # seconds Slack may take at start-up
         self.http: HttpServer | None = None
-        self.toolkit = Toolkit()  # the tools answers may use (MCP servers' are added to it)
+        self.mcp = McpTools(settings.mcp_servers)  # the operator's MCP servers, as tools
+        self.approvals = Approvals(slack, state, settings.approval_timeout)  # of writing tools
+        self.toolkit = Toolkit([self.mcp], self.approvals)  # the built-ins go first at start
         self._searching: asyncio.Future[None] | None = None  # Slack asked beside connecting
         self.profiles = ProfileBook(settings.profiles, settings.profiles_file)
         self._watching: asyncio.Task[None] | None = None
@@ -161,6 +169,7 @@ class Runtime:
         settings = self.settings
         await self._serve_metrics()
         await self._check_store()
+        self.mcp.connect()  # the MCP servers connect while Slack says who the bot is
         identity, socket_url = await self._check_tokens()
         self.identity = identity
         people = People(self.slack.user_name)  # one cache of names for answers and the pane
@@ -193,7 +202,8 @@ class Runtime:
         if settings.profiles_file is not None:  # a changed file takes effect without a restart
             self._watching = asyncio.create_task(self.profiles.watch())
         secret = settings.slack_signing_secret or None
-        app = build_app(self.slack, self.answerer, self.pane, signing_secret=secret)
+        app = build_app(self.slack, self.answerer, self.pane, secret, self.approvals)
+        await self.mcp.ready(START_PATIENCE)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
             await searching
@@ -238,6 +248,8 @@ class Runtime:
             self._watching.cancel()
         if self.pane is not None:
             await self.pane.close()
+        await self.approvals.close()
+        await self.mcp.close()
         await self.parser.aclose()
         await self.images.aclose()
         await self.slack.close()

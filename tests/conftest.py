@@ -7,13 +7,14 @@ from dataclasses import replace
 
 import pytest
 
+from fakes.mcp_server import McpHttpServer
 from fakes.openai import FakeOpenAI
 from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
 from slackgpt.config.settings import Settings, load_settings
 from slackgpt.runtime import Runtime, build_runtime
 from slackgpt.slack.quota import Quota
-from tests.helpers import env_for
+from tests.helpers import MCP_TOKEN, env_for
 
 
 @pytest.fixture
@@ -62,3 +63,11 @@ def redis_url() -> Iterator[str]:
     """A fresh Redis-protocol server on 127.0.0.1 for this test (see fakes/redis_server.py)."""
     with redis_server() as server:
         yield server.url
+
+
+@pytest.fixture
+async def mcp_http() -> AsyncIterator[McpHttpServer]:
+    """A real MCP server (the SDK's) over Streamable HTTP on 127.0.0.1, wanting the bearer
+    token ``MCP_TOKEN`` (see fakes/mcp_server.py)."""
+    async with McpHttpServer(token=MCP_TOKEN) as server:
+        yield server

@@ -20,8 +20,12 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 from fakes import bot_env
+from fakes.mcp_server import McpHttpServer
 from fakes.openai import FakeOpenAI
 from fakes.slack import FakeSlack
+from slackgpt.config.mcp_servers import McpServer
+from slackgpt.config.settings import load_settings
+from slackgpt.tools.base import Asker, ToolResult
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository's root: ``app.py``, ``slackgpt/``, the docs."""
@@ -231,3 +235,65 @@ def mention_payload(slack: FakeSlack, message: dict) -> dict:
             {"team_id": slack.team_id, "user_id": slack.bot_user_id, "is_bot": True}
         ],
     }
+
+
+# -- MCP servers and approvals -----------------------------------------------------------------
+
+MCP_TOKEN = "mcp-t0ken-for-tests-1234"
+"""The bearer token the HTTP MCP server of the tests wants (from TICKETS_TOKEN)."""
+STDIO_SERVER = ROOT / "fakes" / "mcp_server.py"
+TOOLS_CHANNEL = "C0TICKETS1"
+"""The one channel where :func:`tickets_toml`'s stdio server is offered."""
+
+
+def mcp_servers(
+    slack: FakeSlack, llm: FakeOpenAI, tmp_path: Path, toml: str, **env: str
+) -> tuple[McpServer, ...]:
+    """The servers of an MCP_SERVERS file holding ``toml``, read as the bot reads it, with
+    ``env`` (and TICKETS_TOKEN = MCP_TOKEN) in the environment."""
+    path = tmp_path / "mcp.toml"
+    path.write_text(toml)
+    environment = env_for(slack, llm, MCP_SERVERS=str(path), TICKETS_TOKEN=MCP_TOKEN, **env)
+    return load_settings(environment).mcp_servers
+
+
+def tickets_toml(server: McpHttpServer, channels: str = '"*"', extra: str = "") -> str:
+    """An MCP_SERVERS file with the HTTP server ``tickets`` and the stdio server ``local``."""
+    return (
+        f'[servers.tickets]\nurl = "{server.url}"\n'
+        'headers = { Authorization = "Bearer ${TICKETS_TOKEN}" }\n'
+        f"channels = {channels}\ntimeout = 5\n{extra}\n"
+        f'[servers.local]\ncommand = "{sys.executable}"\nargs = ["{STDIO_SERVER}"]\n'
+        f'channels = ["{TOOLS_CHANNEL}"]\ntimeout = 10\n'
+    )
+
+
+async def run_tool(runtime, name: str, arguments: dict, asker: Asker) -> ToolResult:
+    """One tool call as the tool loop makes it (a test's stand-in until the loop is merged):
+    a tool that writes runs only after the asker approved it."""
+    tool = runtime.mcp.tool(name)
+    assert tool is not None, f"no tool {name}"
+    if tool.writes and not await runtime.approvals.approve(tool, arguments, asker):
+        return ToolResult("The person who asked did not approve this.", error=True)
+    return await tool.run(arguments, asker)
+
+
+async def approval_request(slack: FakeSlack, channel: str, thread_ts: str) -> dict:
+    """Wait for the bot's request for approval in a thread (a message with buttons)."""
+
+    def asking() -> list[dict]:
+        return [m for m in slack.bot_replies(channel, thread_ts)
+                if any(b.get("type") == "actions" for b in m.get("blocks") or [])]
+
+    await slack.wait_for(lambda: bool(asking()), 5, "a request for approval")
+    return asking()[-1]
+
+
+def outcome_of(slack: FakeSlack, channel: str, request: dict) -> str | None:
+    """The line that replaced the buttons of a ``request`` for approval (None while it
+    waits)."""
+    [now] = [m for m in slack.bot_replies(channel, request["thread_ts"])
+             if m["ts"] == request["ts"]]
+    blocks = now.get("blocks") or []
+    lines = [b["elements"][0]["text"] for b in blocks if b.get("type") == "context"]
+    return lines[0] if lines else None

@@ -1,5 +1,5 @@
 """Block Kit as Slack checks it: message limits, every block's shape, context_actions and
-feedback_buttons, and the ``chunks`` of a streamed message.
+feedback_buttons, actions blocks and unique ids, and the ``chunks`` of a streamed message.
 
 Sources: docs.slack.dev/reference/block-kit (blocks, block elements), Slack's method pages
 (``invalid_blocks``, ``invalid_blocks_format``, ``msg_blocks_too_long``, ``invalid_chunks``)
@@ -45,7 +45,7 @@ def check_blocks(blocks: Any) -> None:
         raise SlackError("invalid_blocks")
     if sum(len(b.get("text", "")) for b in blocks if b["type"] == "markdown") > MARKDOWN_LIMIT:
         raise SlackError("msg_blocks_too_long")
-    if error := context_actions_error(blocks):
+    if error := context_actions_error(blocks) or ids_error(blocks):
         raise SlackError(error)
     for block in blocks:
         _check_shape(block)
@@ -165,6 +165,27 @@ def context_actions_error(blocks: list[Json]) -> str | None:
     return None
 
 
+def ids_error(blocks: list[Json]) -> str | None:
+    """``invalid_blocks`` if two blocks of a message share a block_id, or an actions block is
+    empty or repeats an action_id (docs.slack.dev/reference/block-kit/blocks: a block_id
+    "should be unique for each message"; actions-block: an array of interactive elements;
+    block-elements: an action_id "should be unique among all other action_ids in the
+    containing block")."""
+    named = [b["block_id"] for b in blocks if isinstance(b.get("block_id"), str)]
+    if len(named) != len(set(named)):
+        return "invalid_blocks"
+    for block in blocks:
+        if block["type"] != "actions":
+            continue
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements:
+            return "invalid_blocks"
+        ids = [e["action_id"] for e in elements if isinstance(e, dict) and "action_id" in e]
+        if len(ids) != len(set(ids)):
+            return "invalid_blocks"
+    return None
+
+
 def _context_actions_ok(block: Json) -> bool:
     elements = block.get("elements")
     if set(block) - _CONTEXT_ACTIONS_KEYS or not _short_id(block.get("block_id")):
@@ -244,5 +265,18 @@ def feedback_element(blocks: list[Json] | None) -> tuple[int, Json] | None:
             continue
         for element in block.get("elements") or []:
             if isinstance(element, dict) and element.get("type") == "feedback_buttons":
+                return i, element
+    return None
+
+
+def button_element(blocks: list[Json] | None, action_id: str) -> tuple[int, Json] | None:
+    """The index of the first actions block with the button ``action_id``, and the button."""
+    for i, block in enumerate(blocks or []):
+        if block.get("type") != "actions":
+            continue
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and element.get("type") == "button" and (
+                element.get("action_id") == action_id
+            ):
                 return i, element
     return None

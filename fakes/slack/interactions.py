@@ -1,5 +1,6 @@
-"""Interactions: a feedback click (``block_actions``) and a message shortcut
-(``message_action``) as ``interactive`` envelopes, and the ``response_url`` they carry.
+"""Interactions: a feedback click and a button click (``block_actions``) and a message
+shortcut (``message_action``) as ``interactive`` envelopes, and the ``response_url`` they
+carry.
 
 Payload fields as Slack sends them and Bolt 1.30 reads them (docs.slack.dev/reference/
 interaction-payloads). A POST to a response_url is recorded in ``Workspace.responses`` and may
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from fakes.slack.blocks import feedback_element
+from fakes.slack.blocks import button_element, feedback_element
 from fakes.slack.events import token_like
 from fakes.slack.records import Json, ResponsePost, truthy
 from fakes.slack.socket_mode import SocketMode
@@ -32,16 +33,47 @@ async def click_feedback(
     LookupError if the message carries no feedback buttons to click.
     """
     msg = ws.stored(channel, ts)
-    container = {"type": "message", "message_ts": ts, "channel_id": channel}
+    return await socket.interact(_block_actions(ws, msg, user, _feedback_action(msg, positive)))
+
+
+async def click_button(
+    ws: Workspace,
+    socket: SocketMode,
+    channel: str,
+    ts: str,
+    action_id: str,
+    *,
+    user: str,
+    seen: list[Json] | None = None,
+) -> str:
+    """A person clicks the button ``action_id`` of a message's actions block:
+    ``block_actions``; return envelope_id. ``seen``: the blocks the person's client still
+    shows (a click from a view that has not caught up with an update); by default the
+    message's own. LookupError if there is no such button to click.
+    """
+    msg = ws.stored(channel, ts)
+    shown = msg.blocks if seen is None else seen
+    found = button_element(shown, action_id)
+    if found is None:
+        raise LookupError(f"message {ts} in {channel} shows no button {action_id!r}")
+    index, button = found
+    block_id = shown[index].get("block_id") or _short_hash(msg.ts, index)
+    action = {"type": "button", "block_id": block_id, "action_id": action_id}
+    action |= {"text": {**button["text"], "emoji": True}, "action_ts": _now_ts()}
+    action |= {k: button[k] for k in ("value", "style") if k in button}
+    return await socket.interact(_block_actions(ws, msg, user, action))
+
+
+def _block_actions(ws: Workspace, msg: Message, user: str, action: Json) -> Json:
+    """A ``block_actions`` payload for one action on ``msg`` by ``user``."""
+    container = {"type": "message", "message_ts": msg.ts, "channel_id": msg.channel}
     container |= {"is_ephemeral": False}
     if msg.thread_ts:
         container["thread_ts"] = msg.thread_ts
-    action = _feedback_action(msg, positive)
     payload = {"type": "block_actions", **_who(ws, user), "api_app_id": ws.app_id}
     payload |= {"token": "fake-verification-token", "container": container}
     payload |= _where(ws, msg, with_ids=True) | {"trigger_id": token_like()}
-    payload |= {"state": {"values": {}}, "actions": [action]}
-    return await socket.interact(payload)
+    return payload | {"state": {"values": {}}, "actions": [action]}
 
 
 async def message_shortcut(

@@ -324,6 +324,21 @@ class FakeSlack:
             self.state, self.socket, channel, ts, positive=positive, user=user
         )
 
+    async def click_button(
+        self,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        user: str = "U1",
+        seen: list[Json] | None = None,
+    ) -> str:
+        """A person clicks a message's button ``action_id`` (an actions block's element);
+        ``seen``: the blocks their client still shows. LookupError if there is none."""
+        return await interactions.click_button(
+            self.state, self.socket, channel, ts, action_id, user=user, seen=seen
+        )
+
     async def message_shortcut(
         self, callback_id: str, channel: str, ts: str, *, user: str = "U1"
     ) -> str:

@@ -22,6 +22,7 @@ from slackgpt.answering.running import Running
 from slackgpt.answering.stream import STATUS, AnswerStream
 from slackgpt.answering.threads import Threads
 from slackgpt.answering.tool_loop import Limits
+from slackgpt.answering.tool_runner import ShownWait
 from slackgpt.config.profile_file import ProfileBook
 from slackgpt.config.settings import Settings
 from slackgpt.files.image_reader import ImageReader
@@ -241,7 +242,7 @@ class Answerer:
             with self.running.add(target, stream):
                 read = await self.reading.read(question, thread)
                 build = self._builder(question, read)
-                stream.toolbox = self._toolbox(question, read.thread, read.addition)
+                stream.toolbox = self._toolbox(question, read.thread, read.addition, turn)
                 stream.limits = self.limits
                 fits = await stream.run(build, self.context_budget)
             self.context_budget = min(self.context_budget, fits)  # learned for the next one
@@ -277,12 +278,16 @@ class Answerer:
         turn.begin(delivery)
         return turn
 
-    def _toolbox(self, question: Question, thread: list[dict], addition: Addition) -> Toolbox:
-        """The tools this question may use, for its asker (none with TOOL_ROUNDS=0)."""
+    def _toolbox(
+        self, question: Question, thread: list[dict], addition: Addition, turn: Turn
+    ) -> Toolbox:
+        """The tools this question may use, for its asker (none with TOOL_ROUNDS=0); a wait
+        for the asker's approval shows in the session."""
         if self.toolkit is None or self.limits.rounds < 1:
             return Toolbox(asker_of(question))
         texts = [question.text, addition.quoted, *(str(m.get("text") or "") for m in thread)]
-        return self.toolkit.toolbox(asker_of(question), "\n".join(texts))
+        box = self.toolkit.toolbox(asker_of(question), "\n".join(texts))
+        return replace(box, approver=ShownWait(box.approver, turn)) if box.approver else box
 
     def _builder(self, question: Question, read: Read):
         """``budget → Prompt`` for this question."""

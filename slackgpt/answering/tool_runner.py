@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from slackgpt.answering import tool_loop
 from slackgpt.answering.tool_loop import Limits, Tally
@@ -18,12 +19,46 @@ from slackgpt.model.tool_calls import Checked
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.tasks import DONE, FAILED, Step, sources_of
-from slackgpt.tools.base import Tool, ToolResult
+from slackgpt.tools.base import Approver, Asker, Tool, ToolResult
 from slackgpt.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
 THINKING = "is thinking…"
+
+
+class Pauses(Protocol):
+    """Where an answer shows that it waits on the person (the agent session's turn)."""
+
+    async def waiting(self) -> None: ...
+
+    async def working(self) -> None: ...
+
+
+class ShownWait:
+    """An :class:`Approver` whose waits show: the session is *suspended* while any request
+    of the answer waits for the asker's click, *processing* again once none does."""
+
+    def __init__(self, approver: Approver, pauses: Pauses):
+        self.approver, self.pauses = approver, pauses
+        self.asking = 0  # requests of this answer waiting now (a round may ask several)
+
+    async def approve(self, tool: Tool, arguments: dict, asker: Asker) -> bool:
+        self.asking += 1
+        if self.asking == 1:
+            await self.pauses.waiting()
+        try:
+            return await self.approver.approve(tool, arguments, asker)
+        finally:
+            self.asking -= 1
+            if self.asking == 0 and not _stopping():
+                await self.pauses.working()
+
+
+def _stopping() -> bool:
+    """True while the current task is being cancelled (a stop click, shutdown)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class ToolRunner:

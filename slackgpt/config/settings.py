@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slackgpt.config.mcp_servers import McpServer, read_servers
 from slackgpt.config.operations import Operations, read_operations
 from slackgpt.config.profile_file import read_profiles
 from slackgpt.config.profiles import Profile, Profiles, from_channel_prompts
@@ -78,6 +79,8 @@ class Settings:
     profiles_file: Path | None = None
     profiles: Profiles = field(default_factory=Profiles)
     operations: Operations = field(default_factory=Operations)  # budgets, prices, metrics
+    mcp_servers: tuple[McpServer, ...] = ()
+    approval_timeout: float = 300.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -88,6 +91,7 @@ class Settings:
             self.openai_api_key,
             self.slack_signing_secret,
             *url_password(self.redis_url),
+            *(secret for server in self.mcp_servers for secret in server.secrets),
         )
         return tuple(v for v in values if v and v != "unused")
 
@@ -114,7 +118,7 @@ def known_names() -> frozenset[str]:
     """Every setting the bot reads (what :func:`load_settings` asks the environment for)."""
     recorder = _Recorder()
     get = Reader(recorder, [])
-    for part in (_slack, _model, _behaviour, _pane, _operations, _tools):
+    for part in (_slack, _model, _behaviour, _pane, _operations, _tools, _mcp):
         part(get)
     _profiles(get, AccessRules())
     return frozenset(recorder.asked)
@@ -126,7 +130,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     get = Reader(env, problems)
     behaviour = _behaviour(get)
     settings = Settings(
-        **_slack(get), **_model(get), **behaviour, **_pane(get), **_tools(get),
+        **_slack(get), **_model(get), **behaviour, **_pane(get), **_tools(get), **_mcp(get),
         **_profiles(get, behaviour["access"]), **_operations(get),
     )
     if problems:
@@ -255,6 +259,15 @@ def _tools(get: Reader) -> dict[str, Any]:
         "tool_rounds": _or(get.number("TOOL_ROUNDS", int, 0, 50), 6),
         "tool_timeout": _or(get.number("TOOL_TIMEOUT", float, 0.1, 600.0), 30.0),
         "tool_output_tokens": _or(get.number("TOOL_OUTPUT_TOKENS", int, 100, 1_000_000), 4_000),
+    }
+
+
+def _mcp(get: Reader) -> dict[str, Any]:
+    """The operator's MCP servers and how long a writing tool waits for the asker's approval."""
+    path = get.text("MCP_SERVERS")
+    return {
+        "mcp_servers": read_servers(path, get.env, get.problems) if path else (),
+        "approval_timeout": _or(get.number("APPROVAL_TIMEOUT", float, 10.0, 3600.0), 300.0),
     }
 
 

@@ -146,6 +146,10 @@ def _read_all(stream: io.BufferedIOBase) -> io.BytesIO:
 def main(argv: Sequence[str] | None = None) -> int:
     """The child: ``python -m slackgpt.files.pdf_child JOB`` with the file on stdin."""
     job = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    # pypdf loads `cryptography` (installed for the MCP SDK) at import when it can: several
+    # MB of this child's memory cap for every PDF. Without it, as before, a PDF encrypted
+    # with AES is said to be unreadable.
+    sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
     confine(job)
     logging.disable(logging.CRITICAL)  # pypdf's warnings about a damaged file: nobody reads
     out = sys.stdout.buffer

@@ -217,10 +217,12 @@ class SlackApi:
         response = await self.call("chat.postMessage", **where, text=neutralize_pings(text))
         return str(response["ts"])
 
-    async def post_ephemeral(self, target: Target, text: str) -> None:
-        """Post mrkdwn ``text`` in the thread that only ``target.user`` sees."""
+    async def post_ephemeral(
+        self, target: Target, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        """Post mrkdwn ``text`` (and the bot's ``blocks``) that only ``target.user`` sees."""
         where = {"channel": target.channel, "user": target.user, "thread_ts": target.thread_ts}
-        await self.call("chat.postEphemeral", **where, text=neutralize_pings(text))
+        await self.call("chat.postEphemeral", **where, text=neutralize_pings(text), blocks=blocks)
 
     async def respond(self, response_url: str, text: str) -> None:
         """Answer an interaction through its ``response_url``, seen only by the person who

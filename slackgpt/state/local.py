@@ -1,5 +1,5 @@
 """What the bot remembers between events: claimed messages, its threads, per-person counts,
-and the channel each AI-pane thread is looking at.
+the channel each AI-pane thread is looking at, and decisions settled once (approvals).
 
 :class:`LocalState` keeps it in this process (one copy of the bot). Several copies share it
 through a store (see ``REDIS_URL``) that implements the same :class:`State` protocol.
@@ -55,6 +55,16 @@ class State(Protocol):
 
     async def context_of(self, channel: str, thread_ts: str) -> str | None:
         """The channel last noted for an AI-pane thread, or None."""
+        ...
+
+    async def settle(self, key: str, value: str, ttl: float) -> str | None:
+        """Set ``key`` to ``value`` unless it holds one already (for ``ttl`` seconds): the
+        value it holds now, ``value`` when this call set it; None when a shared store cannot
+        be reached. One decision for all copies (an approval click, its timeout)."""
+        ...
+
+    async def settled(self, key: str) -> str | None:
+        """The value :meth:`settle` left at ``key``; None when none (or out of reach)."""
         ...
 
     async def close(self) -> None:
@@ -155,6 +165,7 @@ class LocalState:
         self._claims = _Bounded(remember, clock)
         self._threads = _Bounded(remember, clock)
         self._contexts = _Bounded(remember, clock)
+        self._settled = _Bounded(remember, clock)
         self._limiter = RateLimiter(requests_per_hour, clock=clock)
 
     async def claim(self, key: str, ttl: float = CLAIM_TTL) -> bool:
@@ -185,6 +196,17 @@ class LocalState:
 
     async def context_of(self, channel: str, thread_ts: str) -> str | None:
         return str(self._contexts.get((channel, thread_ts)) or "") or None
+
+    async def settle(self, key: str, value: str, ttl: float) -> str:
+        held = self._settled.get(key)
+        if held is None:
+            self._settled.put(key, value, ttl)
+            return value
+        return str(held)
+
+    async def settled(self, key: str) -> str | None:
+        held = self._settled.get(key)
+        return None if held is None else str(held)
 
     async def close(self) -> None:
         return None

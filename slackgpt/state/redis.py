@@ -3,8 +3,9 @@
 :class:`RedisState` keeps :class:`~slackgpt.state.local.LocalState`'s promises, so that copies
 behave as one: a claim is won by one copy only (``SET NX``), a thread learned by one copy
 is known to all, a person's hourly questions are counted across copies (a sorted set per
-person, trimmed by time in one Lua script), and the AI pane's channel in view reaches the
-copy that answers. Every key starts with ``prefix`` and expires; nothing needs a backup.
+person, trimmed by time in one Lua script), the AI pane's channel in view reaches the
+copy that answers, and a decision (an approval click) settles once for all copies. Every
+key starts with ``prefix`` and expires; nothing needs a backup.
 
 When the store cannot be reached, nothing is dropped or answered twice: :meth:`claim` says
 ``None`` (the answerer then claims with Slack's 👀, as without a store), thread memory is
@@ -175,6 +176,21 @@ class RedisState:
         value = await self._safe(self.redis.get(where), where)
         return None if value is _DOWN else value or None
 
+    async def settle(self, key: str, value: str, ttl: float) -> str | None:
+        where = self._key("settle", key)
+        taken = self.redis.set(where, value, nx=True, px=max(1, int(ttl * 1000)))
+        taken = await self._safe(taken, where)
+        if taken is _DOWN:
+            return None
+        if taken:
+            return value
+        return await self.settled(key)
+
+    async def settled(self, key: str) -> str | None:
+        where = self._key("settle", key)
+        value = await self._safe(self.redis.get(where), where)
+        return None if value is _DOWN else value
+
     def up(self) -> bool:
         """False from a failed call until the store answers again (the metrics' health)."""
         return self._down_since is None
@@ -287,7 +303,8 @@ class RedisState:
         log.error(
             "the shared store at REDIS_URL (%s) cannot be reached (%s); until it is back, claims "
             "are made with Slack's eyes reaction, threads are read from Slack, per-person limits "
-            "count in each copy, and the AI pane's channel in view is not remembered",
+            "count in each copy, the AI pane's channel in view is not remembered, and "
+            "approvals cannot be given",
             public_url(self.url),
             first_line(error, kind=True),
         )

@@ -55,7 +55,7 @@ async def test_check_says_slack_is_away_not_that_the_token_failed(slack, llm, tm
     assert code == 1
     assert "Bot scopes       not checked: Slack could not be reached" in out
     assert "did not work" not in out
-    assert out.startswith("Checking Slack, the model and the store")  # said before it waits
+    assert out.startswith("Checking Slack, the model, the store")  # said before it waits
     assert "retry" not in err.lower()  # slack_sdk's retry notes stay out of the report
 
 

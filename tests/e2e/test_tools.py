@@ -275,6 +275,8 @@ async def test_writing_tools_run_only_once_approved(slack, llm, start_bot):
     writer = Made(name="post_note", title="Posting a note", writes=True)
     bot = await start_bot()
     bot.toolkit.add(Offer(writer))
+    assert bot.toolkit.approver is bot.approvals  # the bot asks in Slack (tests/e2e/test_mcp)
+    bot.toolkit.approver = None  # a toolkit with no way to ask refuses every writing call
     llm.script(Reply("", tool_calls=[Call("post_note", {"q": "hi"})]), Reply("Not posted."))
 
     await ask(slack, "post a note")

@@ -16,7 +16,7 @@ from slackgpt.config.settings import Settings
 from slackgpt.doctor import Check, exit_code, render, run_checks
 from slackgpt.model.client import build_openai_client
 from slackgpt.slack.api import SlackApi
-from tests.helpers import ROOT
+from tests.helpers import MCP_TOKEN, ROOT, mcp_servers, tickets_toml
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -240,3 +240,24 @@ async def test_an_unreachable_shared_store_fails_with_a_fix_and_no_password(sett
     assert "[FAIL] Shared store" in out and "could not reach the store at REDIS_URL" in out
     assert "FIX: Start Redis or Valkey there, or correct REDIS_URL" in out
     assert "hunter2-secret" not in out and "1 of 6 checks failed." in out
+
+
+async def test_each_mcp_server_is_checked_and_one_away_is_a_named_warning(
+    settings, slack, llm, mcp_http, tmp_path, capsys
+):
+    toml = tickets_toml(mcp_http) + (
+        f'[servers.wrongkey]\nurl = "{mcp_http.url}"\nchannels = "*"\n'
+        'headers = { Authorization = "Bearer ${OTHER_TOKEN}" }\n'
+        '[servers.gone]\nurl = "http://127.0.0.1:9/mcp"\nchannels = "*"\ntimeout = 2\n'
+    )
+    servers = mcp_servers(slack, llm, tmp_path, toml, OTHER_TOKEN="wrong-token-1234")
+    configured = replace(settings, mcp_servers=servers)
+    assert await doctor.run(configured) == 0  # warnings: the bot runs without those servers
+    out = capsys.readouterr().out
+    assert "[OK  ] MCP server tickets" in out and "6 tools listed, 6 offered" in out
+    assert "[OK  ] MCP server local" in out
+    assert "[WARN] MCP server wrongkey" in out and "refused the bot (HTTP 401)" in out
+    assert "[WARN] MCP server gone" in out and "nothing answers at http://127.0.0.1:9" in out
+    assert "FIX: Start it, or correct its url, command or headers" in out
+    assert "All 9 checks passed (2 with a warning)." in out
+    assert MCP_TOKEN not in out and "wrong-token-1234" not in out

@@ -6,6 +6,7 @@ import pytest
 from aiohttp import web
 
 from slackgpt.slack.api import SlackApi, TokenRejected, error_code
+from slackgpt.slack.blocks import approval_blocks, context_blocks, section_blocks
 from slackgpt.slack.downloads import ForeignFileHost, is_file_host
 from slackgpt.slack.events import Target
 from slackgpt.slack.quota import Quota
@@ -231,6 +232,23 @@ async def test_ephemeral_replies_are_neutralized_and_seen_by_one_person(slack, d
     await door.post_ephemeral(Target("C1", root["ts"], "U2"), "<!channel> noted")
     [seen] = slack.ephemerals
     assert (seen.user, seen.thread_ts, seen.text) == ("U2", root["ts"], "@\u2060channel noted")
+
+
+async def test_an_ephemeral_may_name_someone_in_the_bots_own_blocks(slack, door):
+    root = slack.add_message("C1", "question")
+    shown = section_blocks("Only <@U1> can approve this.")
+    await door.post_ephemeral(Target("C1", root["ts"], "U2"), "Only <@U1> can approve.", shown)
+    [seen] = slack.ephemerals
+    assert seen.blocks == shown and "<@U1>" not in seen.text  # the text pings no one
+
+
+async def test_approval_buttons_and_their_outcome_are_blocks_slack_takes(slack, door):
+    root = slack.add_message("C1", "question")
+    target = Target("C1", root["ts"], "U1")
+    ts = await door.post_markdown(target, "**May I?**", approval_blocks("a" * 32, "v"))
+    await door.update_markdown("C1", ts, "**May I?**", context_blocks("✅ Approved"))
+    [reply] = slack.bot_replies("C1", root["ts"])
+    assert [b["type"] for b in reply["blocks"]] == ["markdown", "context"]
 
 
 async def test_respond_posts_an_ephemeral_reply_without_the_token(door, caplog):

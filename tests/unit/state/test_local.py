@@ -1,4 +1,5 @@
-"""The bot's memory in one process: claims, its threads, per-person counts, all bounded."""
+"""The bot's memory in one process: claims, its threads, per-person counts, decisions, all
+bounded."""
 
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ async def test_a_short_claim_lapses():
     assert await state.claim("summary:C1:1.0:U1", ttl=10) is False
     clock.now += 11
     assert await state.claim("summary:C1:1.0:U1", ttl=10) is True
+
+
+async def test_a_decision_is_settled_once_and_kept_for_its_time():
+    clock = Clock()
+    state = LocalState(None, clock=clock)
+    assert await state.settled("approval:r1") is None
+    assert await state.settle("approval:r1", "denied:U1", ttl=10) == "denied:U1"
+    assert await state.settle("approval:r1", "expired", ttl=10) == "denied:U1"
+    clock.now += 11
+    assert await state.settled("approval:r1") is None
 
 
 async def test_threads_with_the_bot_are_remembered_and_others_for_a_while():

@@ -135,6 +135,18 @@ async def test_the_channel_in_view_is_shared_and_follows_the_person(copies, raw)
     assert await two.context_of("D2", "1.0") is None
 
 
+async def test_a_decision_is_settled_once_for_every_copy(copies, raw):
+    one, two = copies
+    assert await two.settled("approval:r1") is None
+    assert await one.settle("approval:r1", "approved:U1", ttl=60) == "approved:U1"
+    assert await two.settle("approval:r1", "expired", ttl=60) == "approved:U1"  # the first holds
+    assert await two.settled("approval:r1") == "approved:U1"
+    assert 55 < await raw.ttl(f"{PREFIX}settle:approval:r1") <= 60
+    racing = await asyncio.gather(*(c.settle("approval:r2", f"by:{i}", 60)
+                                    for i, c in enumerate(copies * 5)))
+    assert len(set(racing)) == 1  # one winner, seen by all
+
+
 async def test_hourly_counts_are_shared_across_copies(redis_url):
     clock = Clock()
     one = RedisState(redis_url, 2, clock=clock)
@@ -279,6 +291,8 @@ async def test_an_outage_is_unknown_never_a_refusal_and_is_said_once(caplog):
         await state.remember_thread("C1", "1.0", True)  # no exception
         await state.remember_context("D1", "1.0", "C1")
         assert await state.context_of("D1", "1.0") is None
+        assert await state.settle("approval:r1", "approved:U1", 60) is None  # not a yes
+        assert await state.settled("approval:r1") is None
         counted = [(await state.count_request("U1"))[0] for _ in range(3)]
         assert counted == [True, True, False]  # this process still counts
     finally:
