@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from fakes.openai import Call, Reply
+from slackgpt.answering.prompt import STOPPED
 from slackgpt.tools.base import Asker, Source, ToolResult
 from tests.helpers import until_handled, watch
 
@@ -364,6 +365,40 @@ async def test_stopping_the_bot_cancels_a_running_tool_and_says_so(slack, llm, s
     assert reply["text"].startswith("One moment.") and "restarting" in reply["text"]
     [card] = slack.tasks(CHANNEL, reply["ts"])
     assert (card["status"], card["output"]) == ("error", "stopped")  # not left spinning
+
+
+async def test_a_stop_click_during_a_tool_call_cancels_it_and_asks_the_model_no_more(
+    slack, llm, start_bot
+):
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    @dataclass
+    class Slow(Made):
+        async def run(self, arguments: dict, asker: Asker) -> ToolResult:
+            started.set()
+            try:
+                await asyncio.Event().wait()  # never set: only cancellation ends it
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return self.result
+
+    bot = await start_bot(tool_timeout=60.0)
+    bot.toolkit.add(Offer(Slow()))
+    llm.script(Reply("Let me look.", tool_calls=[Call("lookup", {"q": "x"})]), Reply("Never."))
+    question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> look it up")
+    await asyncio.wait_for(started.wait(), 10)
+    await slack.wait_for(lambda: any(  # the tool's card shows: the tool is running
+        c.method.endswith("Stream") and c.params.get("chunks") for c in slack.calls))
+
+    await slack.acked(await slack.click_stop(CHANNEL, question["ts"]))
+
+    await asyncio.wait_for(cancelled.wait(), 5)
+    [reply] = await slack.answered(CHANNEL, question["ts"])
+    assert reply["text"].startswith("Let me look.") and reply["text"].endswith(STOPPED)
+    assert not reply["streaming"]  # Slack closed the stream: its card stays as Slack left it
+    assert len(llm.requests) == 1  # the round was the last: no model request after the stop
+    assert slack.session_statuses(CHANNEL, question["ts"])[-1] == "active"
 
 
 async def test_results_too_long_for_the_model_give_way_and_the_answer_comes(
