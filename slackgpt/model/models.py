@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import openai
 
-from slackgpt.config.profiles import Profile
+from slackgpt.config.profiles import Profile, inherit
 from slackgpt.config.settings import Settings
 from slackgpt.model.client import ModelClient, build_openai_client
 
@@ -57,7 +57,7 @@ class Models:
 
     def for_profile(self, profile: Profile) -> ModelClient:
         """The model client for ``profile`` (the settings' own when it changes nothing)."""
-        choice = self._normal(Choice.of(profile))
+        choice = normal(Choice.of(profile), self.settings)
         if choice == Choice():
             return self.default
         client = self._clients.get(choice)
@@ -76,35 +76,51 @@ class Models:
         self._clients.clear()
         self._pools.clear()
 
-    def _normal(self, choice: Choice) -> Choice:
-        """``choice`` with what equals the settings' value left out, so that a profile that
-        restates them shares the settings' client."""
-        s = self.settings
-        same = {
-            "model": choice.model == s.openai_model,
-            "base_url": choice.base_url == s.openai_base_url,
-            "api_key_env": choice.api_key_env == "OPENAI_API_KEY",
-            "max_output_tokens": choice.max_output_tokens == s.max_completion_tokens,
-        }
-        return replace(choice, **{name: None for name, equal in same.items() if equal})
-
     def _client(self, choice: Choice) -> ModelClient:
-        settings = self._settings(choice)
+        settings = settings_for(choice, self.settings, self.environ)
         pool_key = (settings.openai_base_url, choice.api_key_env or "OPENAI_API_KEY")
         pool = self._pools.get(pool_key)
         if pool is None:
             pool = self._pools[pool_key] = self.make(settings)
         return ModelClient(pool, settings)
 
-    def _settings(self, choice: Choice) -> Settings:
-        """The settings with the profile's choices in them."""
-        changes: dict[str, object] = {}
-        if choice.model:
-            changes["openai_model"] = choice.model
-        if choice.base_url:
-            changes["openai_base_url"] = choice.base_url
-        if choice.max_output_tokens:
-            changes["max_completion_tokens"] = choice.max_output_tokens
-        if choice.api_key_env:
-            changes["openai_api_key"] = self.environ.get(choice.api_key_env, "")
-        return replace(self.settings, **changes)
+
+def normal(choice: Choice, settings: Settings) -> Choice:
+    """``choice`` with what equals the settings' value left out, so that a profile that
+    restates them shares the settings' client."""
+    same = {
+        "model": choice.model == settings.openai_model,
+        "base_url": choice.base_url == settings.openai_base_url,
+        "api_key_env": choice.api_key_env == "OPENAI_API_KEY",
+        "max_output_tokens": choice.max_output_tokens == settings.max_completion_tokens,
+    }
+    return replace(choice, **{name: None for name, equal in same.items() if equal})
+
+
+def settings_for(choice: Choice, settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """The settings with a profile's choices in them (its key read from ``environ``)."""
+    changes: dict[str, object] = {}
+    if choice.model:
+        changes["openai_model"] = choice.model
+    if choice.base_url:
+        changes["openai_base_url"] = choice.base_url
+    if choice.max_output_tokens:
+        changes["max_completion_tokens"] = choice.max_output_tokens
+    if choice.api_key_env:
+        changes["openai_api_key"] = environ.get(choice.api_key_env, "")
+    return replace(settings, **changes)
+
+
+def profile_models(
+    settings: Settings, environ: Mapping[str, str]
+) -> list[tuple[tuple[str, ...], Settings]]:
+    """Each model the profiles ask for besides the settings' own, with the names of the
+    profiles that ask for it (what ``--check`` tries)."""
+    profiles = settings.profiles
+    users: dict[Choice, list[str]] = {}
+    for profile in (profiles.default, *(inherit(profiles.default, p) for p in profiles.named)):
+        choice = normal(Choice.of(profile), settings)
+        if choice != Choice():
+            users.setdefault(choice, []).append(profile.name)
+    return [(tuple(names), settings_for(choice, settings, environ))
+            for choice, names in users.items()]
