@@ -13,6 +13,7 @@ from fakes.redis_server import redis_server
 from fakes.slack import FakeSlack
 from slackgpt.config.settings import Settings, load_settings
 from slackgpt.runtime import Runtime, build_runtime
+from slackgpt.slack.api import SlackApi
 from slackgpt.slack.quota import Quota
 from tests.helpers import MCP_TOKEN, env_for
 
@@ -27,6 +28,14 @@ async def slack() -> AsyncIterator[FakeSlack]:
 async def llm() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as fake:
         yield fake
+
+
+@pytest.fixture
+async def door(slack: FakeSlack) -> AsyncIterator[SlackApi]:
+    """The bot's Slack door (every Web API call it makes), pointed at the fake Slack."""
+    api = SlackApi(slack.bot_token, slack.api_url)
+    yield api
+    await api.close()
 
 
 @pytest.fixture

@@ -53,6 +53,23 @@ class Made:
         return self.result
 
 
+@dataclass
+class Hanging(Made):
+    """A tool that runs until it is cancelled, and says when it started and was cancelled."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, arguments: dict, asker: Asker) -> ToolResult:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()  # never set: only cancellation ends it
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return self.result
+
+
 class Offer:
     """A source offering the given tools to every question."""
 
@@ -339,20 +356,9 @@ async def test_without_an_action_token_search_is_not_offered(slack, llm, start_b
 
 
 async def test_stopping_the_bot_cancels_a_running_tool_and_says_so(slack, llm, start_bot):
-    cancelled = asyncio.Event()
-
-    @dataclass
-    class Hanging(Made):
-        async def run(self, arguments: dict, asker: Asker) -> ToolResult:
-            try:
-                await asyncio.Event().wait()  # never set: only cancellation ends it
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
-            return self.result
-
+    hanging = Hanging()
     bot = await start_bot(tool_timeout=60.0)
-    bot.toolkit.add(Offer(Hanging()))
+    bot.toolkit.add(Offer(hanging))
     llm.script(Reply("One moment.", tool_calls=[Call("lookup", {"q": "x"})]))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> look it up")
     await slack.wait_for(lambda: any(  # the tool's card shows: the tool is running
@@ -360,7 +366,7 @@ async def test_stopping_the_bot_cancels_a_running_tool_and_says_so(slack, llm, s
 
     await bot.shutdown(grace=0.1)
 
-    assert cancelled.is_set()
+    assert hanging.cancelled.is_set()
     [reply] = await slack.answered(CHANNEL, question["ts"])
     assert reply["text"].startswith("One moment.") and "restarting" in reply["text"]
     [card] = slack.tasks(CHANNEL, reply["ts"])
@@ -370,30 +376,18 @@ async def test_stopping_the_bot_cancels_a_running_tool_and_says_so(slack, llm, s
 async def test_a_stop_click_during_a_tool_call_cancels_it_and_asks_the_model_no_more(
     slack, llm, start_bot
 ):
-    started, cancelled = asyncio.Event(), asyncio.Event()
-
-    @dataclass
-    class Slow(Made):
-        async def run(self, arguments: dict, asker: Asker) -> ToolResult:
-            started.set()
-            try:
-                await asyncio.Event().wait()  # never set: only cancellation ends it
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
-            return self.result
-
+    hanging = Hanging()
     bot = await start_bot(tool_timeout=60.0)
-    bot.toolkit.add(Offer(Slow()))
+    bot.toolkit.add(Offer(hanging))
     llm.script(Reply("Let me look.", tool_calls=[Call("lookup", {"q": "x"})]), Reply("Never."))
     question = await slack.mention(CHANNEL, f"<@{slack.bot_user_id}> look it up")
-    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(hanging.started.wait(), 10)
     await slack.wait_for(lambda: any(  # the tool's card shows: the tool is running
         c.method.endswith("Stream") and c.params.get("chunks") for c in slack.calls))
 
     await slack.acked(await slack.click_stop(CHANNEL, question["ts"]))
 
-    await asyncio.wait_for(cancelled.wait(), 5)
+    await asyncio.wait_for(hanging.cancelled.wait(), 5)
     [reply] = await slack.answered(CHANNEL, question["ts"])
     assert reply["text"].startswith("Let me look.") and reply["text"].endswith(STOPPED)
     assert not reply["streaming"]  # Slack closed the stream: its card stays as Slack left it

@@ -3,8 +3,6 @@ against the fake Slack)."""
 
 from __future__ import annotations
 
-import pytest
-
 from slackgpt.answering.threads import Threads
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.events import SUMMARY_METADATA, BotIdentity, Question
@@ -12,13 +10,6 @@ from slackgpt.slack.quota import Quota
 from slackgpt.state.local import LocalState
 
 ME = BotIdentity("UBOT", "BBOT")
-
-
-@pytest.fixture
-async def door(slack):
-    door = SlackApi(slack.bot_token, slack.api_url)
-    yield door
-    await door.close()
 
 
 def reply(slack, root: dict, user: str = "U1") -> Question:

@@ -15,13 +15,6 @@ from slackgpt.slack.wire import NameUnknown
 pytestmark = pytest.mark.timeout(20)
 
 
-@pytest.fixture
-async def door(slack):
-    api = SlackApi(slack.bot_token, slack.api_url)
-    yield api
-    await api.close()
-
-
 class FileHost:
     """A web server on 127.0.0.1 that records the Authorization header of every request."""
 

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from slackgpt.slack.api import SlackApi
 from slackgpt.slack.events import Target
 
 pytestmark = pytest.mark.timeout(20)
 
 BODY = "\n\n".join(f"Paragraph {i}: " + "words go on " * 60 for i in range(14))  # ~10,300
-
-
-@pytest.fixture
-async def door(slack):
-    api = SlackApi(slack.bot_token, slack.api_url)
-    yield api
-    await api.close()
 
 
 async def test_a_long_update_carries_the_body_in_its_block_and_a_short_text(slack, door):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from slackgpt.formatting import open_fence
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.blocks import feedback_blocks
@@ -14,21 +12,13 @@ from slackgpt.slack.events import Target
 from slackgpt.slack.quota import Quota
 
 
-@pytest.fixture
-async def client(slack):
-    """The bot's Slack door, pointed at the fake Slack."""
-    door = SlackApi(slack.bot_token, slack.api_url)
-    yield door
-    await door.close()
-
-
 def thread_text(slack, root) -> list[str]:
     return [m["text"] for m in slack.bot_replies("C1", root["ts"])]
 
 
-async def test_short_reply_is_one_stream_ended_with_its_last_text(slack, client):
+async def test_short_reply_is_one_stream_ended_with_its_last_text(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=10)
     reply.write("Hello")
     await slack.wait_for(lambda: thread_text(slack, root))  # the first words go out at once
     reply.write(", world")
@@ -39,9 +29,9 @@ async def test_short_reply_is_one_stream_ended_with_its_last_text(slack, client)
     assert slack.calls_to("chat.stopStream")[0].params["markdown_text"] == ", world"
 
 
-async def test_long_code_block_is_split_and_each_message_renders(slack, client):
+async def test_long_code_block_is_split_and_each_message_renders(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0, limit=600)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0, limit=600)
     code = "\n".join(f"line_{i} = {i}" for i in range(150))
     for piece in ["Here:\n\n```python\n", code, "\n```\nThat's all."]:
         reply.write(piece)
@@ -55,19 +45,19 @@ async def test_long_code_block_is_split_and_each_message_renders(slack, client):
     assert parts[-1].endswith("That's all.")
 
 
-async def test_markdown_block_refused_falls_back_to_mrkdwn_text(slack, client):
+async def test_markdown_block_refused_falls_back_to_mrkdwn_text(slack, door):
     root = slack.add_message("C1", "question")
     slack.fail("chat.startStream", "not_allowed")
     slack.fail("chat.postMessage", "invalid_blocks")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0)
     reply.write("**bold** and [link](https://a.io)")
     await reply.finish()
     assert thread_text(slack, root) == ["*bold* and <https://a.io|link>"]
 
 
-async def test_dm_streams_without_recipient(slack, client):
+async def test_dm_streams_without_recipient(slack, door):
     root = slack.add_message("D1", "question")
-    reply = Delivery(client, Target("D1", root["ts"], "U1", "T1"))
+    reply = Delivery(door, Target("D1", root["ts"], "U1", "T1"))
     reply.write("hi")
     await reply.finish()
     start = slack.calls_to("chat.startStream")[0].params
@@ -77,9 +67,9 @@ async def test_dm_streams_without_recipient(slack, client):
 BUTTONS = feedback_blocks("gpt-test")
 
 
-async def test_the_end_blocks_ride_on_the_last_stop_stream(slack, client):
+async def test_the_end_blocks_ride_on_the_last_stop_stream(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=10)
     reply.write("Hello")
     await slack.wait_for(lambda: thread_text(slack, root))
     reply.write(", world")
@@ -91,9 +81,9 @@ async def test_the_end_blocks_ride_on_the_last_stop_stream(slack, client):
     assert slack.feedback_buttons("C1", answer["ts"]) and answer["text"] == "Hello, world"
 
 
-async def test_the_end_blocks_come_with_the_stop_when_nothing_is_left_to_send(slack, client):
+async def test_the_end_blocks_come_with_the_stop_when_nothing_is_left_to_send(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0)
     reply.write("All of it.")
     await slack.wait_for(lambda: slack.calls_to("chat.startStream"))
     await reply.finish(blocks=BUTTONS)
@@ -101,10 +91,10 @@ async def test_the_end_blocks_come_with_the_stop_when_nothing_is_left_to_send(sl
     assert "markdown_text" not in stop and stop["blocks"] == BUTTONS
 
 
-async def test_posted_answers_get_them_with_one_more_paced_update(slack, client):
+async def test_posted_answers_get_them_with_one_more_paced_update(slack, door):
     root = slack.add_message("C1", "question")
     slack.fail("chat.startStream", "not_allowed")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0.3)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0.3)
     reply.write("Posted.")
     await slack.wait_for(lambda: slack.calls_to("chat.postMessage"))
     await reply.finish(blocks=BUTTONS)
@@ -116,10 +106,10 @@ async def test_posted_answers_get_them_with_one_more_paced_update(slack, client)
     assert slack.bot_text("C1", root["ts"]) == "Posted."
 
 
-async def test_refused_end_blocks_never_cost_the_answer(slack, client):
+async def test_refused_end_blocks_never_cost_the_answer(slack, door):
     root = slack.add_message("C1", "question")
     slack.fail("chat.stopStream", "invalid_blocks")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=10)
     reply.write("Kept")
     await slack.wait_for(lambda: thread_text(slack, root))
     reply.write(" whole.")
@@ -130,9 +120,9 @@ async def test_refused_end_blocks_never_cost_the_answer(slack, client):
     assert [c.params.get("blocks") for c in slack.calls_to("chat.stopStream")] == [BUTTONS, None]
 
 
-async def test_a_stopped_answer_gets_no_buttons(slack, client):
+async def test_a_stopped_answer_gets_no_buttons(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0)
     reply.write("Start")
     await slack.wait_for(lambda: slack.calls_to("chat.startStream"))
     slack.stop_by_user("C1", slack.bot_replies("C1", root["ts"])[0]["ts"])

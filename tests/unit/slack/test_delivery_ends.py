@@ -6,21 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from slackgpt.answering.prompt import STOPPED
 from slackgpt.formatting import open_fence
-from slackgpt.slack.api import SlackApi
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Target
-
-
-@pytest.fixture
-async def client(slack):
-    door = SlackApi(slack.bot_token, slack.api_url)
-    yield door
-    await door.close()
 
 
 def texts(slack, root) -> list[str]:
@@ -34,9 +24,9 @@ async def shown(slack, root, text: str) -> None:
 # -- halted --------------------------------------------------------------------------------------
 
 
-async def test_a_halt_keeps_what_was_shown_marks_it_and_drops_the_rest(slack, client):
+async def test_a_halt_keeps_what_was_shown_marks_it_and_drops_the_rest(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=10)
     reply.session = "active"
     reply.write("Once upon")
     await shown(slack, root, "Once upon")
@@ -49,9 +39,9 @@ async def test_a_halt_keeps_what_was_shown_marks_it_and_drops_the_rest(slack, cl
     assert [c.method for c in slack.calls] == ["chat.startStream", "chat.stopStream"]
 
 
-async def test_a_stream_slack_stopped_is_marked_by_an_update(slack, client):
+async def test_a_stream_slack_stopped_is_marked_by_an_update(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=10)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=10)
     reply.write("Partial answer")
     await shown(slack, root, "Partial answer")
     [ts] = [m["ts"] for m in slack.bot_replies("C1", root["ts"])]
@@ -62,16 +52,16 @@ async def test_a_stream_slack_stopped_is_marked_by_an_update(slack, client):
     assert not reply.session_ended
 
 
-async def test_a_halt_before_any_text_says_stopped_alone(slack, client):
+async def test_a_halt_before_any_text_says_stopped_alone(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"))
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"))
     await reply.halt(STOPPED)
     assert texts(slack, root) == [STOPPED.strip()]
 
 
-async def test_a_halt_inside_a_code_block_closes_it_first(slack, client):
+async def test_a_halt_inside_a_code_block_closes_it_first(slack, door):
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), stream=False, interval=10)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), stream=False, interval=10)
     reply.write("Here:\n```python\nx = 1\n")
     await shown(slack, root, "x = 1")
     await reply.halt(STOPPED)
@@ -82,10 +72,10 @@ async def test_a_halt_inside_a_code_block_closes_it_first(slack, client):
 # -- cut off -------------------------------------------------------------------------------------
 
 
-async def test_a_stream_cut_off_goes_on_in_the_same_message(slack, client):
+async def test_a_stream_cut_off_goes_on_in_the_same_message(slack, door):
     slack.stream_ttl = 0.3
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0.05)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0.05)
     words = [f"w{i} " for i in range(12)]
     for word in words:
         reply.write(word)
@@ -99,10 +89,10 @@ async def test_a_stream_cut_off_goes_on_in_the_same_message(slack, client):
     assert cut and slack.calls_to("chat.update")
 
 
-async def test_a_stream_cut_off_before_the_end_still_gets_its_buttons(slack, client):
+async def test_a_stream_cut_off_before_the_end_still_gets_its_buttons(slack, door):
     slack.stream_ttl = 0.2
     root = slack.add_message("C1", "question")
-    reply = Delivery(client, Target("C1", root["ts"], "U1", "T1"), interval=0.05)
+    reply = Delivery(door, Target("C1", root["ts"], "U1", "T1"), interval=0.05)
     reply.write("All of it.")
     await shown(slack, root, "All of it.")
     await slack.wait_for(lambda: not slack.bot_replies("C1", root["ts"])[0]["streaming"])

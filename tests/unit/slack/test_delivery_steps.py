@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 
-from slackgpt.slack.api import SlackApi
 from slackgpt.slack.blocks import feedback_blocks
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Target
@@ -16,20 +15,13 @@ from slackgpt.slack.tasks import DONE, FAILED, Step
 pytestmark = pytest.mark.timeout(20)
 
 
-@pytest.fixture
-async def client(slack):
-    door = SlackApi(slack.bot_token, slack.api_url)
-    yield door
-    await door.close()
-
-
-def reply_to(slack, client, **kw) -> tuple[dict, Delivery]:
+def reply_to(slack, door, **kw) -> tuple[dict, Delivery]:
     root = slack.add_message("C1", "question", user="U1")
-    return root, Delivery(client, Target("C1", root["ts"], "U1", "T1"), **kw)
+    return root, Delivery(door, Target("C1", root["ts"], "U1", "T1"), **kw)
 
 
-async def test_steps_go_in_order_with_the_words_in_one_stream(slack, client):
-    root, reply = reply_to(slack, client, interval=10)
+async def test_steps_go_in_order_with_the_words_in_one_stream(slack, door):
+    root, reply = reply_to(slack, door, interval=10)
     reply.show(Step("s1", "Searching Slack", details="deploy"))  # the first thing shown
     await slack.wait_for(lambda: slack.bot_replies("C1", root["ts"]))
     reply.write("Found it: ")
@@ -50,9 +42,9 @@ async def test_steps_go_in_order_with_the_words_in_one_stream(slack, client):
     assert [c.method for c in slack.calls] == ["chat.startStream", "chat.stopStream"]
 
 
-async def test_a_posted_answer_shows_its_steps_as_a_context_block(slack, client):
+async def test_a_posted_answer_shows_its_steps_as_a_context_block(slack, door):
     slack.fail("chat.startStream", "channel_type_not_supported", times=None)
-    root, reply = reply_to(slack, client, interval=0)
+    root, reply = reply_to(slack, door, interval=0)
     reply.write("Looking.")
     await slack.wait_for(lambda: slack.bot_replies("C1", root["ts"]))
     reply.show(Step("s1", "Searching Slack"))
@@ -69,9 +61,9 @@ async def test_a_posted_answer_shows_its_steps_as_a_context_block(slack, client)
     assert message["blocks"][1]["elements"][0]["text"] == ":warning: Searching Slack: timed out"
 
 
-async def test_steps_before_any_words_wait_for_them_on_a_posted_answer(slack, client):
+async def test_steps_before_any_words_wait_for_them_on_a_posted_answer(slack, door):
     slack.fail("chat.startStream", "channel_type_not_supported", times=None)
-    root, reply = reply_to(slack, client, interval=0)
+    root, reply = reply_to(slack, door, interval=0)
     reply.show(Step("s1", "Searching Slack"))
     reply.show(Step("s1", "Searched Slack", DONE, output="1 result"))
     reply.write("It is Friday.")
@@ -83,8 +75,8 @@ async def test_steps_before_any_words_wait_for_them_on_a_posted_answer(slack, cl
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-async def test_the_first_words_after_steps_go_at_once(slack, client):
-    root, reply = reply_to(slack, client, interval=10)  # no second update for 10 s
+async def test_the_first_words_after_steps_go_at_once(slack, door):
+    root, reply = reply_to(slack, door, interval=10)  # no second update for 10 s
     reply.show(Step("s1", "Searching Slack"))
     await slack.wait_for(lambda: slack.bot_replies("C1", root["ts"]))
     reply.show(Step("s1", "Searched Slack", DONE))  # waits for the interval
@@ -97,9 +89,9 @@ async def test_the_first_words_after_steps_go_at_once(slack, client):
         "chat.startStream", "chat.appendStream", "chat.stopStream"]
 
 
-async def test_words_written_while_the_first_ones_go_out_keep_the_pace(slack, client):
+async def test_words_written_while_the_first_ones_go_out_keep_the_pace(slack, door):
     slack.web.latency = 0.1  # the first words take a round trip to land
-    root, reply = reply_to(slack, client, interval=10)
+    root, reply = reply_to(slack, door, interval=10)
     reply.write("Hello")
     await slack.wait_for(lambda: slack.calls_to("chat.startStream"))
     reply.write(", world")  # while the stream starts: no hurry for these

@@ -7,18 +7,11 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from fakes.slack.events import user_event
-from slackgpt.slack.api import SlackApi, error_code
+from slackgpt.slack.api import error_code
 from slackgpt.slack.events import Target
 from slackgpt.slack.search import search_enabled, search_messages
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-async def door(slack):
-    api = SlackApi(slack.bot_token, slack.api_url)
-    yield api
-    await api.close()
 
 
 def token_for(slack, user: str) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.delivery import Delivery
 from slackgpt.slack.events import Target
@@ -20,13 +18,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def door(slack):
-    found = SlackApi(slack.bot_token, slack.api_url)
-    yield found
-    await found.close()
 
 
 async def test_an_app_without_sessions_is_asked_again_only_after_an_hour(slack, door, caplog):

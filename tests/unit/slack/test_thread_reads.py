@@ -3,21 +3,11 @@ fake Slack, and the pure window arithmetic."""
 
 from __future__ import annotations
 
-import pytest
-
 from slackgpt.slack import thread_reads
-from slackgpt.slack.api import SlackApi
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.thread_reads import bot_wrote, merged, newest_window
 
 ME = BotIdentity("UBOT", "BBOT")
-
-
-@pytest.fixture
-async def door(slack):
-    door = SlackApi(slack.bot_token, slack.api_url)
-    yield door
-    await door.close()
 
 
 def long_thread(slack, replies: int, *, bot_at: int | None = None) -> dict:

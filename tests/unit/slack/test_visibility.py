@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from slackgpt.slack.api import SlackApi
 from slackgpt.slack.visibility import MEMBERS_TTL, NOT_A_MEMBER, Visibility
 
 
@@ -15,13 +12,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def door(slack):
-    door = SlackApi(slack.bot_token, slack.api_url)
-    yield door
-    await door.close()
 
 
 async def test_a_removed_member_is_refused_once_the_minute_is_over(slack, door):

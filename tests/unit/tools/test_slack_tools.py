@@ -8,7 +8,6 @@ import logging
 import pytest
 
 from fakes.slack.events import user_event
-from slackgpt.slack.api import SlackApi
 from slackgpt.slack.visibility import Visibility
 from slackgpt.tools.base import Asker
 from slackgpt.tools.slack_links import Link, ReadSlackMessage, has_links, parse_link
@@ -16,13 +15,6 @@ from slackgpt.tools.slack_search import SlackSearch, search_check
 from slackgpt.tools.slack_tools import SlackTools
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-async def door(slack):
-    api = SlackApi(slack.bot_token, slack.api_url)
-    yield api
-    await api.close()
 
 
 def test_links_name_their_message():
