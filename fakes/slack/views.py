@@ -50,7 +50,7 @@ def views_publish(ws: Workspace, params: Json) -> Json:
         raise SlackError("not_enabled")
     if len(json.dumps(view, ensure_ascii=False).encode()) > VIEW_BYTES:
         raise SlackError("view_too_large")
-    _check_view(view)
+    check_view(view)
     held = ws.home_views.get(user)
     if params.get("hash") is not None and (held is None or params["hash"] != held["hash"]):
         raise SlackError("hash_conflict")
@@ -74,7 +74,7 @@ def _view_of(value: Any) -> Json:
     return value
 
 
-def _check_view(view: Json) -> None:
+def check_view(view: Json) -> None:
     """``invalid_arguments`` for a view Slack's model or Block Kit refuses."""
     if unknown := sorted(set(view) - SENT_KEYS):
         raise invalid_arguments(f"[ERROR] unknown field {unknown[0]} [json-pointer:/view]")
