@@ -22,6 +22,7 @@ from slackgpt.metrics.prometheus import metrics_for
 from slackgpt.metrics.server import MetricsServer, serve_metrics
 from slackgpt.model.client import ModelClient, build_openai_client
 from slackgpt.pane.handlers import Pane
+from slackgpt.pane.home import Home
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.http_mode import HttpServer, serve_http
@@ -59,6 +60,7 @@ def build_app(
     pane: Pane,
     signing_secret: str | None = None,
     approvals: Approvals | None = None,
+    home: Home | None = None,
 ) -> AsyncApp:
     """The Bolt app with the bot's listeners; no network calls.
 
@@ -91,7 +93,7 @@ def build_app(
         logger=bolt_logger,
         signing_secret=signing_secret,
     )
-    listeners.register(app, answerer, pane, approvals)
+    listeners.register(app, answerer, pane, approvals, home)
     return app
 
 
@@ -162,6 +164,8 @@ class Runtime:
         self.toolkit = Toolkit([self.mcp], self.approvals)  # the built-ins go first at start
         self._searching: asyncio.Future[None] | None = None  # Slack asked beside connecting
         self.profiles = ProfileBook(settings.profiles, settings.profiles_file)
+        self.home = Home(slack=slack, state=state, settings=settings, spending=self.spending,
+                         profiles=self.profiles)  # the Home tab: usage, limits, profile
         self._watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -202,7 +206,7 @@ class Runtime:
         if settings.profiles_file is not None:  # a changed file takes effect without a restart
             self._watching = asyncio.create_task(self.profiles.watch())
         secret = settings.slack_signing_secret or None
-        app = build_app(self.slack, self.answerer, self.pane, secret, self.approvals)
+        app = build_app(self.slack, self.answerer, self.pane, secret, self.approvals, self.home)
         await self.mcp.ready(START_PATIENCE)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)
