@@ -4,8 +4,8 @@ servers; say how to fix each."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,8 +15,9 @@ import openai
 
 from slackgpt.config.settings import Settings
 from slackgpt.logs import public_url, redact
-from slackgpt.model.client import ModelClient, build_openai_client
-from slackgpt.model.failures import Failure, explain
+from slackgpt.model.client import build_openai_client
+from slackgpt.model.models import profile_models
+from slackgpt.model.probe import probe_model
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected, Whoami
 from slackgpt.slack.wire import slack_token_fix
 from slackgpt.state.redis import RedisState, StoreUnavailable
@@ -70,13 +71,14 @@ async def run_checks(
 ) -> list[Check]:
     """Run every check (Slack, the model, the store, MCP servers at the same time); never raises
     for a failed one. The store is checked only with ``REDIS_URL``, MCP with ``MCP_SERVERS``."""
-    slack_checks, model, store, mcp = await asyncio.gather(
+    slack_checks, model, profiles, store, mcp = await asyncio.gather(
         _slack_checks(settings, slack, required_scopes(manifest)),
         check_model(settings, openai_client),
+        check_profile_models(settings),
         check_store(settings),
         check_mcp(settings),
     )
-    return [*slack_checks, model, *store, *mcp]
+    return [*slack_checks, model, *profiles, *store, *mcp]
 
 
 def render(checks: list[Check], secrets: tuple[str, ...] = ()) -> str:
@@ -274,70 +276,30 @@ async def check_mcp(settings: Settings) -> list[Check]:
 # -- the model -----------------------------------------------------------------------------
 
 
-async def check_model(settings: Settings, client: openai.AsyncOpenAI) -> Check:
-    """The streaming request an answer sends, with a tiny question; read to the first words."""
-    name, model_name = "Model endpoint", settings.openai_model
-    quick = client.with_options(max_retries=0, timeout=min(settings.openai_timeout, 30.0))
-    patience = min(settings.first_token_timeout, 30.0)
-    model = ModelClient(quick, replace(settings, first_token_timeout=patience))
-    where = model.where
-    started = time.monotonic()
-    try:
-        await _first_words(model)
-    except Exception as error:
-        return await _model_failure(name, model_name, where, quick, error)
-    detail = f"{model_name} at {where} answered in {time.monotonic() - started:.1f}s"
-    if model.dropped:
-        fields = ", ".join(model.dropped)
-        fix = "Leave MAX_COMPLETION_TOKENS unset." if "max_completion_tokens" in fields else ""
-        return Check(
-            name,
-            "warn",
-            f"{detail}, but the server refuses {fields}; the bot sends requests without it",
-            fix or "Nothing to do: answers work without it.",
-        )
-    return Check(name, "ok", detail)
-
-
-async def _first_words(model: ModelClient) -> None:
-    """Stream a tiny answer until its first words (or its end)."""
-    question = [{"role": "user", "content": "Reply with the word OK."}]
-    async with contextlib.aclosing(model.stream(question)) as pieces:
-        async for piece in pieces:
-            if isinstance(piece, str):
-                return
-
-
-async def _model_failure(
-    name: str, model: str, where: str, client: openai.AsyncOpenAI, error: BaseException
+async def check_model(
+    settings: Settings, client: openai.AsyncOpenAI, name: str = "Model endpoint"
 ) -> Check:
-    failure: Failure = explain(error, model)
-    if failure.kind == "unknown_model":
-        return await _unknown_model(name, model, where, client)
-    transient = failure.transient and failure.kind == "rate_limit"
-    return Check(name, "warn" if transient else "fail", failure.summary_at(where), failure.fix)
+    """The settings' model (or a profile's) answers its first words."""
+    found = await probe_model(settings, client)
+    return Check(name, found.status, found.detail, found.fix)
 
 
-async def _unknown_model(
-    name: str, model: str, where: str, client: openai.AsyncOpenAI
-) -> Check:
-    """A 404: the model name is unknown, or the base URL is not an OpenAI-style API."""
+async def check_profile_models(settings: Settings) -> list[Check]:
+    """Each model a profile asks for besides the settings' own (its server, key and name)."""
+    return list(await asyncio.gather(*(
+        _check_profile_model(names, changed)
+        for names, changed in profile_models(settings, os.environ)
+    )))
+
+
+async def _check_profile_model(names: tuple[str, ...], changed: Settings) -> Check:
+    client = build_openai_client(changed)
     try:
-        available = sorted([m.id async for m in client.models.list()])
-    except (openai.APIError, TypeError, ValueError):
-        available = []
-    if not available:
-        return Check(
-            name,
-            "fail",
-            f"{where} answered 404 for model {model}",
-            "Check OPENAI_MODEL (on Azure: the deployment name) and OPENAI_BASE_URL (it "
-            "usually ends in /v1).",
-        )
-    shown = ", ".join(available[:10]) + (", …" if len(available) > 10 else "")
-    return Check(
-        name,
-        "fail",
-        f"model {model} is not served at {where} (404)",
-        f"Set OPENAI_MODEL to one of: {shown}.",
-    )
+        found = await check_model(changed, client, f"Model of profile {', '.join(names)}")
+    finally:
+        await client.close()
+    if found.status == "ok":
+        return found
+    where = ("For this profile, OPENAI_MODEL, OPENAI_BASE_URL and OPENAI_API_KEY mean its "
+             "model, base_url and api_key_env in PROFILES_FILE.")
+    return replace(found, fix=f"{found.fix} {where}".strip())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -12,7 +14,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slackgpt import listeners
 from slackgpt.answering.answer import Answerer
 from slackgpt.config.profile_file import ProfileBook
-from slackgpt.config.settings import Settings
+from slackgpt.config.settings import Settings, check_profiles
 from slackgpt.deadline import deadline
 from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
@@ -21,6 +23,7 @@ from slackgpt.metrics.base import Metrics, NoMetrics
 from slackgpt.metrics.prometheus import metrics_for
 from slackgpt.metrics.server import MetricsServer, serve_metrics
 from slackgpt.model.client import ModelClient, build_openai_client
+from slackgpt.model.models import Models
 from slackgpt.pane.handlers import Pane
 from slackgpt.pane.home import Home
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
@@ -163,7 +166,9 @@ class Runtime:
         self.approvals = Approvals(slack, state, settings.approval_timeout)  # of writing tools
         self.toolkit = Toolkit([self.mcp], self.approvals)  # the built-ins go first at start
         self._searching: asyncio.Future[None] | None = None  # Slack asked beside connecting
-        self.profiles = ProfileBook(settings.profiles, settings.profiles_file)
+        self.profiles = ProfileBook(settings.profiles, settings.profiles_file,
+                                    check=functools.partial(check_profiles, settings))
+        self.models = Models(model, settings, os.environ)  # a profile may name another model
         self.home = Home(slack=slack, state=state, settings=settings, spending=self.spending,
                          profiles=self.profiles)  # the Home tab: usage, limits, profile
         self._watching: asyncio.Task[None] | None = None
@@ -191,6 +196,7 @@ class Runtime:
         self.answerer = Answerer(
             slack=self.slack,
             model=self.model,
+            models=self.models,
             settings=settings,
             identity=identity,
             state=self.state,
@@ -257,7 +263,7 @@ class Runtime:
         await self.parser.aclose()
         await self.images.aclose()
         await self.slack.close()
-        await self.model.close()
+        await self.models.close()  # the settings' model client and the profiles' own
         await self.spending.close()
         await self.state.close()
         if self.metrics_server is not None:

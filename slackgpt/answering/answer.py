@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
@@ -16,7 +17,7 @@ from dataclasses import replace
 from slack_sdk.errors import SlackApiError
 
 from slackgpt.answering import policy, prompt
-from slackgpt.answering.hooks import Addition, Extras
+from slackgpt.answering.hooks import Extras
 from slackgpt.answering.reading import Read, Reading
 from slackgpt.answering.running import Running
 from slackgpt.answering.stream import STATUS, AnswerStream
@@ -24,12 +25,14 @@ from slackgpt.answering.threads import Threads
 from slackgpt.answering.tool_loop import Limits
 from slackgpt.answering.tool_runner import ShownWait
 from slackgpt.config.profile_file import ProfileBook
+from slackgpt.config.profiles import Profile
 from slackgpt.config.settings import Settings
 from slackgpt.files.image_reader import ImageReader
 from slackgpt.files.pdf_workers import Parser
 from slackgpt.metrics.base import NO_METRICS, Metrics
 from slackgpt.model import failures
 from slackgpt.model.client import ModelClient
+from slackgpt.model.models import Models
 from slackgpt.slack import thread_reads
 from slackgpt.slack.api import SlackApi, error_code
 from slackgpt.slack.blocks import feedback_blocks
@@ -66,11 +69,13 @@ class Answerer:
         spending: Spending | None = None,
         metrics: Metrics = NO_METRICS,
         sessions: Sessions | None = None,
+        models: Models | None = None,
     ):
         self.slack = slack
         self.spending = spending or Spending()  # budgets: checked before, counted after
         self.metrics = metrics
-        self.model = model
+        self.model = model  # the settings' model; a profile may name another (``models``)
+        self.models = models or Models(model, settings, {})
         self.settings = settings
         self.identity = identity
         self.state = state
@@ -80,7 +85,7 @@ class Answerer:
             slack, settings, identity, self.threads, people or People(slack.user_name),
             parser or Parser(), images or ImageReader(), extras,  # images: a process budget
         )
-        self.context_budget = settings.context_tokens  # lowered when the model says so
+        self.budgets: dict[str, int] = {}  # per model: CONTEXT_TOKENS, lowered when it says so
         self.toolkit = toolkit  # the tools answers may use (None: none)
         self.limits = Limits(settings.tool_rounds, settings.tool_timeout,
                              settings.tool_output_tokens)
@@ -158,7 +163,7 @@ class Answerer:
             return
         if question.summary and (thread := await self._summarized(question)) is None:
             return
-        await self._respond(question, thread, settled)
+        await self._respond(question, thread, profile, settled)
 
     async def _refuse(
         self, question: Question, refusal: str, settled: bool, follow_up: bool
@@ -219,7 +224,8 @@ class Answerer:
         return policy.rate_limited_message(wait, self.settings.access.requests_per_hour)
 
     async def _respond(
-        self, question: Question, thread: list[dict] | None, settled: bool = False
+        self, question: Question, thread: list[dict] | None, profile: Profile,
+        settled: bool = False
     ) -> None:
         # The claim and the status take one Slack round trip; the model's first words take
         # longer. So the model is asked at once, and nothing of its answer is shown until
@@ -232,8 +238,9 @@ class Answerer:
         delivery = Delivery(self.slack, target, interval=self.settings.stream_interval,
                             metadata=SUMMARY_METADATA if question.summary else None)
         turn = self._turn(question, delivery)  # the agent session: processing, then active
-        buttons = feedback_blocks(self.model.model_name) if self.settings.feedback_buttons else None
-        model = self.spending.meter(self.model)  # what this answer's model requests use
+        client = self.models.for_profile(profile)  # the settings' model, or the profile's
+        buttons = feedback_blocks(client.model_name) if self.settings.feedback_buttons else None
+        model = self.spending.meter(client, profile.name, self.profiles.current.prices)
         stream = AnswerStream(
             question, delivery, claim, model, self.slack, self.settings.show_usage, buttons,
             metrics=self.metrics,
@@ -241,11 +248,12 @@ class Answerer:
         try:
             with self.running.add(target, stream):
                 read = await self.reading.read(question, thread)
-                build = self._builder(question, read)
-                stream.toolbox = self._toolbox(question, read.thread, read.addition, turn)
+                build = self._builder(question, read, profile)
+                stream.toolbox = self._toolbox(question, read, profile, turn)
                 stream.limits = self.limits
-                fits = await stream.run(build, self.context_budget)
-            self.context_budget = min(self.context_budget, fits)  # learned for the next one
+                budget = self.budgets.get(client.model_name, self.settings.context_tokens)
+                fits = await stream.run(build, budget)
+            self.budgets[client.model_name] = min(budget, fits)  # learned for the next one
         except SlackApiError as error:
             stream.outcome = f"slack_error:{error_code(error)}"
             log.error("could not deliver the answer to %s: %s", target, error_code(error))
@@ -278,20 +286,19 @@ class Answerer:
         turn.begin(delivery)
         return turn
 
-    def _toolbox(
-        self, question: Question, thread: list[dict], addition: Addition, turn: Turn
-    ) -> Toolbox:
-        """The tools this question may use, for its asker (none with TOOL_ROUNDS=0); a wait
-        for the asker's approval shows in the session."""
+    def _toolbox(self, question: Question, read: Read, profile: Profile, turn: Turn) -> Toolbox:
+        """The tools this question may use, for its asker, as its profile offers them (none
+        with TOOL_ROUNDS=0); a wait for the asker's approval shows in the session."""
         if self.toolkit is None or self.limits.rounds < 1:
             return Toolbox(asker_of(question))
-        texts = [question.text, addition.quoted, *(str(m.get("text") or "") for m in thread)]
-        box = self.toolkit.toolbox(asker_of(question), "\n".join(texts))
+        texts = [question.text, read.addition.quoted,
+                 *(str(m.get("text") or "") for m in read.thread)]
+        offered = functools.partial(policy.offers, profile)
+        box = self.toolkit.toolbox(asker_of(question), "\n".join(texts), offered)
         return replace(box, approver=ShownWait(box.approver, turn)) if box.approver else box
 
-    def _builder(self, question: Question, read: Read):
+    def _builder(self, question: Question, read: Read, profile: Profile):
         """``budget → Prompt`` for this question."""
-        profile = self.profiles.current.for_conversation(question.channel)
         system = policy.system_prompt_for(profile, self.settings.system_prompt)
         addition = read.addition
         system = f"{system}\n\n{addition.system}" if addition.system else system

@@ -11,6 +11,7 @@ from slackgpt.config.profiles import Profile
 from slackgpt.config.values import AccessRules
 from slackgpt.formatting import slack_to_text
 from slackgpt.slack.events import BotIdentity, Question
+from slackgpt.tools.base import Tool
 
 HINT = (
     "Hi! Ask me something after the mention, for example: "
@@ -106,3 +107,12 @@ def wait_phrase(seconds: float) -> str:
         return f"in about {minutes} minutes"
     hours = round(minutes / 60)
     return "in about an hour" if hours <= 1 else f"in about {hours} hours"
+
+
+def offers(profile: Profile, tool: Tool) -> bool:
+    """Whether a conversation of ``profile`` is offered ``tool``: an MCP server's tool when
+    the profile names its server (or names none), a built-in one when it names the tool."""
+    server = getattr(tool, "server", None)  # only MCP servers' tools have one
+    if server is not None:
+        return profile.mcp_servers is None or server in profile.mcp_servers
+    return profile.tools is None or tool.name in profile.tools

@@ -76,7 +76,8 @@ def read_operations(get: Reader, model: str) -> dict[str, Any]:
         workspace_cost_per_month=get.number("WORKSPACE_COST_PER_MONTH", float, 0.01, 10**9),
     )
     prices = _prices(get, "MODEL_PRICES")
-    if limits.workspace_cost_per_month is not None and model not in prices:
+    priced_elsewhere = bool(get.text("PROFILES_FILE"))  # checked with the file's prices
+    if limits.workspace_cost_per_month is not None and model not in prices and not priced_elsewhere:
         get.problems.append(
             f"WORKSPACE_COST_PER_MONTH needs the price of {model} (OPENAI_MODEL): set "
             f"MODEL_PRICES, e.g. {PRICES_EXAMPLE.replace('gpt-5-mini', model)} (per million "

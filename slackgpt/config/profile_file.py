@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import yaml
@@ -63,8 +63,11 @@ class ProfileBook:
         profiles: Profiles,
         path: Path | None = None,
         environ: Mapping[str, str] = os.environ,
+        check: Callable[[Profiles], list[str]] = lambda _: [],
     ):
-        self.current, self.path, self.environ = profiles, path, environ
+        """``check``: what else a new file must agree with (the settings' MCP servers and
+        prices, see :func:`slackgpt.config.settings.check_profiles`)."""
+        self.current, self.path, self.environ, self.check = profiles, path, environ, check
         self._seen = self._stamp()
 
     def reload(self, *, force: bool = False) -> bool:
@@ -77,6 +80,7 @@ class ProfileBook:
             return False
         self._seen = stamp
         profiles, problems = read_profiles(self.path, self.environ)
+        problems = problems or [f"PROFILES_FILE ({self.path}): {p}" for p in self.check(profiles)]
         if problems:
             log.error("the profiles file changed but has mistakes; the profiles in force stay: "
                       "%s", " ".join(problems))

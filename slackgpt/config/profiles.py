@@ -11,26 +11,18 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
+
+from slackgpt.config.operations import Price, Prices
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 MOST_TOKENS = 1_000_000
 DEFAULT = "default"
-
-
-@dataclass(frozen=True)
-class Price:
-    """What a model costs, per million tokens (in the operator's currency)."""
-
-    input: float
-    output: float
-
-    def of(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
+BUILT_IN_TOOLS = ("search_slack", "read_slack_message")  # what a profile's ``tools`` names
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,7 @@ class Profiles:
 
     default: Profile = field(default_factory=Profile)
     named: tuple[Profile, ...] = ()
-    prices: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))
+    prices: Prices = field(default_factory=lambda: MappingProxyType({}))
 
     def for_conversation(self, channel: str) -> Profile:
         """The profile of ``channel`` (a DM's when it is one and a profile is for DMs), with
@@ -200,7 +192,7 @@ class _Values:
         if value is None or value == "*":
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self._bad(key, 'a list of names like ["slack_search"], [] for none or "*" for all')
+            self._bad(key, 'a list of names like ["search_slack"], [] for none or "*" for all')
             return None
         return tuple(value)
 
@@ -262,6 +254,44 @@ def _unknown(table: Mapping, allowed: set[str], where: str, problems: list[str])
         close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(allowed))}"
         problems.append(f"{where} has an unknown key {key!r}; {hint}")
+
+
+def cross_check(
+    profiles: Profiles, servers: frozenset[str], prices: Prices, model: str, cost_budget: bool
+) -> list[str]:
+    """What the profiles name that the rest of the configuration lacks: a built-in tool or an
+    MCP server (``servers``: MCP_SERVERS' names) that does not exist, and, with a cost budget,
+    a model without a price (in MODEL_PRICES or the file's prices; ``model``: OPENAI_MODEL)."""
+    problems: list[str] = []
+    for profile in (profiles.default, *profiles.named):
+        where = DEFAULT if profile.name == DEFAULT else f"profiles.{profile.name}"
+        problems += _strangers(profile.tools or (), BUILT_IN_TOOLS, f"{where}.tools",
+                               "the built-in tools")
+        problems += _strangers(profile.mcp_servers or (), sorted(servers),
+                               f"{where}.mcp_servers", "the servers in MCP_SERVERS")
+    if cost_budget:
+        known = {**prices, **profiles.prices}
+        models = {profiles.default.model or model}
+        models |= {inherit(profiles.default, p).model or model for p in profiles.named}
+        problems += [
+            f"WORKSPACE_COST_PER_MONTH needs the price of {m}: add [prices.\"{m}\"] input = …, "
+            "output = … (per million tokens) to the profiles file, or to MODEL_PRICES."
+            for m in sorted(models) if m not in known
+        ]
+    return problems
+
+
+def _strangers(names: tuple[str, ...], known: Sequence[str], where: str, what: str) -> list[str]:
+    out = []
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else (
+            f"{what}: {', '.join(known)}" if known else f"{what}: none")
+        out.append(f"{where} names {name!r}, which is not one of {hint}" if not close
+                   else f"{where} names {name!r}, which does not exist; {hint}")
+    return out
 
 
 def from_channel_prompts(prompts: Mapping[str, str], default: Profile) -> Profiles:

@@ -10,7 +10,7 @@ from typing import Any
 from slackgpt.config.mcp_servers import McpServer, read_servers
 from slackgpt.config.operations import Operations, read_operations
 from slackgpt.config.profile_file import read_profiles
-from slackgpt.config.profiles import Profile, Profiles, from_channel_prompts
+from slackgpt.config.profiles import Profile, Profiles, cross_check, from_channel_prompts
 from slackgpt.config.reader import Reader, is_placeholder
 from slackgpt.config.values import DEFAULT_PROMPTS, AccessRules, SuggestedPrompt
 from slackgpt.logs import url_password
@@ -79,6 +79,7 @@ class Settings:
     tool_output_tokens: int = 4_000
     profiles_file: Path | None = None
     profiles: Profiles = field(default_factory=Profiles)
+    profile_keys: tuple[str, ...] = ()  # the keys the profiles' api_key_env name (to mask)
     operations: Operations = field(default_factory=Operations)  # budgets, prices, metrics
     mcp_servers: tuple[McpServer, ...] = ()
     approval_timeout: float = 300.0
@@ -93,6 +94,7 @@ class Settings:
             self.slack_signing_secret,
             *url_password(self.redis_url),
             *(secret for server in self.mcp_servers for secret in server.secrets),
+            *self.profile_keys,
         )
         return tuple(v for v in values if v and v != "unused")
 
@@ -134,9 +136,24 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         **_slack(get), **_model(get), **behaviour, **_pane(get), **_tools(get), **_mcp(get),
         **_profiles(get, behaviour["access"]), **_operations(get),
     )
+    if settings.profiles_file is not None:
+        where = f"PROFILES_FILE ({settings.profiles_file})"
+        problems.extend(f"{where}: {p}" for p in check_profiles(settings, settings.profiles))
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def check_profiles(settings: Settings, profiles: Profiles) -> list[str]:
+    """What a profiles file names that the other settings lack (at start, and each reload):
+    tools and MCP servers that do not exist, models without a price under a cost budget."""
+    return cross_check(
+        profiles,
+        frozenset(server.name for server in settings.mcp_servers),
+        settings.operations.prices,
+        settings.openai_model,
+        settings.operations.limits.workspace_cost_per_month is not None,
+    )
 
 
 def _slack(get: Reader) -> dict[str, Any]:
@@ -234,7 +251,9 @@ def _profiles(get: Reader, access: AccessRules) -> dict[str, Any]:
     path = Path(raw).expanduser()
     profiles, problems = read_profiles(path, get.env)
     get.problems.extend(problems)
-    return {"profiles_file": path, "profiles": profiles}
+    named = {p.api_key_env for p in (profiles.default, *profiles.named) if p.api_key_env}
+    keys = tuple(get.env[name] for name in sorted(named) if get.env.get(name))
+    return {"profiles_file": path, "profiles": profiles, "profile_keys": keys}
 
 
 def _pane(get: Reader) -> dict[str, Any]:

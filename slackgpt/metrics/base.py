@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-DEFAULT_PROFILE = "default"  # the profile label until per-channel profiles exist
+DEFAULT_PROFILE = "default"  # the profile label of a conversation no profile names
 
 
 class Metrics(Protocol):

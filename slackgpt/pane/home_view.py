@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from slackgpt.config.mcp_servers import McpServer
 from slackgpt.config.operations import Limits
-from slackgpt.config.profiles import Profile
+from slackgpt.config.profiles import BUILT_IN_TOOLS, Profile
 from slackgpt.formatting import clip, escape_mrkdwn
 from slackgpt.usage.budget import Standing, periods, when_text
 from slackgpt.usage.store import PersonUsage
@@ -184,7 +184,7 @@ def tools_said(profile: Profile, rounds: int) -> str:
     if rounds < 1:
         return "none (TOOL_ROUNDS=0)"
     if profile.tools is None:
-        return "all the built-in tools"
+        return ", ".join(BUILT_IN_TOOLS) + " (all the built-in tools)"
     return ", ".join(clip(t, NAME_CHARS) for t in profile.tools) or "none"
 
 

@@ -9,7 +9,7 @@ model could not call (not ``[A-Za-z0-9_-]{1,64}``) is left out, with one log lin
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -61,11 +61,16 @@ class Toolkit:
         """Offer ``source``'s tools too (after those already there)."""
         self.sources.append(source)
 
-    def toolbox(self, asker: Asker, text: str = "") -> Toolbox:
-        """The tools for one question (see :meth:`ToolSource.tools_for`)."""
+    def toolbox(
+        self, asker: Asker, text: str = "", offered: Callable[[Tool], bool] | None = None
+    ) -> Toolbox:
+        """The tools for one question (see :meth:`ToolSource.tools_for`); ``offered``: which
+        of them its conversation's profile offers (None: all)."""
         tools: dict[str, Tool] = {}
         for source in self.sources:
             for tool in source.tools_for(asker, text):
+                if offered is not None and not offered(tool):
+                    continue
                 if not NAME.match(tool.name) or tool.name in tools:
                     self._leave_out(tool.name)
                     continue

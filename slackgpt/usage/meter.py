@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from slackgpt.config.operations import Prices
+from slackgpt.config.profiles import DEFAULT
 from slackgpt.metrics.base import Metrics
 from slackgpt.model.client import Completion, Message, ModelClient, Thinking
 from slackgpt.model.tokens import estimate_tokens, messages_tokens
@@ -18,8 +19,10 @@ class Meter:
     """A :class:`~slackgpt.model.client.ModelClient` for one answer that counts what each
     :meth:`stream` used (``spent``); everything else is the model client's own."""
 
-    def __init__(self, model: ModelClient, prices: Prices, metrics: Metrics):
-        self.model, self.prices, self.metrics = model, prices, metrics
+    def __init__(
+        self, model: ModelClient, prices: Prices, metrics: Metrics, profile: str = DEFAULT
+    ):
+        self.model, self.prices, self.metrics, self.profile = model, prices, metrics, profile
         self.spent = Spent()
 
     def __getattr__(self, name: str) -> object:
@@ -57,5 +60,6 @@ class Meter:
         model = self.model.model_name
         cost = cost_of(self.prices, model, prompt, written)
         priced = cost if model in self.prices else None
-        self.metrics.model_usage(model, prompt, written, priced, estimated=estimated)
+        self.metrics.model_usage(model, prompt, written, priced, estimated=estimated,
+                                 profile=self.profile)
         self.spent += Spent(prompt, written, cost, estimated)

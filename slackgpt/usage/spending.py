@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from slackgpt.config.operations import Limits, Prices
+from slackgpt.config.profiles import DEFAULT
 from slackgpt.config.settings import Settings
 from slackgpt.metrics.base import NO_METRICS, Metrics
 from slackgpt.model.client import ModelClient
@@ -76,11 +77,15 @@ class Spending:
         self.metrics.budget_event("refused", str(verdict.limit))
         return budget.refusal(verdict, now)
 
-    def meter(self, model: ModelClient) -> ModelClient:
-        """``model`` for one answer, its use counted (the model itself when nothing counts)."""
+    def meter(
+        self, model: ModelClient, profile: str = DEFAULT, prices: Prices | None = None
+    ) -> ModelClient:
+        """``model`` for one answer in a conversation of ``profile``, its use counted (the
+        model itself when nothing counts); ``prices``: the profiles file's, over MODEL_PRICES."""
         if self.store is None and not self.measuring:
             return model
-        return Meter(model, self.prices, self.metrics)  # type: ignore[return-value]
+        table = {**self.prices, **prices} if prices else self.prices
+        return Meter(model, table, self.metrics, profile)  # type: ignore[return-value]
 
     async def settle(self, user: str, channel: str, model: ModelClient) -> str | None:
         """Count what the answer used (``model``: from :meth:`meter`); the notice to tell

@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from fakes.openai import FakeOpenAI
 from tests.helpers import env_for, finished, run_app, until
 
 pytestmark = pytest.mark.timeout(40)
@@ -17,6 +18,16 @@ SUPPORT = """
 [profiles.support]
 channels = ["C0SUPPORT1"]
 instructions = "{text}"
+"""
+
+
+OWN_SERVER = """
+[profiles.support]
+channels = ["C0SUPPORT1"]
+model = "gpt-5-mini"
+base_url = "{url}"
+api_key_env = "SUPPORT_KEY"
+max_output_tokens = 300
 """
 
 
@@ -46,6 +57,43 @@ async def test_an_edited_file_takes_effect_without_a_restart(slack, llm, tmp_pat
         code, err = await finished(process)
     assert code == 0, err
     assert "profiles reloaded" in err
+
+
+async def test_a_channels_profile_answers_with_its_own_model_and_server_and_an_edit_moves_it(
+    slack, llm, tmp_path
+):
+    path = tmp_path / "profiles.toml"
+    async with FakeOpenAI() as other:  # the support team's own model server, with its key
+        other.api_key = "sk-support-only-1234"
+        path.write_text(OWN_SERVER.format(url=other.base_url))
+        env = env_for(slack, llm, PROFILES_FILE=str(path), SUPPORT_KEY=other.api_key)
+        process = await run_app(env, tmp_path)
+        try:
+            await slack.wait_for(lambda: slack.sockets_open, timeout=20)
+            await ask(slack, "C0SUPPORT1", "printer broken")
+            [asked] = other.requests
+            assert (asked["model"], asked["max_completion_tokens"]) == ("gpt-5-mini", 300)
+            assert other.request_headers[0]["Authorization"] == "Bearer sk-support-only-1234"
+            await ask(slack, "C0GENERAL1", "hello")  # elsewhere: the settings' model and server
+            assert llm.requests[-1]["model"] == "gpt-test" and len(other.requests) == 1
+
+            path.write_text(SUPPORT.format(text="Same server now.") + 'model = "gpt-test-mini"\n')
+            await until(lambda: _asks(slack, llm, "gpt-test-mini"), timeout=15,
+                        what="the support channel on the settings' server with its new model")
+            assert "max_completion_tokens" not in llm.requests[-1]
+            before = len(other.requests)  # asked until the reload took effect
+            await ask(slack, "C0SUPPORT1", "and now?")
+            assert len(other.requests) == before  # no restart, and the old server is done
+        finally:
+            process.terminate()
+            code, err = await finished(process)
+    assert code == 0, err
+    assert "sk-support-only-1234" not in err  # the profile's key is masked in the log too
+
+
+async def _asks(slack, llm, model: str) -> bool:
+    await ask(slack, "C0SUPPORT1", "still broken")
+    return llm.requests[-1]["model"] == model
 
 
 async def _reloaded(slack, llm) -> bool:

@@ -97,3 +97,20 @@ def test_the_python_versions_said_are_the_ones_ci_tests():
     assert f'target-version = "py{lowest.replace(".", "")}"' in pyproject
     assert f"Python {lowest} or newer (tested on {lowest} and {highest})" in readme
     assert f"({lowest} and {highest}, from pyenv)" in readme
+
+
+def test_the_profiles_example_in_the_operations_guide_is_a_good_file():
+    import tomllib
+
+    from slackgpt.config.operations import Price
+    from slackgpt.config.profiles import cross_check, parse_profiles
+
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("## Profiles per channel", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    profiles, problems = parse_profiles(tomllib.loads(example))
+    assert problems == []
+    assert profiles.for_conversation("C0789IJKL").base_url == "http://ollama.internal:11434/v1"
+    assert profiles.for_conversation("D0123ABCD").name == "private"
+    prices = {"gpt-test": Price(1, 1), "llama3.1": Price(0, 0)}
+    assert cross_check(profiles, frozenset({"tickets"}), prices, "gpt-test", True) == []

@@ -261,3 +261,21 @@ async def test_each_mcp_server_is_checked_and_one_away_is_a_named_warning(
     assert "FIX: Start it, or correct its url, command or headers" in out
     assert "All 9 checks passed (2 with a warning)." in out
     assert MCP_TOKEN not in out and "wrong-token-1234" not in out
+
+
+async def test_each_profiles_own_model_is_tried_and_named(settings, llm):
+    from slackgpt.config.profiles import Profile, Profiles
+
+    profiles = Profiles(named=(
+        Profile(name="support", model="gpt-test-mini", channels=frozenset({"C0123ABCD"})),
+        Profile(name="legal", base_url=DOWN, channels=frozenset({"C0456EFGH"})),
+        Profile(name="same", model=settings.openai_model, channels=frozenset({"C0789IJKL"})),
+    ))
+    checks = by_name(await check(settings, profiles=profiles))
+    assert checks["Model of profile support"].status == "ok"
+    assert "gpt-test-mini" in checks["Model of profile support"].detail
+    legal = checks["Model of profile legal"]
+    assert legal.status == "fail" and "127.0.0.1:9" in legal.detail
+    assert "base_url and api_key_env in PROFILES_FILE" in legal.fix
+    assert not [name for name in checks if "same" in name]  # the settings' own: tried once
+    assert [r["model"] for r in llm.requests].count("gpt-test-mini") == 1

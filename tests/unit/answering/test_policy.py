@@ -282,3 +282,23 @@ def test_rate_limited_message():
     assert rate_limited_message(30) == (
         "You've asked a lot of questions this hour. You can ask again in about a minute."
     )
+
+
+def test_a_profile_offers_built_in_tools_by_name_and_mcp_tools_by_server():
+    from dataclasses import dataclass
+
+    from slackgpt.answering.policy import offers
+    from slackgpt.config.profiles import Profile
+
+    @dataclass
+    class Tool:
+        name: str
+        server: str | None = None
+
+    search, ticket = Tool("search_slack"), Tool("tickets_create", server="tickets")
+    everything = Profile()
+    assert offers(everything, search) and offers(everything, ticket)
+    only_search = Profile(tools=("search_slack",), mcp_servers=())
+    assert offers(only_search, search) and not offers(only_search, ticket)
+    only_tickets = Profile(tools=(), mcp_servers=("tickets",))
+    assert not offers(only_tickets, search) and offers(only_tickets, ticket)

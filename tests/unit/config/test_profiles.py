@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slackgpt.config.profile_file import ProfileBook, read_profiles
-from slackgpt.config.profiles import Price, Profile, Profiles, parse_profiles
+from slackgpt.config.profiles import Price, Profile, Profiles, cross_check, parse_profiles
 
 GOOD = {
     "default": {"instructions": "Be brief.", "model": "gpt-5-mini", "max_output_tokens": 800},
@@ -19,7 +19,7 @@ GOOD = {
             "channels": ["C0123ABCD", "C0456EFGH"],
             "instructions": "You are the support desk's assistant.",
             "model": "gpt-5",
-            "tools": ["slack_search"],
+            "tools": ["search_slack"],
             "allowed_users": ["U0123ABCD"],
         },
         "private": {"dms": True, "mcp_servers": []},
@@ -56,11 +56,11 @@ def test_a_conversation_gets_its_profile_and_the_default_fills_the_rest():
     assert problems == []
     support = profiles.for_conversation("C0123ABCD")
     assert (support.name, support.model, support.max_output_tokens) == ("support", "gpt-5", 800)
-    assert support.tools == ("slack_search",) and support.allowed_users == {"U0123ABCD"}
+    assert support.tools == ("search_slack",) and support.allowed_users == {"U0123ABCD"}
     assert profiles.for_conversation("C0999ZZZZ").name == "default"
     dm = profiles.for_conversation("D0123ABCD")
     assert dm.name == "private" and dm.mcp_servers == () and dm.instructions == "Be brief."
-    assert profiles.prices["gpt-5-mini"].of(1_000_000, 500_000) == pytest.approx(1.25)
+    assert profiles.prices["gpt-5-mini"] == Price(input=0.25, output=2.0)
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_a_conversation_gets_its_profile_and_the_default_fills_the_rest():
         ({"profiles": {"lost": {"model": "x"}}}, "is for no conversation"),
         ({"prices": {"gpt-5": {"input": -1, "output": 2}}}, "numbers of at least 0"),
         ({"defaults": {}}, "did you mean default?"),
-        ({"default": {"tools": "slack_search"}}, "a list of names"),
+        ({"default": {"tools": "search_slack"}}, "a list of names"),
     ],
 )
 def test_each_mistake_comes_with_its_fix(change, said):
@@ -124,8 +124,35 @@ def test_without_a_file_the_book_holds_the_settings_profiles():
     assert book.reload(force=True) is False and book.current.default.instructions == "x"
 
 
-def test_a_price_counts_per_million_tokens():
-    assert Price(2.0, 8.0).of(500, 250) == pytest.approx(0.003)
+def test_what_profiles_name_must_exist_elsewhere_and_be_priced_under_a_cost_budget():
+    profiles, _ = parse_profiles({
+        "default": {"tools": ["search_slak"], "mcp_servers": ["tickets"]},
+        "profiles": {"eng": {"channels": ["C0123ABCD"], "model": "gpt-5",
+                             "mcp_servers": ["wiki"]}},
+        "prices": {"gpt-5": {"input": 1.25, "output": 10}},
+    })
+    said = cross_check(profiles, frozenset({"tickets"}), {}, "gpt-5-mini", cost_budget=True)
+    assert said == [
+        "default.tools names 'search_slak', which does not exist; did you mean search_slack?",
+        "profiles.eng.mcp_servers names 'wiki', which is not one of the servers in "
+        "MCP_SERVERS: tickets",
+        'WORKSPACE_COST_PER_MONTH needs the price of gpt-5-mini: add [prices."gpt-5-mini"] '
+        "input = …, output = … (per million tokens) to the profiles file, or to MODEL_PRICES.",
+    ]
+    priced = {"gpt-5-mini": Price(0.25, 2.0)}
+    assert cross_check(profiles, frozenset({"tickets", "wiki"}), priced, "gpt-5-mini",
+                       cost_budget=True) == [said[0]]
+
+
+def test_a_reload_the_rest_of_the_settings_refuse_keeps_the_profiles(tmp_path, caplog):
+    path = tmp_path / "profiles.toml"
+    path.write_text('[default]\ninstructions = "one"\n')
+    book = ProfileBook(*read_profiles(path, {})[:1], path,
+                       check=lambda p: ["no such server"] if p.default.mcp_servers else [])
+    path.write_text('[default]\ninstructions = "two"\nmcp_servers = ["gone"]\n')
+    with caplog.at_level(logging.ERROR):
+        assert book.reload(force=True) is False
+    assert book.current.default.instructions == "one" and "no such server" in caplog.text
 
 
 def test_the_settings_read_profiles_file(tmp_path, slack, llm):
@@ -136,6 +163,24 @@ def test_the_settings_read_profiles_file(tmp_path, slack, llm):
     path.write_text(TOML)
     settings = load_settings(env_for(slack, llm, PROFILES_FILE=str(path), SUPPORT_KEY="sk-1"))
     assert settings.profiles.for_conversation("C0123ABCD").model == "gpt-5"
+    assert "sk-1" in settings.secrets  # the profile's key is masked like the others
     with pytest.raises(ConfigError) as caught:
         load_settings(env_for(slack, llm, PROFILES_FILE=str(path)))  # SUPPORT_KEY unset
     assert any("SUPPORT_KEY, which is not set" in p for p in caught.value.problems)
+
+
+def test_the_settings_check_the_file_against_the_servers_and_prices(tmp_path, slack, llm):
+    from slackgpt.config.settings import ConfigError, load_settings
+    from tests.helpers import env_for
+
+    path = tmp_path / "profiles.toml"
+    path.write_text('[default]\nmcp_servers = ["wiki"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_for(slack, llm, PROFILES_FILE=str(path)))
+    [said] = caught.value.problems
+    assert said.startswith(f"PROFILES_FILE ({path}): default.mcp_servers names 'wiki'")
+    path.write_text('[prices."gpt-test"]\ninput = 1\noutput = 2\n')  # priced in the file
+    settings = load_settings(env_for(slack, llm, PROFILES_FILE=str(path), SUPPORT_KEY="sk-x",
+                                     WORKSPACE_COST_PER_MONTH="50"))
+    assert settings.profiles.prices["gpt-test"] == Price(1.0, 2.0)
+    assert settings.profile_keys == ()  # no profile names a key variable

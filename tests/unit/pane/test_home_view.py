@@ -38,8 +38,8 @@ TOP_CHANNELS = [("C7", 200_000), ("D9", 50_000)]
 def facts(**changes) -> HomeFacts:
     base = dict(user="U1", now=NOW, limits=LIMITS, counting=COUNTED, mine=MINE,
                 workspace=EVERYONE, priced=True, per_hour=30, channel="C7",
-                profile=Profile(name="support", tools=("slack_search",)), model="gpt-5",
-                tools="slack_search", mcp="tickets", top_people=TOP_PEOPLE,
+                profile=Profile(name="support", tools=("search_slack",)), model="gpt-5",
+                tools="search_slack", mcp="tickets", top_people=TOP_PEOPLE,
                 top_channels=TOP_CHANNELS)
     return HomeFacts(**(base | changes))
 
@@ -116,7 +116,7 @@ def test_the_profile_where_the_person_asks():
     text = shown(home_view(facts(refusal="Sorry, I don't answer in this channel.")))
     assert "In <#C7>, the channel you're looking at, I answer with the `support` profile." in text
     assert "Sorry, I don't answer in this channel." in text
-    assert "*Model*\n`gpt-5`" in text and "*Tools*\nslack_search" in text
+    assert "*Model*\n`gpt-5`" in text and "*Tools*\nsearch_slack" in text
     assert "*MCP servers*\ntickets" in text and "*Who may ask*\neveryone the bot answers" in text
     default = shown(home_view(facts(channel=None, profile=Profile(), refusal=None)))
     assert "No channel in view, so here is the `default` profile" in default
@@ -155,9 +155,9 @@ def test_a_view_that_cannot_be_built_still_says_why():
 
 
 @pytest.mark.parametrize(("profile", "rounds", "said"), [
-    (Profile(), 6, "all the built-in tools"),
+    (Profile(), 6, "search_slack, read_slack_message (all the built-in tools)"),
     (Profile(tools=()), 6, "none"),
-    (Profile(tools=("slack_search", "slack_links")), 6, "slack_search, slack_links"),
+    (Profile(tools=("search_slack",)), 6, "search_slack"),
     (Profile(), 0, "none (TOOL_ROUNDS=0)"),
 ])
 def test_tools_said(profile, rounds, said):

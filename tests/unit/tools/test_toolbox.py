@@ -49,3 +49,9 @@ def test_the_asker_is_the_question_s_person_with_their_token():
     assert (asker.user, asker.channel, asker.thread_ts, asker.team) == ("U1", "C1", "1.0", "T1")
     assert (asker.action_token, asker.message_ts) == ("a.b", "2.0")
     assert asker_of(Question("D1", "3.0", "U2", "x")).thread_ts == "3.0"
+
+
+def test_a_profile_may_offer_only_some_tools():
+    kit = Toolkit([Offer(Named("search"), Named("links"))], approver=None)
+    box = kit.toolbox(Asker("U1", "C1", "1.0"), "", offered=lambda tool: tool.name == "links")
+    assert list(box.tools) == ["links"]

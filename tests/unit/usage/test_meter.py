@@ -130,3 +130,18 @@ async def test_options_reach_the_model_client():
     meter = Meter(Client(), MappingProxyType({}), PrometheusMetrics())  # type: ignore[arg-type]
     pieces = [p async for p in meter.stream(ASK, tools=["search"])]
     assert pieces == ["tools=['search']"] and meter.spent.estimated
+
+
+async def test_a_profiles_answer_is_priced_by_its_file_and_labelled_with_its_name(llm, model):
+    llm.script(Reply(text="Fine."))
+    metrics = PrometheusMetrics()
+    spending = Spending(prices=MappingProxyType({"gpt-test": Price(100.0, 100.0)}),
+                        metrics=metrics, measuring=True)
+    meter = spending.meter(model, "support", PRICES)  # the file's price wins over the setting's
+    assert await drain(meter) == "Fine."
+    prompt, written = meter.spent.prompt_tokens, meter.spent.completion_tokens
+    assert meter.spent.cost == pytest.approx((prompt + 10 * written) / 1e6)
+    labels = {"model": "gpt-test", "profile": "support"}
+    assert sample(metrics, "slackgpt_model_tokens_total", **labels, kind="prompt") == prompt
+    assert sample(metrics, "slackgpt_model_cost_total", **labels) == pytest.approx(
+        meter.spent.cost)
