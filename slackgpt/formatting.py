@@ -81,6 +81,12 @@ def neutralize_pings(text: str) -> str:
     return _BARE_BROADCAST.sub(lambda m: f"@{_WORD_JOINER}{m.group(1)}", text)
 
 
+def escape_mrkdwn(text: str) -> str:
+    """Free text (a name someone chose) for mrkdwn: shown as written, never markup of Slack's
+    (``&<>`` escaped: no link, mention or date token) and never a ping."""
+    return neutralize_pings(_escape(text))
+
+
 def unsafe_tail(text: str) -> int:
     """Length of a trailing fragment that could still grow into a broadcast mention.
 

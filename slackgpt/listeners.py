@@ -1,7 +1,8 @@
 """The Slack edge: which events become questions (mentions, DMs, follow-ups, the summary
 shortcut), handed to the answerer, and the stop button; the AI pane's and the agent view's
 events (both families: a workspace may still be on the pane) and feedback clicks, to the
-pane; clicks on a tool's Approve or Deny, to the approvals."""
+pane; the Home tab opened, to the Home tab; clicks on a tool's Approve or Deny, to the
+approvals."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from slackgpt.answering.answer import Answerer
 from slackgpt.pane.handlers import Pane
+from slackgpt.pane.home import Home
 from slackgpt.pane.logic import SUMMARIZE_CALLBACK, summary_question
 from slackgpt.slack.blocks import APPROVAL_ACTIONS, FEEDBACK_ACTION
 from slackgpt.slack.events import from_person, is_dm_question, is_follow_up, question_from
@@ -16,7 +18,8 @@ from slackgpt.tools.approvals import Approvals
 
 
 def register(
-    app: AsyncApp, answerer: Answerer, pane: Pane, approvals: Approvals | None = None
+    app: AsyncApp, answerer: Answerer, pane: Pane, approvals: Approvals | None = None,
+    home: Home | None = None,
 ) -> None:
     """Attach the bot's listeners to ``app``."""
     identity = answerer.identity
@@ -44,8 +47,8 @@ def register(
         await pane.moved(event["assistant_thread"])
 
     @app.event("app_home_opened")
-    async def on_home_opened(event: dict) -> None:
-        await pane.home_opened(event)
+    async def on_home_opened(event: dict) -> None:  # the Messages tab, or the Home tab
+        await (home.opened if home and event.get("tab") == "home" else pane.home_opened)(event)
 
     @app.event("app_context_changed")
     async def on_context_changed(event: dict) -> None:

@@ -25,6 +25,7 @@ from slackgpt.metrics.server import MetricsServer, serve_metrics
 from slackgpt.model.client import ModelClient, build_openai_client
 from slackgpt.model.models import Models
 from slackgpt.pane.handlers import Pane
+from slackgpt.pane.home import Home
 from slackgpt.slack.api import SlackApi, SlackUnreachable, TokenRejected
 from slackgpt.slack.events import BotIdentity
 from slackgpt.slack.http_mode import HttpServer, serve_http
@@ -62,6 +63,7 @@ def build_app(
     pane: Pane,
     signing_secret: str | None = None,
     approvals: Approvals | None = None,
+    home: Home | None = None,
 ) -> AsyncApp:
     """The Bolt app with the bot's listeners; no network calls.
 
@@ -94,7 +96,7 @@ def build_app(
         logger=bolt_logger,
         signing_secret=signing_secret,
     )
-    listeners.register(app, answerer, pane, approvals)
+    listeners.register(app, answerer, pane, approvals, home)
     return app
 
 
@@ -167,6 +169,8 @@ class Runtime:
         self.profiles = ProfileBook(settings.profiles, settings.profiles_file,
                                     check=functools.partial(check_profiles, settings))
         self.models = Models(model, settings, os.environ)  # a profile may name another model
+        self.home = Home(slack=slack, state=state, settings=settings, spending=self.spending,
+                         profiles=self.profiles)  # the Home tab: usage, limits, profile
         self._watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -208,7 +212,7 @@ class Runtime:
         if settings.profiles_file is not None:  # a changed file takes effect without a restart
             self._watching = asyncio.create_task(self.profiles.watch())
         secret = settings.slack_signing_secret or None
-        app = build_app(self.slack, self.answerer, self.pane, secret, self.approvals)
+        app = build_app(self.slack, self.answerer, self.pane, secret, self.approvals, self.home)
         await self.mcp.ready(START_PATIENCE)
         if settings.slack_mode == "http":
             self.http = await serve_http(app, settings.host, settings.port, signing_secret=secret)

@@ -1,5 +1,5 @@
 """What people do in the agent view (``features.agent_view``), as Events API envelopes: open
-the app's Messages tab (``app_home_opened``), look at another channel
+the app's Messages tab or its Home tab (``app_home_opened``), look at another channel
 (``app_context_changed``), click the stop button of a session at work
 (``agent_session_stopped``).
 
@@ -29,10 +29,17 @@ def _subscribed(ws: Workspace, event: str) -> None:
 
 
 async def open_home(ws: Workspace, socket: SocketMode, user: str, tab: str) -> str:
-    """A person opens the app's ``tab`` (``messages``: the agent's conversations; ``home``);
-    return the envelope_id."""
+    """A person opens the app's ``tab`` (``messages``: the agent's conversations; ``home``:
+    the Home tab, only shown when the manifest turns it on; its event carries the ``view``
+    published for that person, if any); return the envelope_id."""
     _subscribed(ws, "app_home_opened")
+    if tab not in ("messages", "home"):
+        raise LookupError(f"an app has no {tab!r} tab (messages, home)")
+    if tab == "home" and not ws.home_tab:
+        raise LookupError("the Home tab is off (manifest.json features.app_home.home_tab_enabled)")
     event = {"type": "app_home_opened", "user": user, "channel": ws.im_of(user), "tab": tab}
+    if tab == "home" and user in ws.home_views:
+        event["view"] = ws.home_views[user]
     return await send(socket, event | {"event_ts": ws.new_ts()})
 
 

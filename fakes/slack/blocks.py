@@ -21,7 +21,8 @@ Json = dict[str, Any]
 
 MARKDOWN_LIMIT = 12_000  # markdown blocks per message; markdown_text per stream call
 SECTION_LIMIT = 3_000
-MAX_BLOCKS = 50
+MAX_BLOCKS = 50  # in a message; a modal or Home tab holds 100 (VIEW_BLOCKS)
+VIEW_BLOCKS = 100
 CONTEXT_ACTIONS_MAX = 5  # elements in a context_actions block
 BUTTON_TEXT_MAX = 75  # feedback button text and accessibility_label
 VALUE_MAX = 2_000  # a button's value
@@ -34,14 +35,15 @@ _ICON_KEYS = {"type", "action_id", "icon", "text", "accessibility_label", "value
 _ICON_KEYS |= {"visible_to_user_ids", "confirm"}
 
 
-def check_blocks(blocks: Any) -> None:
-    """Slack's block limits: 50 blocks, 12,000 markdown characters, 3,000 per section."""
+def check_blocks(blocks: Any, most: int = MAX_BLOCKS) -> None:
+    """Slack's block limits: 50 blocks (``most``: a view's 100), 12,000 markdown characters,
+    3,000 per section."""
     if blocks is None:
         return
     if not isinstance(blocks, list) or not all(isinstance(b, dict) and "type" in b for b in blocks):
         raise SlackError("invalid_blocks_format")
     sections = [(b.get("text") or {}).get("text", "") for b in blocks if b["type"] == "section"]
-    if len(blocks) > MAX_BLOCKS or any(len(s) > SECTION_LIMIT for s in sections):
+    if len(blocks) > most or any(len(s) > SECTION_LIMIT for s in sections):
         raise SlackError("invalid_blocks")
     if sum(len(b.get("text", "")) for b in blocks if b["type"] == "markdown") > MARKDOWN_LIMIT:
         raise SlackError("msg_blocks_too_long")

@@ -42,3 +42,9 @@ def manifest_events(path: Path = MANIFEST) -> set[str]:
 def manifest_agent(path: Path = MANIFEST) -> bool:
     """True when the manifest declares the app an agent (``features.agent_view``)."""
     return "agent_view" in (_manifest(path).get("features") or {})
+
+
+def manifest_home_tab(path: Path = MANIFEST) -> bool:
+    """True when the manifest turns the app's Home tab on (views.publish of a home view)."""
+    app_home = (_manifest(path).get("features") or {}).get("app_home") or {}
+    return app_home.get("home_tab_enabled") is True

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from fakes.slack import agent_events, events, interactions, reference
+from fakes.slack import agent_events, events, interactions, reference, views
 from fakes.slack.files import FileHost
 from fakes.slack.limits import RateLimiter
 from fakes.slack.records import AssistantThread, Call, Json
@@ -194,6 +194,16 @@ class FakeSlack:
         self.state.agent = value
 
     @property
+    def home_tab(self) -> bool:
+        """Whether the app's Home tab is on (manifest.json's ``home_tab_enabled``): False
+        stands for an install from an older manifest (views.publish: ``not_enabled``)."""
+        return self.state.home_tab
+
+    @home_tab.setter
+    def home_tab(self, value: bool) -> None:
+        self.state.home_tab = value
+
+    @property
     def agent_refusal(self) -> str:
         """What agents.* answer an app that is not an agent (``feature_disabled``)."""
         return self.state.agent_refusal
@@ -297,8 +307,8 @@ class FakeSlack:
         return await events.assistant_message(self.state, self.socket, thread, text, files)
 
     async def open_home(self, user: str = "U1", *, tab: str = "messages") -> str:
-        """A person opens the app's Messages tab (``app_home_opened``); return the
-        envelope_id (see :mod:`fakes.slack.agent_events`)."""
+        """A person opens the app's Messages tab (``tab="home"``: its Home tab) and Slack
+        sends ``app_home_opened``; return the envelope_id (see :mod:`fakes.slack.agent_events`)."""
         return await agent_events.open_home(self.state, self.socket, user, tab)
 
     async def change_app_context(self, channel: str | None, *, user: str = "U1") -> str:
@@ -309,6 +319,14 @@ class FakeSlack:
         """A person clicks the stop button of the thread's agent session: Slack stops the
         app's streams there and sends ``agent_session_stopped``; return the envelope_id."""
         return await agent_events.click_stop(self.state, self.socket, channel, thread_ts, user)
+
+    def home_view(self, user: str = "U1") -> Json | None:
+        """The Home tab view last published for ``user`` (``views.publish``), or None."""
+        return self.state.home_views.get(user)
+
+    def home_text(self, user: str = "U1") -> str:
+        """What ``user`` reads in their Home tab: every text of its view, a line each."""
+        return views.text_of(self.state.home_views.get(user))
 
     def session_statuses(self, channel: str, thread_ts: str) -> list[str]:
         """Every status the thread's agent session was set to, in order ([] if none)."""

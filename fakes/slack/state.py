@@ -11,7 +11,7 @@ from typing import Any
 
 from fakes.slack.blocks import feedback_element
 from fakes.slack.errors import SlackError
-from fakes.slack.install import manifest_agent, manifest_events
+from fakes.slack.install import manifest_agent, manifest_events, manifest_home_tab
 from fakes.slack.records import (
     AgentSession,
     AssistantThread,
@@ -96,7 +96,8 @@ class Workspace:
     cumulative cap on one streamed message (msg_too_long). ``stream_ttl``: seconds after
     which Slack ends an open stream, counted from its start (None: never). ``events``: the bot
     events the app subscribes to, ``agent``: whether it is declared as an agent (both from
-    manifest.json; ``agent_refusal``: what agents.* answer when it is not). ``ai_search``: the
+    manifest.json; ``agent_refusal``: what agents.* answer when it is not); ``home_tab``: its
+    Home tab is on (manifest.json), ``home_views`` what each person's shows. ``ai_search``: the
     workspace has Slack's AI search (``assistant.search.*``); ``action_tokens``: those handed
     out with people's messages, and whose each is.
     """
@@ -111,6 +112,8 @@ class Workspace:
         self.stream_ttl: float | None = None
         self.events = manifest_events()  # an install from our manifest.json
         self.agent = manifest_agent()
+        self.home_tab = manifest_home_tab()  # views.publish of a home view: not_enabled if off
+        self.home_views: dict[str, Json] = {}  # user -> the Home tab view published for them
         self.agent_refusal = "feature_disabled"
         self.sessions: dict[tuple[str, str], AgentSession] = {}
         self.ai_search = False

@@ -19,7 +19,17 @@ from typing import Any
 
 from aiohttp import web
 
-from fakes.slack import agents, assistant, auth_apps, chat, conversations, reactions, search, users
+from fakes.slack import (
+    agents,
+    assistant,
+    auth_apps,
+    chat,
+    conversations,
+    reactions,
+    search,
+    users,
+    views,
+)
 from fakes.slack.arguments import check_arguments
 from fakes.slack.errors import SlackError
 from fakes.slack.limits import RateLimiter
@@ -34,7 +44,8 @@ JSON_FIELDS = ("blocks", "attachments", "chunks", "loading_messages", "metadata"
 
 def handlers() -> Registry:
     """Every Web API method the fake implements."""
-    families = (auth_apps, chat, conversations, reactions, users, assistant, agents, search)
+    families = (auth_apps, chat, conversations, reactions, users, assistant, agents, search,
+                views)
     return Registry.merged(*(family.API for family in families))
 
 

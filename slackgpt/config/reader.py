@@ -125,6 +125,11 @@ class Reader:
             channel_prompts=_channel_prompts(env, problems),
         )
 
+    def people(self, name: str) -> frozenset[str]:
+        """Comma-separated user IDs (e.g. ``ADMIN_USERS``), checked as the allow-lists are;
+        unset: nobody."""
+        return _ids(self.env, name, _USER_ID, "user", "U0123ABCD", self.problems) or frozenset()
+
     def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
         raw = self.text(name).upper()
         if not raw:

@@ -73,6 +73,7 @@ class Settings:
     pane_greeting: str = ""
     context_channel_messages: int = 50
     feedback_buttons: bool = True
+    admin_users: frozenset[str] = frozenset()  # operators: the Home tab shows them everyone's
     tool_rounds: int = 6
     tool_timeout: float = 30.0
     tool_output_tokens: int = 4_000
@@ -256,7 +257,8 @@ def _profiles(get: Reader, access: AccessRules) -> dict[str, Any]:
 
 
 def _pane(get: Reader) -> dict[str, Any]:
-    """The AI pane (prompts, greeting, how much of the channel in view is read), feedback."""
+    """The AI pane (prompts, greeting, how much of the channel in view is read), feedback,
+    who sees everyone's usage in the Home tab."""
     return {
         "suggested_prompts": get.prompts("SUGGESTED_PROMPTS"),
         "pane_greeting": get.line("PANE_GREETING", 300),
@@ -264,6 +266,7 @@ def _pane(get: Reader) -> dict[str, Any]:
             get.number("CONTEXT_CHANNEL_MESSAGES", int, 0, 200), 50
         ),
         "feedback_buttons": get.flag("FEEDBACK_BUTTONS", default=True),
+        "admin_users": get.people("ADMIN_USERS"),
     }
 
 

@@ -217,6 +217,11 @@ class SlackApi:
         response = await self.call("chat.postMessage", **where, text=neutralize_pings(text))
         return str(response["ts"])
 
+    async def publish_home(self, user: str, view: dict) -> None:
+        """Show ``view`` (a ``home`` view, its text escaped by its builder: a view pings no
+        one, and mentions in it only name people) as ``user``'s Home tab."""
+        await self.call("views.publish", user_id=user, view=view)
+
     async def post_ephemeral(
         self, target: Target, text: str, blocks: list[dict] | None = None
     ) -> None:

@@ -44,6 +44,7 @@ PER_MINUTE: Mapping[str, int] = {
     "users.info": TIER_4,
     "assistant.threads.setTitle": TIER_4,
     "assistant.threads.setSuggestedPrompts": TIER_4,
+    "views.publish": TIER_4,
     "assistant.threads.setStatus": SPECIAL,
     "assistant.search.context": SPECIAL,
     "assistant.search.info": TIER_2,

@@ -50,6 +50,9 @@ def test_manifest_subscribes_to_what_the_bot_handles():
               "im:history", "mpim:history", "reactions:write", "files:read"}
     assert needed <= scopes
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True  # the Home tab
+    readme = (ROOT / "README.md").read_text()
+    assert "home_tab_enabled" in readme and "## The Home tab" in readme
 
 
 def test_manifest_has_the_agent_view_and_its_interactions():

@@ -80,7 +80,7 @@ def local_imports(path: Path) -> set[str]:
 PURE = {
     "slack/events", "slack/blocks", "answering/policy", "answering/prompt", "answering/hooks",
     "model/failures", "model/tokens", "files/attachments", "files/decoding", "files/image_rules",
-    "pane/logic", "config/values", "formatting", "usage/budget", "tools/base",
+    "pane/logic", "pane/home_view", "config/values", "formatting", "usage/budget", "tools/base",
     "tools/mcp_shapes", "tools/approval_rules",
 }
 

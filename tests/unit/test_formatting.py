@@ -3,6 +3,7 @@ import re
 import pytest
 
 from slackgpt.formatting import (
+    escape_mrkdwn,
     markdown_to_mrkdwn,
     neutralize_pings,
     open_fence,
@@ -67,6 +68,11 @@ class TestNeutralizeBroadcasts:
         result = neutralize_pings("look <!here|all of")
         assert "<!here" not in result and result.endswith("<\u2060!here|all of")
         assert "<!DOCTYPE html>" in neutralize_pings("<!DOCTYPE html>")  # code stays as is
+
+    def test_free_text_escaped_for_mrkdwn_is_shown_as_written(self):
+        assert escape_mrkdwn("<!here> & <@U1> <https://x.example|y>") == (
+            "&lt;!here&gt; &amp; &lt;@U1&gt; &lt;https://x.example|y&gt;")
+        assert escape_mrkdwn("ping @channel") == "ping @\u2060channel"
 
     def test_labels_with_spaces_are_held_back_whole(self):
         assert unsafe_tail("ping <!here|all of") == len("<!here|all of")

@@ -118,8 +118,10 @@ def test_conversation_settings():
             "SHOW_USAGE": "yes",
             "ALLOWED_USERS": "U0123ABCD",
             "USER_REQUESTS_PER_HOUR": "5",
+            "ADMIN_USERS": " U0123ABCD, W0456EFGH ",
         }
     )
+    assert settings.admin_users == frozenset({"U0123ABCD", "W0456EFGH"})
     assert settings.context_tokens == 8000
     assert settings.model_images is False
     assert settings.max_file_chars == 1000
@@ -139,6 +141,7 @@ def test_pane_settings():
     assert defaults.suggested_prompts == DEFAULT_PROMPTS
     assert defaults.pane_greeting == "" and defaults.context_channel_messages == 50
     assert defaults.feedback_buttons is True
+    assert defaults.admin_users == frozenset()  # no operator: nobody sees everyone's usage
     assert load_settings({**GOOD, "FEEDBACK_BUTTONS": "false"}).feedback_buttons is False
     settings = load_settings(
         {
@@ -159,14 +162,17 @@ def test_pane_problems_say_how_to_fix_them():
         SUGGESTED_PROMPTS='["a", {"title": "b"}]',
         PANE_GREETING="Hello\nthere",
         CONTEXT_CHANNEL_MESSAGES="1000",
+        ADMIN_USERS="U0123ABCD,@kim",
     )
-    assert len(found) == 3
+    assert len(found) == 4
     assert found[0].startswith("SUGGESTED_PROMPTS item 2 must be") and '"message"' in found[0]
     assert found[1] == (
         "PANE_GREETING must be one line of at most 300 characters (it has 11 characters on "
         "2 lines)."
     )
     assert found[2] == "CONTEXT_CHANNEL_MESSAGES must be a whole number from 0 to 200, not '1000'."
+    assert found[3].startswith("ADMIN_USERS must be comma-separated Slack user IDs like U0123AB")
+    assert "not '@kim'" in found[3]
     assert "at most 300" in problems(PANE_GREETING="x" * 301)[0]
 
 

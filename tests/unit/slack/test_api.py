@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
 
 from slackgpt.slack.api import SlackApi, TokenRejected, error_code
 from slackgpt.slack.blocks import approval_blocks, context_blocks, section_blocks
@@ -218,6 +219,19 @@ async def test_the_pane_calls(slack, door):
         slack.add_message("C1", f"m{i}")
     assert [m["text"] for m in await door.history("C1", 3)] == ["m4", "m3", "m2"]
     assert len(slack.calls_to("conversations.history")) == 1  # one page, never more
+
+
+async def test_a_home_view_is_published_within_its_budget(slack, door):
+    view = {"type": "home", "blocks": section_blocks("Today: *1,200* tokens")}
+    await door.publish_home("U2", view)
+    assert slack.home_text("U2") == "Today: *1,200* tokens"
+    slack.home_tab = False
+    with pytest.raises(SlackApiError) as refused:
+        await door.publish_home("U2", view)
+    assert error_code(refused.value) == "not_enabled"
+    for _ in range(98):  # Tier 4: 100 a minute, two used
+        assert await door.quota.reserve("views.publish")
+    assert not await door.quota.available("views.publish")  # the next one would wait
 
 
 async def test_ephemeral_replies_are_neutralized_and_seen_by_one_person(slack, door):
