@@ -1,5 +1,6 @@
-"""What an install from the repository's manifest.json gives the app besides scopes: the bot
-events it subscribes to, and whether it is declared as an agent (``features.agent_view``).
+"""What an install from the repository's manifest.json gives the app: its bot scopes, the bot
+events it subscribes to, whether it is declared as an agent (``features.agent_view``) and
+whether it has a Home tab.
 
 Tests change both on the workspace (``FakeSlack.events``, ``FakeSlack.agent``) to stand for an
 install from an older manifest (``assistant_view``, no agent events).
@@ -12,13 +13,27 @@ import json
 from pathlib import Path
 
 from fakes.slack.records import Json
-from fakes.slack.scopes import MANIFEST
+
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.json"
 
 # The events of the AI pane's manifest (assistant_view), before agent_view.
 ASSISTANT_VIEW_EVENTS = frozenset({
     "app_mention", "message.channels", "message.groups", "message.im", "message.mpim",
     "assistant_thread_started", "assistant_thread_context_changed",
 })
+
+
+@functools.cache
+def manifest_scopes(path: Path = MANIFEST) -> str:
+    """The manifest's bot scopes, comma-separated as Slack's ``x-oauth-scopes`` lists them."""
+    try:
+        scopes = json.loads(path.read_text())["oauth_config"]["scopes"]["bot"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RuntimeError(
+            f"The fake Slack grants the bot scopes of {path} (oauth_config.scopes.bot), "
+            f"which it cannot read ({type(e).__name__}: {e}); restore the app manifest."
+        ) from None
+    return ",".join(scopes)
 
 
 @functools.cache

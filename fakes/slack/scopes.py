@@ -3,9 +3,6 @@ an install from our manifest); what each call needs, per Slack's method pages.""
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fakes.slack.errors import SlackError
@@ -14,22 +11,6 @@ from fakes.slack.reference import MethodSpec
 
 if TYPE_CHECKING:
     from fakes.slack.state import Workspace
-
-MANIFEST = Path(__file__).resolve().parents[2] / "manifest.json"
-
-
-@functools.cache
-def manifest_scopes(path: Path = MANIFEST) -> str:
-    """The manifest's bot scopes, comma-separated as Slack's ``x-oauth-scopes`` lists them."""
-    try:
-        scopes = json.loads(path.read_text())["oauth_config"]["scopes"]["bot"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise RuntimeError(
-            f"The fake Slack grants the bot scopes of {path} (oauth_config.scopes.bot), "
-            f"which it cannot read ({type(e).__name__}: {e}); restore the app manifest."
-        ) from None
-    return ",".join(scopes)
-
 
 def needed_scope(page: MethodSpec, ws: Workspace, params: Json) -> str | None:
     """The bot scope a call needs, per its method page (None: none).

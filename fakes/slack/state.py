@@ -11,7 +11,12 @@ from typing import Any
 
 from fakes.slack.blocks import feedback_element
 from fakes.slack.errors import SlackError
-from fakes.slack.install import manifest_agent, manifest_events, manifest_home_tab
+from fakes.slack.install import (
+    manifest_agent,
+    manifest_events,
+    manifest_home_tab,
+    manifest_scopes,
+)
 from fakes.slack.records import (
     AgentSession,
     AssistantThread,
@@ -22,7 +27,6 @@ from fakes.slack.records import (
     Status,
     SuggestedPrompts,
 )
-from fakes.slack.scopes import manifest_scopes
 
 BOT_TOKEN = "xoxb-fake-bot"
 APP_TOKEN = "xapp-fake-app"
