@@ -55,7 +55,8 @@ class BotProcess:
         self.launch, self.workdir, self.tag = launch, workdir, tag
         self.log_path = workdir / f"{launch.kind}-{tag}.log"
         env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
-        self.env = env | dict(launch.env) | {"PYTHONUNBUFFERED": "1"}
+        own = {"PYTHONUNBUFFERED": "1", "XDG_STATE_HOME": str(workdir)}  # its usage file here
+        self.env = env | own | dict(launch.env)
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 

@@ -298,7 +298,8 @@ class Runtime:
     async def _check_store(self) -> None:
         """With ``REDIS_URL``: the store answers and allows what the bot does; or StartupError
         (exit 2, as for any setting to fix: copies must not run with separate memories). With
-        a spend budget: the usage counts can be kept (USAGE_FILE, without REDIS_URL)."""
+        a spend budget: the usage counts can be kept (USAGE_FILE, without REDIS_URL); without
+        one, a usage file that cannot be kept is a warning."""
         try:
             await self.spending.open()
         except UsageUnavailable as error:

@@ -18,6 +18,12 @@ from slackgpt.slack.quota import Quota
 from tests.helpers import MCP_TOKEN, env_for
 
 
+@pytest.fixture(autouse=True)
+def own_state_home(tmp_path_factory, monkeypatch) -> None:
+    """Each test's bot keeps its usage file in a folder of its own (never the user's)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:

@@ -113,7 +113,8 @@ async def run_app(
 ) -> asyncio.subprocess.Process:
     """Start ``python [python_flags] app.py *args`` with exactly ``env`` (plus PATH); returns
     the process."""
-    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+            "XDG_STATE_HOME": str(cwd)}  # the bot's usage file in the test's folder
     return await asyncio.create_subprocess_exec(
         sys.executable, *python_flags, str(ROOT / "app.py"), *args,
         cwd=cwd, env={**base, **env},

@@ -29,9 +29,9 @@ MOST_NAMED = 10  # people named in "who may ask" (operators only)
 _PERSON = re.compile(r"^[UW][A-Z0-9]+$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]+$")
 NO_BUDGET = (
-    "Usage isn't counted: no spend budget is set. An operator can set one "
-    "(`USER_TOKENS_PER_DAY`, `WORKSPACE_TOKENS_PER_MONTH` or `WORKSPACE_COST_PER_MONTH`; "
-    "see docs/operations.md, *Spend budgets*)."
+    "Usage isn't counted: the bot could not keep its usage file (`USAGE_FILE`; its log says "
+    "why). An operator can point `USAGE_FILE` at a folder it may write, or set `REDIS_URL` "
+    "(see docs/operations.md, *Spend budgets*)."
 )
 UNREACHED = (
     "Usage can't be shown right now: {where} can't be reached. Answers go on, but until it "
@@ -46,7 +46,7 @@ class HomeFacts:
     user: str
     now: float  # seconds since the epoch
     limits: Limits = field(default_factory=Limits)
-    counting: str = NOT_COUNTED  # COUNTED, NOT_COUNTED (no budget) or UNREACHABLE
+    counting: str = NOT_COUNTED  # COUNTED, NOT_COUNTED (no usage file) or UNREACHABLE
     store: str = "the usage file"  # what keeps the counts, for UNREACHABLE
     mine: PersonUsage = field(default_factory=PersonUsage)
     workspace: Standing = field(default_factory=Standing)  # this month's, for everyone

@@ -2,8 +2,9 @@
 store round trip, nothing counted); after it, what the answer used, counted, and the one-time
 notice at 80 %.
 
-:class:`Spending` is all the answerer holds. With no budget set nothing is counted or read;
-with no metrics either, :meth:`Spending.meter` hands back the model client itself.
+:class:`Spending` is all the answerer holds. Usage is counted for every answer (the Home tab
+shows it); with no budget set nothing is read before the model, and a store that cannot be
+opened leaves usage uncounted instead of stopping the bot.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from slackgpt.state.local import State
 from slackgpt.usage import budget
 from slackgpt.usage.meter import Meter
 from slackgpt.usage.redis_store import RedisUsage
-from slackgpt.usage.store import SqliteUsage, UsageStore
+from slackgpt.usage.store import SqliteUsage, UsageStore, UsageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,28 +47,34 @@ class Spending:
     def for_settings(
         cls, settings: Settings, state: State, metrics: Metrics, measuring: bool
     ) -> Spending:
-        """As the bot runs it: with a budget, usage counted in REDIS_URL's Redis when it is
-        set, else in USAGE_FILE; no store without a budget."""
+        """As the bot runs it: usage counted in REDIS_URL's Redis when it is set, else in
+        USAGE_FILE (what the Home tab shows, and what budgets hold against)."""
         ops, url = settings.operations, settings.redis_url
-        store: UsageStore | None = None
-        if ops.limits.any:
-            store = RedisUsage(url) if url else SqliteUsage(ops.usage_file)
-            metrics.watch_store(store.name, store.up)
+        store: UsageStore = RedisUsage(url) if url else SqliteUsage(ops.usage_file)
+        metrics.watch_store(store.name, store.up)
         return cls(ops.limits, store, state, ops.prices, metrics, measuring=measuring)
 
     async def open(self) -> None:
-        """Open the store (raises UsageUnavailable with the fix)."""
-        if self.store is not None:
+        """Open the store. With a budget it must open (raises UsageUnavailable with the fix);
+        without one, a store that cannot is said once and usage goes uncounted."""
+        if self.store is None:
+            return
+        try:
             await self.store.open()
+        except UsageUnavailable as error:
+            if self.limits.any:
+                raise
+            log.warning("usage is not counted (the Home tab shows none): %s", error)
+            self.store = None
 
     async def close(self) -> None:
         if self.store is not None:
             await self.store.close()
 
     async def refusal(self, user: str) -> str | None:
-        """Why ``user`` is not answered (a budget is used up), or None. One store read;
-        nothing is counted."""
-        if self.store is None:
+        """Why ``user`` is not answered (a budget is used up), or None. One store read with
+        a budget (none without); nothing is counted."""
+        if self.store is None or not self.limits.any:
             return None
         now, when = self._now()
         verdict = budget.verdict(self.limits, await self.store.standing(user, when), when)

@@ -1,8 +1,9 @@
 """The Home tab, with the real bot against the fakes: after a question, its asker opens the tab
 and sees the tokens it used today against their limit (usage counted in the SQLite file, or
 in a real Redis); an operator (ADMIN_USERS) also sees the top people and channels, nobody
-else does; the profile of the channel in view; no budget, or the store gone, is said; a
-person opening the tab again and again costs one views.publish."""
+else does; the profile of the channel in view; the store gone is said; a
+person opening the tab again and again costs one views.publish. Usage is counted with no
+budget too."""
 
 from __future__ import annotations
 
@@ -76,10 +77,12 @@ async def test_a_person_sees_their_own_tokens_today_and_an_operator_everyones(
     assert all(call.response["ok"] for call in slack.calls_to("views.publish"))
 
 
-async def test_without_a_budget_the_tab_says_usage_is_not_counted(slack, llm, bot):
+async def test_without_a_budget_usage_is_counted_all_the_same(slack, llm, bot):
+    await ask(slack, bot, "U1", "C1")
+    used = await today(bot, "U1")
     text = await open_home(slack, bot, "U1")
-    assert "Usage isn't counted: no spend budget is set" in text
-    assert "Your tokens today: no limit" in text
+    assert used > 0 and f"{used:,} tokens" in text
+    assert "isn't counted" not in text and "Your tokens today: no limit" in text
     assert "No channel in view, so here is the `default` profile" in text
     assert f"*Model*\n`{bot.settings.openai_model}`" in text
 

@@ -93,12 +93,12 @@ def test_without_limits_each_says_no_limit_and_costs_need_prices():
     assert "cost" not in text.lower()  # no price table: no costs, no cost limit
 
 
-def test_no_budget_means_nothing_is_counted_and_the_tab_says_so():
+def test_without_a_usage_store_nothing_is_counted_and_the_tab_says_so():
     view = home_view(facts(counting=NOT_COUNTED, limits=Limits(), mine=PersonUsage(),
                            workspace=Standing(), admin=True))
     text = shown(view)
-    assert "Usage isn't counted: no spend budget is set" in text
-    assert "`USER_TOKENS_PER_DAY`" in text and not re.search(r"\b0 tokens", text)
+    assert "Usage isn't counted: the bot could not keep its usage file" in text
+    assert "`USAGE_FILE`" in text and not re.search(r"\b0 tokens", text)
     assert "Top people and channels can't be shown" in text
     assert "Where you ask" in text  # the profile is shown all the same
 

@@ -18,7 +18,7 @@ from slackgpt.state.local import LocalState
 from slackgpt.usage.budget import Spent, periods
 from slackgpt.usage.meter import Meter
 from slackgpt.usage.spending import Spending
-from slackgpt.usage.store import SqliteUsage
+from slackgpt.usage.store import SqliteUsage, UsageUnavailable
 
 PRICES = MappingProxyType({"gpt-test": Price(input=1.0, output=10.0)})
 ASK = [{"role": "user", "content": "How are you?"}]
@@ -108,15 +108,25 @@ async def test_spending_refuses_over_budget_and_tells_once_at_80(llm, model, tmp
                   limit="person_day") == 1
 
 
-async def test_without_budgets_or_metrics_the_model_is_not_wrapped(model, settings):
+async def test_without_budgets_usage_is_counted_and_nothing_is_read_before(
+    model, settings, tmp_path
+):
     spending = Spending.for_settings(settings, LocalState(None), PrometheusMetrics(),
                                      measuring=False)
-    assert spending.store is None and spending.meter(model) is model
+    await spending.open()
+    assert spending.store is not None and isinstance(spending.meter(model), Meter)
     assert await spending.refusal("U1") is None
-    limited = replace(settings, operations=replace(
-        settings.operations, limits=Limits(1), usage_file=settings.operations.usage_file))
-    assert Spending.for_settings(limited, LocalState(None), PrometheusMetrics(),
-                                 measuring=False).store is not None
+    await spending.close()
+    nowhere = tmp_path / "file" / "usage.sqlite3"
+    (tmp_path / "file").write_text("a file where the folder should be")
+    lost = replace(settings, operations=replace(settings.operations, usage_file=nowhere))
+    spending = Spending.for_settings(lost, LocalState(None), PrometheusMetrics(), False)
+    await spending.open()  # no budget: a warning, and usage uncounted
+    assert spending.store is None and spending.meter(model) is model
+    limited = replace(lost, operations=replace(lost.operations, limits=Limits(1)))
+    with pytest.raises(UsageUnavailable):  # a budget cannot hold without its counts
+        await Spending.for_settings(limited, LocalState(None), PrometheusMetrics(),
+                                    False).open()
 
 
 async def test_options_reach_the_model_client():
