@@ -440,3 +440,22 @@ async def test_twenty_writing_calls_in_one_round_ask_the_asker_five_times_at_mos
     results = [m["content"] for m in tool_messages(llm.requests[-1])]
     assert len(results) == 22 and sum("found: 42" in r for r in results) == 5
     assert all("at most 5" in r for r in results if "found" not in r)
+
+
+async def test_a_server_with_200_tools_leaves_some_out_and_never_turns_tools_off(
+    slack, llm, start_bot, caplog
+):
+    """OpenAI takes 128 functions a request. An MCP server that lists 200 made every request
+    refused (``param: tools``), which the client read as 'this server takes no tools': tools
+    were off for good, Slack search included, for every channel."""
+    bot = await start_bot()
+    bot.toolkit.add(Offer(Made(), *(Made(name=f"extra_{n}") for n in range(200))))
+    llm.script(Reply("", tool_calls=[Call("lookup", {"q": "x"})]), Reply("42."), Reply("Again."))
+
+    _, first = await ask(slack, "what is it?")
+    _, second = await ask(slack, "and again?")
+
+    assert (first["text"], second["text"]) == ("42.", "Again.")
+    assert [len(r.get("tools") or ()) for r in llm.requests] == [128, 128, 128]
+    assert "does not take tools" not in caplog.text
+    assert caplog.text.count("more tools than a model takes") == 1  # said once, not per question
