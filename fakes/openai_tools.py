@@ -20,6 +20,7 @@ from fakes.openai_wire import Json, openai_error, vllm_error
 
 NoTools = Literal["ollama", "vllm", "litellm"]
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MOST_TOOLS = 128  # functions in one request
 
 
 @dataclass
@@ -76,6 +77,10 @@ def tools_problem(body: Json) -> Json | None:
     every function named as OpenAI allows, every ``tool_calls`` answered by a ``tool``
     message, no ``tool`` message that answers nothing."""
     tools = body.get("tools")
+    if isinstance(tools, list) and len(tools) > MOST_TOOLS:  # OpenAI's words and code
+        message = (f"Invalid 'tools': array too long. Expected an array with maximum length "
+                   f"{MOST_TOOLS}, but got an array with length {len(tools)} instead.")
+        return openai_error(message, "invalid_request_error", "array_above_max_length", "tools")
     if tools is not None:
         for i, tool in enumerate(tools if isinstance(tools, list) else [None]):
             function = tool.get("function") if isinstance(tool, dict) else None

@@ -229,6 +229,7 @@ class AnswerStream:
         if error is not None:
             self.outcome = f"error:{type(error).__name__}"
             failure = failures.explain(error, self.model.model_name)
+            failure = failures.renamed(failure, getattr(self.model, "named", None) or {})
             fix = f" Fix: {failure.fix}" if failure.fix else ""
             where = failure.summary_at(self.model.where)
             log.warning("model call failed for %s: %s.%s", self.question.event_id, where, fix)

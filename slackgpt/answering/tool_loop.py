@@ -28,11 +28,13 @@ DETAILS_CHARS = 120
 @dataclass(frozen=True)
 class Limits:
     """``rounds`` of tool calls at most; ``timeout`` seconds per call; ``output_tokens`` of a
-    call's output at most."""
+    call's output at most; ``approvals``: requests one answer may post for the asker's
+    approval (more writing calls are refused: the thread is not flooded with buttons)."""
 
     rounds: int = 6
     timeout: float = 30.0
     output_tokens: int = 4_000
+    approvals: int = 5
 
 
 @dataclass
@@ -136,6 +138,14 @@ def refused_text(approver: bool) -> str:
             "asking, and this bot has no way to ask for it."
         )
     return "Not run: the person asking did not approve it."
+
+
+def too_many_text(most: int) -> str:
+    """The result of a writing call past the approvals one answer may ask for."""
+    return (
+        f"Not run: this answer already asked the person for their approval {most} times, "
+        f"at most {most} per answer. Tell them what is left to do; they can ask again."
+    )
 
 
 def details_of(arguments: dict | None) -> str:

@@ -70,6 +70,7 @@ class ToolRunner:
         self.toolbox, self.limits, self.delivery = toolbox, limits, delivery
         self.slack, self.tally = slack, tally
         self.status_shown = False  # a tool's status was set (it may outlast the answer)
+        self.asked = 0  # approvals this answer asked for (limits.approvals at most)
 
     async def run(self, calls: list[Checked], budget: int) -> list[dict]:
         """Run one round's ``calls``; their ``tool`` messages, one per call, in order."""
@@ -122,6 +123,9 @@ class ToolRunner:
         return result
 
     async def _run(self, tool: Tool, arguments: dict) -> ToolResult:
+        if tool.writes and self.asked >= self.limits.approvals:
+            return ToolResult(tool_loop.too_many_text(self.limits.approvals), error=True,
+                              summary="not asked: too many")
         if tool.writes and not await self._approved(tool, arguments):
             return ToolResult(tool_loop.refused_text(self.toolbox.approver is not None),
                               error=True, summary="not approved")
@@ -141,6 +145,7 @@ class ToolRunner:
         approver = self.toolbox.approver
         if approver is None:
             return False
+        self.asked += 1  # counted before the wait: the calls of a round ask at the same time
         try:
             return await approver.approve(tool, arguments, self.toolbox.asker)
         except Exception:  # an approval that cannot be asked is no approval

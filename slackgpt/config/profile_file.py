@@ -17,12 +17,17 @@ from slackgpt.config.profiles import Profiles, parse_profiles
 
 log = logging.getLogger(__name__)
 CHECK_EVERY = 2.0  # seconds between looks at the file's modification time
+MOST_BYTES = 1_000_000  # read on the event loop at a reload: a few KB is usual
 
 
 def read_profiles(path: Path, environ: Mapping[str, str]) -> tuple[Profiles, list[str]]:
     """The profiles in the file at ``path``, and every problem with how to fix it."""
     where = f"PROFILES_FILE ({path})"
     try:
+        size = path.stat().st_size
+        if size > MOST_BYTES:
+            return Profiles(), [f"{where} is {size / 1e6:.1f} MB: a profiles file is a few KB, "
+                                "and at most 1 MB is read. Check that it names the right file."]
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Profiles(), [f"{where} does not exist: create it (see docs/operations.md), or "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -142,7 +143,7 @@ class _Values:
         self.table, self.where, self.problems = table, where, problems
 
     def _bad(self, key: str, wanted: str) -> None:
-        self.problems.append(f"{self.where}.{key} must be {wanted}, not {self.table[key]!r}.")
+        self.problems.append(f"{self.where}.{key} must be {wanted}, not {shown(self.table[key])}.")
 
     def text(self, key: str) -> str | None:
         value = self.table.get(key)
@@ -206,7 +207,7 @@ class _Values:
         bad = [v for v in value if not shape.match(v)]
         if bad:
             self.problems.append(f"{self.where}.{key} must hold {what}; check "
-                                 f"{', '.join(repr(v) for v in bad[:3])}.")
+                                 f"{', '.join(shown(v) for v in bad[:3])}.")
             return None
         return frozenset(value)
 
@@ -251,9 +252,21 @@ def _unknown(table: Mapping, allowed: set[str], where: str, problems: list[str])
     for key in table:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+        name = shown(key)
+        close = difflib.get_close_matches(name.strip("'"), sorted(allowed), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(allowed))}"
-        problems.append(f"{where} has an unknown key {key!r}; {hint}")
+        problems.append(f"{where} has an unknown key {name}; {hint}")
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict = 2, 4, 4
+_SHOWN.maxstring = _SHOWN.maxother = 80
+
+
+def shown(value: object) -> str:
+    """A value as a problem quotes it: short, however big or deep (YAML's aliases can make
+    a few bytes a billion items)."""
+    return _SHOWN.repr(value)
 
 
 def cross_check(

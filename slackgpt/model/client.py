@@ -123,6 +123,7 @@ class ModelClient:
             self.params["temperature"] = settings.temperature
         self.dropped: list[str] = []  # optional fields this server refused
         self.takes_tools = True  # False once the server refused a request for its tools
+        self.named: dict[str, str] = {}  # a profile's: setting -> where its value comes from
 
     async def close(self) -> None:
         """Release the client's connections."""

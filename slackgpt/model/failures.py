@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import openai
 
@@ -61,6 +62,15 @@ class Failure:
     def summary_at(self, where: str) -> str:
         """The summary, naming the model server at ``where``."""
         return self.summary.replace("{where}", where)
+
+
+def renamed(failure: Failure, named: Mapping[str, str]) -> Failure:
+    """``failure`` with each setting it names replaced by where the value really comes from
+    (a profile's base_url, model or key variable)."""
+    texts = {"people": failure.people, "summary": failure.summary, "fix": failure.fix}
+    for setting, where in named.items():
+        texts = {field: text.replace(setting, where) for field, text in texts.items()}
+    return replace(failure, **texts)
 
 
 def explain(error: BaseException, model_name: str) -> Failure:

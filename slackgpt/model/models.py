@@ -63,6 +63,7 @@ class Models:
         client = self._clients.get(choice)
         if client is None:
             client = self._clients[choice] = self._client(choice)
+            client.named = _named(choice, profile.name)
             log.info("profile %s answers with %s at %s", profile.name, client.model_name,
                      client.where)
         return client
@@ -124,3 +125,17 @@ def profile_models(
             users.setdefault(choice, []).append(profile.name)
     return [(tuple(names), settings_for(choice, settings, environ))
             for choice, names in users.items()]
+
+
+def _named(choice: Choice, profile: str) -> dict[str, str]:
+    """Where the profile's values come from, by the setting each replaces (a failure's fix
+    names what the admin should check: the profile, not OPENAI_BASE_URL)."""
+    where = f"profiles.{profile} in PROFILES_FILE"
+    named = {}
+    if choice.base_url:
+        named["OPENAI_BASE_URL"] = f"the base_url of {where}"
+    if choice.model:
+        named["OPENAI_MODEL"] = f"the model of {where}"
+    if choice.api_key_env:
+        named["OPENAI_API_KEY"] = f"{choice.api_key_env} (the api_key_env of {where})"
+    return named

@@ -122,6 +122,8 @@ def refuses_tools(error: BaseException) -> bool:
         return False
     body = error.body if isinstance(error.body, dict) else {}
     inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    if inner.get("code") == "array_above_max_length":  # too many of them: it takes tools
+        return False
     if str(inner.get("param") or "") in ("tools", "tool_choice"):
         return True
     return bool(_NO_TOOLS.search(f"{error} {json.dumps(body, default=str)}"))

@@ -125,14 +125,17 @@ _LATE_TEXT = ("This request is over (no answer came in time, or the answer stopp
 _LATE = Reply(_LATE_TEXT, _LATE_TEXT)
 
 
-def approved(held: str | None) -> bool:
-    """Whether the settled decision lets the tool run: only the asker's Approve does."""
-    return bool(held) and str(held).split(":")[0] == APPROVED
+def approved(held: str | None, asker: str) -> bool:
+    """Whether the settled decision lets the tool run: only the asker's Approve does (the
+    request's own asker, not whoever a click's value names)."""
+    return held == f"{APPROVED}:{asker}"
 
 
-def outcome_line(held: str | None, timeout: float) -> str:
+def outcome_line(held: str | None, timeout: float, asker: str) -> str:
     """The line that replaces the buttons once it is decided."""
-    kind = str(held or EXPIRED).split(":")[0]
+    kind, _, user = str(held or EXPIRED).partition(":")
+    if kind in (APPROVED, DENIED) and user != asker:
+        return "🚫 Decided by someone other than the person who asked; not run."
     return {
         APPROVED: "✅ Approved by the person who asked; running it.",
         DENIED: "🚫 Denied by the person who asked; not run.",

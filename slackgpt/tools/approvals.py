@@ -72,11 +72,11 @@ class Approvals:
         except asyncio.CancelledError:  # the answer stopped: so does the request, for all
             self._spawn(self._end(request, target.channel, ts, text))
             raise
-        await self._show(target.channel, ts, text, held)
+        await self._show(request, target.channel, ts, text, held)
         outcome = held.split(":")[0]
         log.info("approval", extra={"tool": tool.name, "outcome": outcome, "user": asker.user,
                                     "channel": asker.channel})
-        return rules.approved(held)
+        return rules.approved(held, request.asker)
 
     async def clicked(self, body: dict) -> None:
         """A click on Approve or Deny, on whichever copy Slack chose: settle it when it is
@@ -124,11 +124,11 @@ class Approvals:
     async def _end(self, request: Request, channel: str, ts: str, text: str) -> None:
         """After the answer stopped: no click may settle it any more."""
         held = await self.state.settle(request.key, STOPPED, self._keep) or STOPPED
-        await self._show(channel, ts, text, held)
+        await self._show(request, channel, ts, text, held)
 
-    async def _show(self, channel: str, ts: str, text: str, held: str) -> None:
+    async def _show(self, request: Request, channel: str, ts: str, text: str, held: str) -> None:
         """The request's message with the outcome in place of its buttons."""
-        line = rules.outcome_line(held, self.timeout)
+        line = rules.outcome_line(held, self.timeout, request.asker)
         try:
             await self.slack.update_markdown(channel, ts, text, blocks.context_blocks(line))
         except SlackApiError as error:

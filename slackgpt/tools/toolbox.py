@@ -3,7 +3,8 @@ approver for writing ones) makes a :class:`Toolbox` per question, for its asker.
 
 A source is anything with ``tools_for(asker, text)``: the built-in Slack tools, and MCP
 servers' tools (added with :meth:`Toolkit.add`). The first tool of a name wins; a name the
-model could not call (not ``[A-Za-z0-9_-]{1,64}``) is left out, with one log line.
+model could not call (not ``[A-Za-z0-9_-]{1,64}``) is left out, with one log line, and so are
+the tools past the 128 a request may offer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from slackgpt.slack.events import Question
 from slackgpt.tools.base import NAME, Approver, Asker, Tool, function_specs
 
 log = logging.getLogger(__name__)
+MOST_TOOLS = 128  # functions one Chat Completions request may offer (OpenAI refuses more)
 
 
 class ToolSource(Protocol):
@@ -75,7 +77,19 @@ class Toolkit:
                     self._leave_out(tool.name)
                     continue
                 tools[tool.name] = tool
-        return Toolbox(asker, tools, self.approver)
+        return Toolbox(asker, self._within_most(tools), self.approver)
+
+    def _within_most(self, tools: dict[str, Tool]) -> dict[str, Tool]:
+        """The first :data:`MOST_TOOLS` (the built-ins come first): a request with more is
+        refused, and that refusal would read as a server that takes no tools."""
+        if len(tools) <= MOST_TOOLS:
+            return tools
+        if "too many" not in self._told:
+            self._told.add("too many")
+            log.warning("%d tools left out: more tools than a model takes in one request (%d); "
+                        "offer fewer (an MCP server's allow_tools or deny_tools, a profile's "
+                        "mcp_servers)", len(tools) - MOST_TOOLS, MOST_TOOLS)
+        return dict(list(tools.items())[:MOST_TOOLS])
 
     def _leave_out(self, name: str) -> None:
         if name not in self._told:

@@ -127,3 +127,23 @@ async def test_with_the_store_away_a_click_cannot_become_a_yes(slack, start_bot)
         assert await waiting is False
     assert "could not be recorded" in told(slack, "U1")[0]
     assert outcome_of(slack, CHANNEL, request).startswith("⌛")
+
+
+async def test_a_click_whose_value_names_another_asker_is_no_approval(slack, start_bot):
+    """The buttons' value says who may decide. A click carrying a value edited to name the
+    clicker (a tampered or forged payload) settled ``approved:U2`` and the waiter, which
+    only looked at the word ``approved``, ran the tool for U1 without U1's click."""
+    bot = await start_bot()
+    asker = asked(slack)
+    waiting = asyncio.create_task(bot.approvals.approve(Writer(), {}, asker))
+    request = await approval_request(slack, CHANNEL, asker.thread_ts)
+    forged = [{**block, "elements": [{**button, "value": button["value"].replace("|U1|", "|U2|")}
+                                      for button in block["elements"]]}
+              for block in request["blocks"] if block["type"] == "actions"]
+    assert "|U2|" in forged[0]["elements"][0]["value"]
+
+    await slack.click_button(CHANNEL, request["ts"], "tool_approve", user="U2", seen=forged)
+
+    assert await waiting is False
+    await slack.wait_for(lambda: outcome_of(slack, CHANNEL, request) is not None)
+    assert not outcome_of(slack, CHANNEL, request).startswith("✅")

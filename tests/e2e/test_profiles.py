@@ -10,6 +10,8 @@ import signal
 import pytest
 
 from fakes.openai import FakeOpenAI
+from slackgpt.config.settings import load_settings
+from slackgpt.runtime import build_runtime
 from tests.helpers import env_for, finished, run_app, until
 
 pytestmark = pytest.mark.timeout(40)
@@ -150,3 +152,26 @@ async def test_who_may_ask_follows_the_channels_profile(slack, llm, start_bot, t
     assert "only answer the people" in slack.ephemerals[0].text and not llm.requests
     await ask(slack, "C0OTHERCH1", "hi")  # elsewhere the default profile: anyone may ask
     assert len(llm.requests) == 1
+
+
+async def test_a_profiles_server_that_is_down_is_blamed_on_the_profile(
+    slack, llm, tmp_path, monkeypatch, caplog
+):
+    """The asker was told an admin should check OPENAI_BASE_URL, and the log's fix said to
+    check OPENAI_BASE_URL, which was right: the dead server was the profile's base_url."""
+    monkeypatch.setenv("SUPPORT_KEY", "sk-support-only-1234")
+    path = tmp_path / "profiles.toml"
+    path.write_text(OWN_SERVER.format(url="http://127.0.0.1:9/v1"))  # discard: nothing there
+    env = env_for(slack, llm, PROFILES_FILE=str(path), SUPPORT_KEY="sk-support-only-1234")
+    runtime = build_runtime(load_settings(env))
+    await runtime.start()
+    try:
+        question = await slack.mention("C0SUPPORT1", f"<@{slack.bot_user_id}> hello")
+        [reply] = await slack.answered("C0SUPPORT1", question["ts"])
+    finally:
+        await runtime.close()
+    assert "couldn't reach the model service" in reply["text"]
+    assert "OPENAI_BASE_URL" not in reply["text"] and "support" in reply["text"]
+    [line] = [r.getMessage() for r in caplog.records if "model call failed" in r.getMessage()]
+    assert "Check the base_url of profiles.support in PROFILES_FILE" in line, line
+    assert "OPENAI_BASE_URL" not in line and llm.requests == []

@@ -412,3 +412,50 @@ async def test_results_too_long_for_the_model_give_way_and_the_answer_comes(
     assert len(str(refused["messages"][-1]["content"])) > len(
         str(retried["messages"][-1]["content"]))
     assert retried["messages"][-1]["role"] == "tool"  # still answered, by a shorter result
+
+
+async def test_twenty_writing_calls_in_one_round_ask_the_asker_five_times_at_most(
+    slack, llm, start_bot
+):
+    """A model (or a prompt injected into what it read) that calls a writing tool 20 times
+    in one round posted 20 approval requests in the thread at once: a flood."""
+    writer = Made(name="post_note", title="Posting a note", writes=True)
+    bot = await start_bot()
+    bot.toolkit.add(Offer(writer))
+    asked: list[dict] = []
+
+    class Approver:
+        async def approve(self, tool, arguments: dict, asker: Asker) -> bool:
+            asked.append(arguments)
+            return True
+
+    bot.toolkit.approver = Approver()
+    calls = [Call("post_note", {"q": f"note {n}"}) for n in range(20)]
+    llm.script(Reply("", tool_calls=calls), Reply("", tool_calls=calls[:2]), Reply("Posted."))
+
+    _, reply = await ask(slack, "post twenty notes")
+
+    assert reply["text"] == "Posted."
+    assert len(asked) == len(writer.runs) == 5  # per answer, over all its rounds
+    results = [m["content"] for m in tool_messages(llm.requests[-1])]
+    assert len(results) == 22 and sum("found: 42" in r for r in results) == 5
+    assert all("at most 5" in r for r in results if "found" not in r)
+
+
+async def test_a_server_with_200_tools_leaves_some_out_and_never_turns_tools_off(
+    slack, llm, start_bot, caplog
+):
+    """OpenAI takes 128 functions a request. An MCP server that lists 200 made every request
+    refused (``param: tools``), which the client read as 'this server takes no tools': tools
+    were off for good, Slack search included, for every channel."""
+    bot = await start_bot()
+    bot.toolkit.add(Offer(Made(), *(Made(name=f"extra_{n}") for n in range(200))))
+    llm.script(Reply("", tool_calls=[Call("lookup", {"q": "x"})]), Reply("42."), Reply("Again."))
+
+    _, first = await ask(slack, "what is it?")
+    _, second = await ask(slack, "and again?")
+
+    assert (first["text"], second["text"]) == ("42.", "Again.")
+    assert [len(r.get("tools") or ()) for r in llm.requests] == [128, 128, 128]
+    assert "does not take tools" not in caplog.text
+    assert caplog.text.count("more tools than a model takes") == 1  # said once, not per question

@@ -103,6 +103,25 @@ def test_a_broken_file_says_where(tmp_path):
     assert "does not exist" in missing[0]
 
 
+@pytest.mark.timeout(10)
+def test_a_yaml_alias_bomb_or_a_huge_file_is_a_problem_not_a_hang(tmp_path):
+    """Saying what was wrong with a value wrote its whole repr: a 'billion laughs' of YAML
+    aliases (a few hundred bytes, shared lists when loaded) took minutes and gigabytes,
+    in the event loop on a reload, so the whole bot hung."""
+    laughs = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for this, before in zip("bcdefghi", "abcdefgh", strict=True):
+        laughs.append(f"{this}: &{this} [{', '.join(['*' + before] * 9)}]")
+    path = tmp_path / "profiles.yaml"
+    path.write_text("\n".join(laughs) + "\ndefault:\n  model: *i\n  tools: *i\n")
+    _, problems = read_profiles(path, {})
+    assert any("default.model must be text" in p for p in problems)
+    assert max(len(p) for p in problems) < 500
+    path.write_text("default:\n  instructions: " + "x" * 2_000_000 + "\n")
+    _, problems = read_profiles(path, {})
+    assert problems == [f"PROFILES_FILE ({path}) is 2.0 MB: a profiles file is a few KB, "
+                        "and at most 1 MB is read. Check that it names the right file."]
+
+
 def test_a_bad_edit_keeps_the_profiles_in_force_and_a_good_one_takes_over(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="slackgpt.config.profile_file")
     path = tmp_path / "profiles.toml"

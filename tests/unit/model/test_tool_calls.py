@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from fakes.openai import Call, Reply
-from fakes.openai_tools import call_fragments, no_tools_error
+from fakes.openai_tools import call_fragments, no_tools_error, tools_problem
 from slackgpt.model.client import Completion, ModelClient, build_openai_client
 from slackgpt.model.tool_calls import CallParts, ToolCall, check_calls, refuses_tools
 
@@ -89,6 +89,8 @@ def test_other_refusals_are_not_about_tools():
     assert not refuses_tools(status_error(400, context))
     assert not refuses_tools(status_error(400, unanswered))
     assert refuses_tools(status_error(422, {"error": {"message": "x", "param": "tools"}}))
+    too_many = tools_problem({"tools": TOOLS * 129, "messages": []})
+    assert not refuses_tools(status_error(400, too_many))  # a server that takes 128 of them
 
 
 async def streamed(model: ModelClient, tools: list[dict] | None) -> tuple[str, Completion]:

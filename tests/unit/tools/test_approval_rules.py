@@ -64,13 +64,15 @@ def test_a_decision_settles_once():
 
 
 def test_only_an_approval_lets_the_tool_run():
-    assert rules.approved("approved:U0ASKER01")
-    for held in ("denied:U0ASKER01", rules.EXPIRED, rules.STOPPED, None, ""):
-        assert not rules.approved(held)
-    assert rules.outcome_line("approved:U1", 300).startswith("✅ Approved")
-    assert rules.outcome_line("denied:U1", 300).startswith("🚫 Denied")
-    assert rules.outcome_line(rules.EXPIRED, 300) == "⌛ No answer within 5 minutes; not run."
-    assert rules.outcome_line(rules.STOPPED, 90).startswith("⏹️")
+    assert rules.approved("approved:U0ASKER01", "U0ASKER01")
+    for held in ("denied:U0ASKER01", rules.EXPIRED, rules.STOPPED, None, "", "approved:U2"):
+        assert not rules.approved(held, "U0ASKER01")
+    assert rules.outcome_line("approved:U1", 300, "U1").startswith("✅ Approved")
+    assert rules.outcome_line("denied:U1", 300, "U1").startswith("🚫 Denied")
+    assert rules.outcome_line("approved:U2", 300, "U1").startswith("🚫 Decided by someone")
+    assert rules.outcome_line(rules.EXPIRED, 300, "U1") == (
+        "⌛ No answer within 5 minutes; not run.")
+    assert rules.outcome_line(rules.STOPPED, 90, "U1").startswith("⏹️")
 
 
 def test_the_arguments_are_shown_compact_capped_and_inert():
