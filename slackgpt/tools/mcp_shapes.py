@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import jsonschema
 from mcp_types import (
     AudioContent,
     CallToolResult,
@@ -76,6 +77,17 @@ def parameters_of(tool: McpToolSpec) -> dict:
     schema["type"] = "object"
     schema.setdefault("properties", {})
     return schema
+
+
+def schema_problem(parameters: dict) -> str | None:
+    """Why a tool's input schema is not a JSON Schema the model's server would take (a
+    request offering it would be refused whole), or None."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(parameters)
+    except jsonschema.SchemaError as error:
+        where = "/".join(str(part) for part in error.absolute_path) or "the top"
+        return f"{error.message[:200]} (at {where})"
+    return None
 
 
 def to_result(result: CallToolResult) -> ToolResult:

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slackgpt.config.mcp_servers import McpServer
 from slackgpt.tools.base import Asker, ToolResult
@@ -73,6 +73,7 @@ class McpTools:
             every = {} if refresh is None else {"refresh": refresh}
             self.links = [link(s, on_tools=self._rebuild, **every) for s in servers]
         self._tools: dict[str, McpTool] = {}
+        self._told: set[tuple[str, str]] = set()  # (server, tool) left out, said once
 
     def connect(self) -> None:
         """Start connecting to every server (each in a task of its own); returns at once."""
@@ -105,13 +106,13 @@ class McpTools:
 
     def _rebuild(self) -> None:
         """The tools again, after a server listed different ones."""
+        mcp_shapes = _sdk()[1]
         offered = [
             (link, spec)
             for link in self.links
             for spec in link.tools
-            if link.server.offers(spec.name)
+            if link.server.offers(spec.name) and self._usable(link, spec, mcp_shapes)
         ]
-        mcp_shapes = _sdk()[1]
         names = mcp_shapes.model_names((link.server.name, spec.name) for link, spec in offered)
         tools = {}
         for link, spec in offered:
@@ -128,6 +129,20 @@ class McpTools:
             )
             tools[tool.name] = tool
         self._tools = tools
+
+
+    def _usable(self, link: ServerLink, spec: Any, mcp_shapes: ModuleType) -> bool:
+        """False (said once) for a tool whose input schema the model's server would refuse,
+        with every other tool of the request."""
+        problem = mcp_shapes.schema_problem(mcp_shapes.parameters_of(spec))
+        if problem is None:
+            return True
+        key = (link.server.name, spec.name)
+        if key not in self._told:
+            self._told.add(key)
+            log.warning("MCP server %s: tool %r left out, its input schema is not valid JSON "
+                        "Schema: %s", link.server.name, spec.name[:64], problem)
+        return False
 
 
 async def check_servers(servers: Sequence[McpServer]) -> list[tuple[McpServer, str, bool]]:

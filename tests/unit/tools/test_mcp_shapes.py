@@ -111,3 +111,14 @@ async def test_results_of_a_real_server_convert():
     assert stats.text == '{"open":0,"closed":0}'
     assert found.text == "TCK-1 Login fails (login)"
     assert broken.error and "the ticket database is on fire" in broken.text
+
+
+def test_a_schema_a_model_server_would_refuse_is_named():
+    from slackgpt.tools.mcp_shapes import schema_problem
+
+    good = {"type": "object", "properties": {"title": {"type": "string"}}}
+    assert schema_problem(good) is None
+    bad = {"type": "object", "properties": {"title": {"type": "text"}}}
+    said = schema_problem(bad)
+    assert said is not None and "properties/title/type" in said
+    assert schema_problem({"type": "object", "required": "title"}) is not None
