@@ -16,6 +16,7 @@ from .scenario import (
     Options,
     Session,
     idle_cpu,
+    measured,
     session,
     wait_answers,
     warm_up,
@@ -28,18 +29,8 @@ async def run_burst(opts: Options, n: int, run: int, workdir: Path, measure_idle
     """Start fakes and a fresh bot, send N mentions at once, measure, tear everything down."""
     kind = opts.launch.kind
     result: Result = {"kind": kind, "n": n, "run": run, "errors": [], "warnings": []}
-    try:
-        async with session(opts, workdir, f"n{n}-r{run}") as s:
-            try:
-                await _measure(s, opts, n, measure_idle, result)
-            except BenchError:
-                result["bot_log_tail"] = s.bots.log_tail()
-                raise
-            if result["errors"]:
-                result["bot_log_tail"] = s.bots.log_tail()
-    except BenchError as error:
-        result["errors"].append(str(error))
-    return result
+    opened = session(opts, workdir, f"n{n}-r{run}")
+    return await measured(opened, lambda s: _measure(s, opts, n, measure_idle, result), result)
 
 
 async def _measure(s: Session, opts: Options, n: int, measure_idle: bool, out: Result) -> None:

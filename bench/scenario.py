@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from fakes import bot_env
 from fakes.openai import FakeOpenAI
@@ -185,3 +186,24 @@ class LagMonitor:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+
+
+async def measured(
+    opened: contextlib.AbstractAsyncContextManager[Session],
+    measure: Callable[[Session], Awaitable[None]],
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    """Run ``measure`` in the session ``opened`` starts; a failure goes into ``result``'s
+    errors, with the tail of the bot's log whenever something went wrong."""
+    try:
+        async with opened as s:
+            try:
+                await measure(s)
+            except BenchError:
+                result["bot_log_tail"] = s.bots.log_tail()
+                raise
+            if result["errors"]:
+                result["bot_log_tail"] = s.bots.log_tail()
+    except BenchError as error:
+        result["errors"].append(str(error))
+    return result

@@ -24,7 +24,7 @@ from . import analysis as an
 from .harness import question_key
 from .profiles import Tools, answer_chunks
 from .report import target
-from .scenario import BenchError, Options, Session, session, wait_answers, warm_up
+from .scenario import BenchError, Options, Session, measured, session, wait_answers, warm_up
 
 Result = dict[str, Any]
 NOTES = "CTOOLS"  # the public channel the searches find things in
@@ -81,18 +81,8 @@ def prepare(profile: Tools):
 async def run_tools(opts: Options, profile: Tools, workdir: Path) -> Result:
     """Start the fakes and the bot, ask every question at once, measure, tear down."""
     result: Result = {"n": profile.n, "errors": [], "warnings": []}
-    try:
-        async with session(opts, workdir, "tools", prepare(profile)) as s:
-            try:
-                await _measure(s, opts, profile, result)
-            except BenchError:
-                result["bot_log_tail"] = s.bots.log_tail()
-                raise
-            if result["errors"]:
-                result["bot_log_tail"] = s.bots.log_tail()
-    except BenchError as error:
-        result["errors"].append(str(error))
-    return result
+    opened = session(opts, workdir, "tools", prepare(profile))
+    return await measured(opened, lambda s: _measure(s, opts, profile, result), result)
 
 
 async def _measure(s: Session, opts: Options, profile: Tools, out: Result) -> None:

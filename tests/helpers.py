@@ -18,6 +18,10 @@ from pathlib import Path
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes import bot_env
 from fakes.mcp_server import McpHttpServer
@@ -298,3 +302,24 @@ def outcome_of(slack: FakeSlack, channel: str, request: dict) -> str | None:
     blocks = now.get("blocks") or []
     lines = [b["elements"][0]["text"] for b in blocks if b.get("type") == "context"]
     return lines[0] if lines else None
+
+
+# -- talking to the fake Slack directly (tests of the fakes) ---------------------------------
+
+
+def web(slack: FakeSlack, **options: object) -> AsyncWebClient:
+    """slack_sdk's Web API client with the bot token, pointed at the fake Slack."""
+    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, **options)  # type: ignore[arg-type]
+
+
+class Listener:
+    """A Socket Mode client that acks every envelope and keeps the events."""
+
+    def __init__(self, slack: FakeSlack) -> None:
+        self.client = SocketModeClient(app_token=slack.app_token, web_client=web(slack))
+        self.events: list[dict] = []
+        self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
+
+    async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+        self.events.append(req.payload["event"])
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

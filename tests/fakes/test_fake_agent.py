@@ -6,52 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack import FakeSlack
+from tests.helpers import Listener, web
 
 pytestmark = pytest.mark.timeout(15)
 
 NO_STOP_EVENT = "missing_agent_session_stopped_event_subscription"
 
 
-def web(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
 async def error_of(call: Any) -> str:
     with pytest.raises(SlackApiError) as info:
         await call
     return str(info.value.response["error"])
-
-
-class Listener:
-    """A Socket Mode client that acks every envelope and keeps the events."""
-
-    def __init__(self, slack: FakeSlack) -> None:
-        self.client = SocketModeClient(app_token=slack.app_token, web_client=web(slack))
-        self.events: list[dict[str, Any]] = []
-        self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
-
-    async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
-        self.events.append(req.payload["event"])
-        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-
-
-@pytest.fixture
-async def listener(slack: FakeSlack) -> AsyncIterator[Listener]:
-    found = Listener(slack)
-    await found.client.connect()
-    yield found
-    await found.client.close()
 
 
 # -- the install -----------------------------------------------------------------------------

@@ -11,15 +11,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack import FakeSlack
+from tests.helpers import web
 
 CHANNEL = "C0BUTTONS1"
-
-
-def web(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
 
 
 def button(action_id: str, label: str, **more: Any) -> dict:

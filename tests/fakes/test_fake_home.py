@@ -6,18 +6,14 @@ view published for that person."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack import FakeSlack
 from fakes.slack.limits import TIERS, method_limits
+from tests.helpers import Listener, web
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -27,36 +23,11 @@ HOME = {"type": "home", "blocks": [
 ]}
 
 
-def web(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
 async def refused(call: Any) -> dict:
     """Slack's answer to a call it refuses."""
     with pytest.raises(SlackApiError) as info:
         await call
     return dict(info.value.response.data)
-
-
-class Listener:
-    """A Socket Mode client that acks every envelope and keeps the events."""
-
-    def __init__(self, slack: FakeSlack) -> None:
-        self.client = SocketModeClient(app_token=slack.app_token, web_client=web(slack))
-        self.events: list[dict[str, Any]] = []
-        self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
-
-    async def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
-        self.events.append(req.payload["event"])
-        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-
-
-@pytest.fixture
-async def listener(slack: FakeSlack) -> AsyncIterator[Listener]:
-    found = Listener(slack)
-    await found.client.connect()
-    yield found
-    await found.client.close()
 
 
 async def test_a_published_home_view_is_kept_and_read_back(slack: FakeSlack) -> None:

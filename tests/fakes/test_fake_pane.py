@@ -27,9 +27,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack import FakeSlack
+from tests.helpers import web
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -37,10 +37,6 @@ PROMPTS = [
     {"title": "Summarise", "message": "Summarise this channel"},
     {"title": "Explain", "message": "Explain the last message"},
 ]
-
-
-def web(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
 
 
 async def error_of(call: Any) -> str:

@@ -24,6 +24,7 @@ from fakes.slack import FakeSlack, reference
 from fakes.slack.limits import Limit, RateLimiter, method_limits
 from slackgpt.slack.api import SlackApi
 from slackgpt.slack.downloads import ForeignFileHost
+from tests.helpers import web
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -38,10 +39,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def web(slack: FakeSlack, **kw: object) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture

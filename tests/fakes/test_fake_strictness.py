@@ -10,19 +10,15 @@ from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack import FakeSlack, reference
 from fakes.slack.reference import ReferenceMissing
 from fakes.slack.registry import Registry
 from fakes.slack.state import Workspace
 from fakes.slack.web_api import WebApi, handlers
+from tests.helpers import web
 
 pytestmark = pytest.mark.timeout(15)
-
-
-def web(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
 
 
 async def refusal(slack: FakeSlack, method: str, **args: Any) -> dict[str, Any]:
