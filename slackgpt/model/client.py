@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -194,6 +195,9 @@ class ModelClient:
                     raise
                 last = error
                 continue
+            except UnicodeEncodeError:  # a lone surrogate (a crafted "\ud800" in some text)
+                messages = _scrubbed(messages)
+                continue
             stack.push_async_callback(response.aclose)
             return response
         assert last is not None
@@ -224,6 +228,20 @@ class ModelClient:
 
     def _request_line(self) -> httpx2.Request:
         return httpx2.Request("POST", f"{self.client.base_url}chat/completions")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrubbed(value):
+    """``value`` with every lone surrogate (which UTF-8 cannot carry) made U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    return value
 
 
 async def _events(response: httpx2.Response, clock: _Clock) -> AsyncIterator[dict]:

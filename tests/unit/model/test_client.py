@@ -79,3 +79,15 @@ async def test_a_garbled_status_line_reads_as_unreachable(settings, raw_server):
     got, error = await read(ModelClient(build_openai_client(broken), broken))
     assert got == []
     assert explain(error, "m").kind == "unreachable"
+
+
+async def test_a_lone_surrogate_in_the_text_is_replaced_not_fatal(settings, llm):
+    llm.script(Reply(text="Read it."))
+    model = ModelClient(build_openai_client(settings), settings)
+    try:
+        crafted = [{"role": "user", "content": "odd \ud800 text"}]  # a JSON "\ud800" escape
+        words = [p async for p in model.stream(crafted) if isinstance(p, str)]
+    finally:
+        await model.close()
+    assert "".join(words) == "Read it."
+    assert llm.requests[0]["messages"][0]["content"] == "odd \ufffd text"
