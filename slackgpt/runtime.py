@@ -250,8 +250,11 @@ class Runtime:
             await self.answerer.drain(grace)
 
     async def close(self) -> None:
-        """Disconnect from Slack (or stop the HTTP server) and release the connections."""
+        """Disconnect from Slack (or stop the HTTP server), end the answers still in flight
+        (``shutdown`` first lets them finish), and release the connections."""
         await self._disconnect()
+        if self.answerer is not None:
+            await self.answerer.drain(0)  # none may call Slack once its connections are gone
         if self._searching is not None and not self._searching.done():
             self._searching.cancel()  # start-up failed before it was waited for
         if self._watching is not None:
