@@ -14,7 +14,16 @@ from .burst import observed
 from .harness import post
 from .profiles import Arrival, Busy, learnable
 from .report import target
-from .scenario import BenchError, LagMonitor, Options, Session, session, wait_answers, warm_up
+from .scenario import (
+    BenchError,
+    LagMonitor,
+    Options,
+    Session,
+    measured,
+    session,
+    wait_answers,
+    warm_up,
+)
 
 Result = dict[str, Any]
 Threads = dict[tuple[str, int], str]  # (channel, index) → the human thread's root ts
@@ -24,16 +33,8 @@ COLLEAGUE = "UCOLLEAGUE"
 async def run_busy(opts: Options, busy: Busy, workdir: Path) -> Result:
     """One run of the profile against fresh fakes (Slack's tiers on) and a fresh bot."""
     result: Result = {"copies": opts.copies, "errors": [], "warnings": []}
-    try:
-        async with session(opts, workdir, f"busy-{opts.copies}") as s:
-            try:
-                await _measure(s, opts, busy, result)
-            finally:
-                if result["errors"]:
-                    result["bot_log_tail"] = s.bots.log_tail()
-    except BenchError as error:
-        result["errors"].append(str(error))
-    return result
+    opened = session(opts, workdir, f"busy-{opts.copies}")
+    return await measured(opened, lambda s: _measure(s, opts, busy, result), result)
 
 
 def human_threads(s: Session, busy: Busy) -> Threads:

@@ -24,7 +24,7 @@ from typing import Any
 from .analysis import Asked
 from .profiles import Photos, answer_chunks
 from .report import target
-from .scenario import BenchError, Options, Session, session, wait_answers, warm_up
+from .scenario import BenchError, Options, Session, measured, session, wait_answers, warm_up
 
 Result = dict[str, Any]
 SAMPLE_EVERY = 0.02
@@ -110,16 +110,8 @@ class TreeSampler:
 async def run_photos(opts: Options, profile: Photos, photo: bytes, workdir: Path) -> Result:
     """One run against fresh fakes and a fresh bot."""
     result: Result = {"errors": [], "warnings": [], "photo_mb": len(photo) / 1e6}
-    try:
-        async with session(opts, workdir, "photos") as s:
-            try:
-                await _measure(s, opts, profile, photo, result)
-            finally:
-                if result["errors"]:
-                    result["bot_log_tail"] = s.bots.log_tail()
-    except BenchError as error:
-        result["errors"].append(str(error))
-    return result
+    opened = session(opts, workdir, "photos")
+    return await measured(opened, lambda s: _measure(s, opts, profile, photo, result), result)
 
 
 async def _measure(s: Session, opts: Options, profile: Photos, photo: bytes, out: Result) -> None:

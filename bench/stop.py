@@ -28,7 +28,7 @@ from .analysis import pct
 from .harness import question_key
 from .profiles import Stop
 from .report import target
-from .scenario import BenchError, Options, Session, session, wait_until, warm_up
+from .scenario import Options, Session, measured, session, wait_until, warm_up
 
 Result = dict[str, Any]
 MARK = "_Stopped._"
@@ -38,19 +38,14 @@ FIGURES = ("closed_ms", "marked_ms", "active_ms")
 async def run_stop(opts: Options, profile: Stop, workdir: Path) -> Result:
     """``profile.runs`` answers against fresh fakes and a fresh bot, each stopped."""
     result: Result = {"errors": [], "warnings": [], **{k: [] for k in FIGURES}}
-    try:
-        async with session(opts, workdir, "stop") as s:
-            try:
-                if opts.warmup:
-                    await warm_up(s, opts.copies)
-                for i in range(profile.runs):
-                    await _stop_one(s, i, result)
-            finally:
-                if result["errors"]:
-                    result["bot_log_tail"] = s.bots.log_tail()
-    except BenchError as error:
-        result["errors"].append(str(error))
-    return result
+
+    async def measure(s: Session) -> None:
+        if opts.warmup:
+            await warm_up(s, opts.copies)
+        for i in range(profile.runs):
+            await _stop_one(s, i, result)
+
+    return await measured(session(opts, workdir, "stop"), measure, result)
 
 
 async def _stop_one(s: Session, i: int, out: Result) -> None:
