@@ -264,3 +264,46 @@ def test_every_fixed_wait_says_why():
             and not any("#" in line for line in lines[max(0, node.lineno - 3) : node.lineno])
         ]
     assert silent == []
+
+
+def test_every_package_the_bot_imports_is_installed_by_the_run_command():
+    """What `pip install -e .` brings (the dependencies and theirs) covers every third-party
+    import of slackgpt/: a module only the dev extra installs breaks the README's run."""
+    import ast
+    import re
+    import sys
+    import tomllib
+    from importlib import metadata
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    todo, installed = [name(r) for r in declared], set()
+    while todo:
+        dist = todo.pop()
+        if dist in installed:
+            continue
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:  # for another Python (a marker)
+            continue
+        installed.add(dist)
+        for requirement in requires:
+            if "extra ==" not in requirement or "aiohttp" in requirement:  # openai[aiohttp]
+                todo.append(name(requirement))
+    providers = metadata.packages_distributions()
+    missing = set()
+    for path in (ROOT / "slackgpt").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                       [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0
+                       and node.module else [])
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("slackgpt", "uvloop"):
+                    continue
+                dists = {d.lower().replace("_", "-") for d in providers.get(top, [top])}
+                if not dists & installed:
+                    missing.add(f"{path.relative_to(ROOT)}: {top}")
+    assert sorted(missing) == []
