@@ -8,7 +8,7 @@ except ModuleNotFoundError as missing:  # run by a Python without the project in
     print(
         f"slackgpt's packages are not installed for this Python ({sys.executable}: no module "
         f"{missing.name!r}).\nInstall them, then run the bot with the virtualenv's Python:\n"
-        "  python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[fast]'\n"
+        "  python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e .\n"
         "  .venv/bin/python app.py",
         file=sys.stderr,
     )
